@@ -1,0 +1,91 @@
+"""The article record: the contract's JSON object, one per article."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+SCHEMA = "newsarchive.article/1"
+ARTICLE_ID_HEX_DIGITS = 16
+
+
+def article_id(canonical_url: str) -> str:
+    """Stable across runs and machines: a hash of the canonical URL."""
+    return hashlib.sha256(canonical_url.encode("utf-8")).hexdigest()[:ARTICLE_ID_HEX_DIGITS]
+
+
+def content_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def utc_iso(moment: datetime) -> str:
+    """``2021-10-26T22:06:31+00:00``: seconds precision, always UTC."""
+    if moment.tzinfo is None:
+        raise ValueError("a naive datetime has no instant; give it a timezone first")
+    return moment.astimezone(timezone.utc).replace(microsecond=0).isoformat()
+
+
+class ImageRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str
+    key: str
+    sha256: str
+    content_type: str
+    bytes: int
+    width: int | None = None
+    height: int | None = None
+
+
+class ArticleRecord(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    schema_: str = Field(SCHEMA, alias="schema")
+    id: str
+    source: str
+    url: str
+    canonical_url: str
+    title: str
+    authors: list[str]
+    published: str | None
+    fetched: str
+    language: str
+    categories: list[str]
+    text: str
+    html: str
+    images: list[ImageRef]
+    content_sha256: str
+
+    @field_validator("schema_")
+    @classmethod
+    def _known_schema(cls, value: str) -> str:
+        if value != SCHEMA:
+            raise ValueError(f"unknown schema {value!r}")
+        return value
+
+    @field_validator("published", "fetched")
+    @classmethod
+    def _utc_instant(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        moment = datetime.fromisoformat(value)
+        if moment.utcoffset() is None or moment.utcoffset().total_seconds() != 0:
+            raise ValueError(f"{value!r} is not a UTC instant with offset")
+        return value
+
+    def to_json(self) -> bytes:
+        return dump_record(self.model_dump(by_alias=True))
+
+
+def dump_record(record: dict[str, Any]) -> bytes:
+    """UTF-8 JSON with Chinese kept readable, stable key order for diffs."""
+    return json.dumps(record, ensure_ascii=False, indent=1).encode("utf-8") + b"\n"
+
+
+def load_record(data: bytes) -> ArticleRecord:
+    """Parse and validate a stored record (raises pydantic.ValidationError)."""
+    return ArticleRecord.model_validate_json(data)

@@ -1,0 +1,86 @@
+"""Run records: one JSON object per crawl under ``runs/``.
+
+They say when a crawl ran, what it did per source, and every URL that
+failed with its reason, so that the next run can try those again.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Iterator
+
+from archive.keys import RUNS_PREFIX, run_key
+from archive.records import dump_record, utc_iso
+from archive.store import ArchiveStore
+
+RUN_SCHEMA = "newsarchive.run/1"
+COUNTERS = ("archived", "updated", "unchanged", "duplicates", "failed", "images_stored", "images_failed")
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def run_started(run_id: str) -> datetime:
+    return datetime.strptime(run_id.split("-")[0], "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+
+
+@dataclass
+class Failure:
+    url: str
+    reason: str
+    source: str
+    kind: str  # article | feed | sitemap | listing | image | source | store
+    article_url: str | None = None
+
+
+@dataclass
+class RunRecord:
+    run_id: str
+    started: str
+    sources: list[str]
+    finished: str | None = None
+    status: str = "running"  # completed | interrupted | failed
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTERS, 0))
+    per_source: dict[str, dict[str, int]] = field(default_factory=dict)
+    blocked: dict[str, str] = field(default_factory=dict)  # source -> why
+    failures: list[Failure] = field(default_factory=list)
+
+    def count(self, counter: str, source: str | None, n: int = 1) -> None:
+        self.counts[counter] = self.counts.get(counter, 0) + n
+        if source:
+            per = self.per_source.setdefault(source, dict.fromkeys(COUNTERS, 0))
+            per[counter] = per.get(counter, 0) + n
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema": RUN_SCHEMA, **asdict(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "RunRecord":
+        data = {k: v for k, v in data.items() if k != "schema"}
+        data["failures"] = [Failure(**f) for f in data.get("failures", [])]
+        return cls(**data)
+
+    @property
+    def key(self) -> str:
+        return run_key(self.run_id, run_started(self.run_id))
+
+
+def start_run(run_id: str, sources: list[str]) -> RunRecord:
+    return RunRecord(run_id=run_id, started=utc_iso(run_started(run_id)), sources=sources)
+
+
+def save_run(store: ArchiveStore, run: RunRecord) -> str:
+    store.put(run.key, dump_record(run.to_dict()), "application/json; charset=utf-8")
+    return run.key
+
+
+def iter_runs(store: ArchiveStore, newest_first: bool = True) -> Iterator[RunRecord]:
+    keys = sorted(store.list(RUNS_PREFIX), reverse=newest_first)
+    for key in keys:
+        if key.endswith(".json"):
+            yield RunRecord.from_dict(json.loads(store.get(key)))

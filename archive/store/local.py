@@ -1,0 +1,113 @@
+"""A local directory with the same layout as a bucket."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator
+from urllib.parse import unquote, urlsplit
+
+from archive.keys import check_key
+from archive.store.base import KeyNotFound, StoreError
+
+# Temp files live in one folder at the root, never beside the objects, so a
+# crash cannot leave a half-written object under articles/ or images/.
+TEMP_DIR = ".tmp"
+
+
+class LocalStore:
+    def __init__(self, root: Path, url: str | None = None) -> None:
+        self.root = root
+        self.url = url or str(root)
+
+    @classmethod
+    def from_url(cls, url: str, *, endpoint_url: str | None = None) -> "LocalStore":
+        parts = urlsplit(url)
+        path = unquote(parts.path) if parts.scheme == "file" else url
+        return cls(Path(path).expanduser(), url)
+
+    def _path(self, key: str) -> Path:
+        check_key(key)
+        return self.root.joinpath(*key.split("/"))
+
+    def ensure(self) -> None:
+        try:
+            (self.root / TEMP_DIR).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create archive directory {self.root}: {exc}") from exc
+        self._remove_stale_temp_files()
+
+    def _remove_stale_temp_files(self) -> None:
+        """Drop temp files whose writer process is gone (a kill -9 leaves them)."""
+        for entry in (self.root / TEMP_DIR).glob("*.tmp"):
+            pid = entry.name.split("-", 1)[0]
+            if pid.isdigit() and not _process_alive(int(pid)):
+                entry.unlink(missing_ok=True)
+
+    def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        target = self._path(key)
+        temp_dir = self.root / TEMP_DIR
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            temp_dir.mkdir(parents=True, exist_ok=True)
+            fd, temp_name = tempfile.mkstemp(prefix=f"{os.getpid()}-", suffix=".tmp", dir=temp_dir)
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(data)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                os.replace(temp_name, target)
+            except BaseException:
+                Path(temp_name).unlink(missing_ok=True)
+                raise
+        except OSError as exc:
+            raise StoreError(f"cannot write {key} under {self.root}: {exc}") from exc
+
+    def get(self, key: str) -> bytes:
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError:
+            raise KeyNotFound(key) from None
+        except OSError as exc:
+            raise StoreError(f"cannot read {key} under {self.root}: {exc}") from exc
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        base = self.root
+        if not base.is_dir():
+            return
+        # Walk only the directory the prefix names, then filter by the rest.
+        head, _, _ = prefix.rpartition("/")
+        segments = head.split("/") if head else []
+        # No key has an empty, '.' or '..' folder, and none lives in the temp
+        # folder: such a prefix matches nothing (and must not walk out of the root).
+        if any(s in ("", ".", "..") for s in segments) or segments[:1] == [TEMP_DIR]:
+            return
+        start = base.joinpath(*segments) if segments else base
+        if not start.is_dir():
+            return
+        found = []
+        for dirpath, dirnames, filenames in os.walk(start):
+            dirnames[:] = [d for d in dirnames if not (dirpath == str(base) and d == TEMP_DIR)]
+            rel_dir = os.path.relpath(dirpath, base).replace(os.sep, "/")
+            for name in filenames:
+                key = name if rel_dir == "." else f"{rel_dir}/{name}"
+                if key.startswith(prefix):
+                    found.append(key)
+        yield from sorted(found)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,1 @@
+"""newsarchive: the Scrapy side (spiders, pipelines, the command line)."""

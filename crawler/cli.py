@@ -1,0 +1,134 @@
+"""The ``newsarchive`` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from crawler.config import Config, ConfigError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Scrape news sources on a schedule and archive every article.")
+out = Console()
+err = Console(stderr=True)
+
+ConfigOption = Annotated[Optional[Path], typer.Option("--config", help="config file (default $NEWSARCHIVE_CONFIG, then config/newsarchive.yaml)")]
+ArchiveOption = Annotated[Optional[str], typer.Option("--archive", help="archive URL, overriding the config's")]
+EXIT_BAD_CONFIG = 2
+
+
+def load(config_file: Path | None) -> Config:
+    from crawler.configfile import load_config
+
+    try:
+        return load_config(config_file)
+    except ConfigError as exc:
+        for line in exc.lines():
+            err.print(f"[red]config error:[/] {line}", markup=True, highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_BAD_CONFIG) from None
+
+
+@app.command()
+def crawl(
+    sources: Annotated[Optional[list[str]], typer.Argument(help="source ids (all when none)")] = None,
+    config: ConfigOption = None,
+    archive: ArchiveOption = None,
+    log_level: Annotated[Optional[str], typer.Option("--log-level", help="DEBUG, INFO, WARNING...")] = None,
+) -> None:
+    """One crawl now, of the named sources; a summary at the end."""
+    from crawler.runner import UnknownSource, crawl_settings, run_crawl, select_sources
+
+    settings_config = load(config)
+    try:
+        selected = select_sources(settings_config, sources or [])
+    except UnknownSource as exc:
+        err.print(f"[red]error:[/] {exc.args[0]}")
+        raise typer.Exit(EXIT_BAD_CONFIG) from None
+    if not selected:
+        err.print("nothing to crawl: the config has no sources")
+        raise typer.Exit(0)
+    settings = crawl_settings(settings_config, archive_url=archive, progress=sys.stderr.isatty(), log_level=log_level)
+    run = run_crawl(settings_config, selected, settings)
+    print_summary(run)
+    raise typer.Exit(0 if run.status == "completed" else 1)
+
+
+def print_summary(run) -> None:
+    table = Table(title=f"run {run.run_id}: {run.status}", title_justify="left")
+    columns = ("archived", "updated", "unchanged", "duplicates", "failed", "images_stored", "images_failed")
+    headers = ("new", "updated", "same", "dup", "failed", "images", "img failed")
+    table.add_column("source", overflow="fold")
+    for header in headers:
+        table.add_column(header, justify="right")
+    for source in run.sources:
+        counts = run.per_source.get(source, {})
+        table.add_row(source, *(str(counts.get(c, 0)) for c in columns))
+    table.add_row("[bold]all[/]", *(f"[bold]{run.counts.get(c, 0)}[/]" for c in columns))
+    out.print(table)
+    for source, why in run.blocked.items():
+        out.print(f"[yellow]blocked[/] {source}: {why}")
+    for failure in run.failures[:20]:
+        out.print(f"[red]failed[/] {failure.kind} {failure.url}: {failure.reason}", highlight=False)
+    if len(run.failures) > 20:
+        out.print(f"... and {len(run.failures) - 20} more failures in the run record")
+
+
+@app.command()
+def extract(
+    inputs: Annotated[list[str], typer.Argument(help="HTML files or http(s) URLs")],
+    url: Annotated[Optional[str], typer.Option("--url", help="the page's URL, for a file input")] = None,
+    timezone_name: Annotated[Optional[str], typer.Option("--timezone", help="for times given without offset")] = None,
+    config: ConfigOption = None,
+    archive: ArchiveOption = None,
+) -> None:
+    """Extract pages into records, one JSON line each, in input order; writes nothing."""
+    from crawler.extract.core import ExtractOptions, NoArticle, extract_article
+    from crawler.extract.fetch import FetchError, fetch_page
+    from crawler.extract.record import article_record
+
+    failed = 0
+    options = ExtractOptions(timezone=timezone_name, now=datetime.now(timezone.utc))
+    for item in inputs:
+        try:
+            if item.startswith(("http://", "https://")):
+                page = fetch_page(item)
+                body, page_url, content_type = page.body, page.url, page.content_type
+            else:
+                body, page_url, content_type = Path(item).read_bytes(), url or Path(item).resolve().as_uri(), None
+            article = extract_article(body, page_url, content_type=content_type, options=options)
+        except (OSError, FetchError, NoArticle) as exc:
+            failed += 1
+            err.print(f"[red]{item}:[/] {exc}", highlight=False)
+            continue
+        record = article_record(article, source="extract", fetched=datetime.now(timezone.utc), categories=[])
+        sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+    raise typer.Exit(1 if failed else 0)
+
+
+@app.command("sources")
+def list_sources(config: ConfigOption = None, archive: ArchiveOption = None) -> None:
+    """Sources with their kind, schedule, last run and next run."""
+    from crawler.status import source_status
+
+    settings_config = load(config)
+    table = Table()
+    for column in ("id", "kind", "schedule", "last run", "result", "next run", "url"):
+        table.add_column(column)
+    for row in source_status(settings_config, archive_url=archive):
+        table.add_row(*row)
+    out.print(table)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Scrapy extensions: the run record and the progress display."""

@@ -1,0 +1,88 @@
+"""Keeps the run record from Scrapy's signals and writes it when the crawl ends."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from pathlib import Path
+
+from scrapy import signals as scrapy_signals
+from scrapy.crawler import Crawler
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet.threads import deferToThread
+
+from archive.records import dump_record, utc_iso
+from archive.runs import Failure, RunRecord, new_run_id, save_run, start_run
+from archive.store import open_store
+from crawler import signals
+from crawler.items import ArticlePage
+from crawler.pipelines.record import DuplicateArticle
+
+logger = logging.getLogger(__name__)
+
+
+class RunRecordExtension:
+    def __init__(self, crawler: Crawler, store, run_id: str, local_copy: Path | None) -> None:
+        self.crawler = crawler
+        self.store = store
+        self.local_copy = local_copy
+        self.run = start_run(run_id, [])
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> "RunRecordExtension":
+        settings = crawler.settings
+        store = open_store(settings["NEWSARCHIVE_ARCHIVE_URL"], endpoint_url=settings.get("NEWSARCHIVE_ARCHIVE_ENDPOINT"))
+        local = settings.get("NEWSARCHIVE_RUN_RECORD_FILE")
+        extension = cls(crawler, store, settings.get("NEWSARCHIVE_RUN_ID") or new_run_id(), Path(local) if local else None)
+        connect = crawler.signals.connect
+        connect(extension.spider_opened, scrapy_signals.spider_opened)
+        connect(extension.spider_closed, scrapy_signals.spider_closed)
+        connect(extension.item_scraped, scrapy_signals.item_scraped)
+        connect(extension.item_dropped, scrapy_signals.item_dropped)
+        connect(extension.item_error, scrapy_signals.item_error)
+        connect(extension.fetch_failed, signals.fetch_failed)
+        connect(extension.source_blocked, signals.source_blocked)
+        return extension
+
+    async def spider_opened(self, spider) -> None:
+        self.run.sources = sorted(getattr(spider, "sources", {}))
+        spider.run_id = self.run.run_id
+        # A store that cannot be reached or created fails the run at once.
+        await maybe_deferred_to_future(deferToThread(self.store.ensure))
+
+    def item_scraped(self, item, spider=None) -> None:
+        if isinstance(item, ArticlePage) and item.status:
+            self.run.count(item.status, item.source)
+            self.run.count("images_stored", item.source, len(item.images_stored))
+
+    def item_dropped(self, item, exception, spider=None, response=None) -> None:
+        source = getattr(item, "source", None)
+        if isinstance(exception, DuplicateArticle):
+            self.run.count("duplicates", source)
+            return
+        self._fail(Failure(url=getattr(item, "url", ""), reason=str(exception), source=source or "", kind="article"))
+
+    def item_error(self, item, response, spider=None, failure=None) -> None:
+        reason = failure.getErrorMessage() if failure is not None else "pipeline error"
+        self._fail(Failure(url=getattr(item, "url", ""), reason=f"could not archive: {reason}", source=getattr(item, "source", ""), kind="store"))
+
+    def fetch_failed(self, url: str, reason: str, source: str, kind: str, article_url: str | None = None) -> None:
+        self._fail(Failure(url=url, reason=reason, source=source, kind=kind, article_url=article_url))
+
+    def source_blocked(self, source: str, reason: str) -> None:
+        self.run.blocked[source] = reason
+
+    def _fail(self, failure: Failure) -> None:
+        self.run.failures.append(failure)
+        self.run.count("images_failed" if failure.kind == "image" else "failed", failure.source)
+
+    async def spider_closed(self, spider, reason: str) -> None:
+        self.run.finished = utc_iso(datetime.now(timezone.utc))
+        self.run.status = "completed" if reason == "finished" else "interrupted"
+        if self.local_copy is not None:
+            self.local_copy.parent.mkdir(parents=True, exist_ok=True)
+            self.local_copy.write_bytes(dump_record(self.run.to_dict()))
+        try:
+            await maybe_deferred_to_future(deferToThread(save_run, self.store, self.run))
+        except Exception as exc:  # noqa: BLE001 - the local copy still tells the parent
+            logger.error("could not write the run record %s: %s", self.run.key, exc)

@@ -1,0 +1,170 @@
+"""Finding the real image behind lazy-loading markup and proxies."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, unquote, urljoin, urlsplit
+
+from lxml.html import HtmlElement
+
+# Attributes lazy-loading scripts read the real address from, best first.
+LAZY_SRC_ATTRIBUTES = (
+    "data-original",
+    "data-src",
+    "data-lazy-src",
+    "data-actualsrc",
+    "data-echo",
+    "data-hi-res-src",
+    "data-url",
+    "file",
+)
+SRCSET_ATTRIBUTES = ("data-srcset", "srcset")
+# A src that only holds the space until the script swaps the real image in.
+PLACEHOLDER_RE = re.compile(r"(^data:)|(blank|placeholder|loading|spacer|lazy|grey|pixel|transparent)[^/]*\.(gif|png|svg)$", re.I)
+SRCSET_DESCRIPTOR_RE = re.compile(r"^(\d+(?:\.\d+)?)[wx]$")
+ABSOLUTE_URL_RE = re.compile(r"^https?://", re.I)
+# Query parameters a proxy commonly carries its target in.
+PROXY_PARAMS = ("url", "u", "src", "image", "img")
+
+
+def best_srcset_candidate(srcset: str) -> str | None:
+    """The widest (or densest) candidate of a srcset."""
+    best, best_size = None, -1.0
+    for url, descriptor in _srcset_candidates(srcset):
+        match = SRCSET_DESCRIPTOR_RE.match(descriptor)
+        size = float(match.group(1)) if match else 1.0
+        if url and size > best_size:
+            best, best_size = url, size
+    return best
+
+
+def _srcset_candidates(srcset: str):
+    """(url, descriptor) pairs as the HTML spec splits them: a URL may hold
+    commas (``/resize,w_640``); only a comma after whitespace or at a URL's
+    end separates candidates."""
+    pos, end = 0, len(srcset)
+    while pos < end:
+        while pos < end and (srcset[pos].isspace() or srcset[pos] == ","):
+            pos += 1
+        start = pos
+        while pos < end and not srcset[pos].isspace():
+            pos += 1
+        url = srcset[start:pos]
+        if not url:
+            return
+        if url.endswith(","):
+            yield url.rstrip(","), ""
+            continue
+        comma = srcset.find(",", pos)
+        comma = end if comma == -1 else comma
+        yield url, srcset[pos:comma].strip()
+        pos = comma + 1
+
+
+def real_image_url(img: HtmlElement) -> str | None:
+    """The address the reader's browser would end up showing, unresolved."""
+    for attribute in LAZY_SRC_ATTRIBUTES:
+        value = (img.get(attribute) or "").strip()
+        if value and not value.startswith("data:"):
+            return value
+    for attribute in SRCSET_ATTRIBUTES:
+        value = (img.get(attribute) or "").strip()
+        if value and (candidate := best_srcset_candidate(value)):
+            return candidate
+    src = (img.get("src") or "").strip()
+    if src and not PLACEHOLDER_RE.search(src):
+        return src
+    return None
+
+
+def resolve_lazy_images(tree: HtmlElement, base_url: str) -> None:
+    """Point every <img src> at its real, absolute image; drop placeholders.
+
+    Done before trafilatura sees the tree, which only reads ``src``.
+    """
+    for img in tree.iter("img"):
+        url = real_image_url(img)
+        if url is None:
+            img.drop_tree()
+            continue
+        img.set("src", urljoin(base_url, url))
+        for attribute in (*LAZY_SRC_ATTRIBUTES, *SRCSET_ATTRIBUTES):
+            img.attrib.pop(attribute, None)
+
+
+def unwrap_proxy(url: str) -> str | None:
+    """The origin behind an image proxy, or None when the URL is direct.
+
+    ``https://cors.example/?http://origin/x.jpg`` and
+    ``https://proxy.example/fetch?url=http%3A//origin/x.jpg`` both name
+    ``http://origin/x.jpg``.
+    """
+    query = urlsplit(url).query
+    if not query:
+        return None
+    whole = unquote(query)
+    if ABSOLUTE_URL_RE.match(whole):
+        return whole
+    for name, value in parse_qsl(query):
+        if name.lower() in PROXY_PARAMS and ABSOLUTE_URL_RE.match(value):
+            return value
+    return None
+
+
+def origin_image_url(url: str) -> str:
+    return unwrap_proxy(url) or url
+
+
+# How much text on each side locates an image in the extracted article.
+ANCHOR_CHARS = 24
+MIN_ANCHOR_CHARS = 4
+WHITESPACE_RE = re.compile(r"\s+")
+SKIPPED_TAGS = frozenset({"script", "style", "noscript", "template"})
+
+
+@dataclass(frozen=True)
+class ImageAnchor:
+    """An image and the text around it in the page, to place it in the article."""
+
+    url: str
+    alt: str
+    before: str  # whitespace-free text just before the image
+    after: str  # whitespace-free text just after
+
+
+def squash(text: str) -> str:
+    return WHITESPACE_RE.sub("", text or "")
+
+
+def _document_order(element: HtmlElement):
+    """Text fragments and images in reading order."""
+    if not isinstance(element.tag, str) or element.tag in SKIPPED_TAGS:
+        return
+    if element.tag == "img":
+        yield element
+    elif element.text:
+        yield element.text
+    for child in element:
+        yield from _document_order(child)
+        if child.tail:
+            yield child.tail
+
+
+def image_anchors(tree: HtmlElement) -> list[ImageAnchor]:
+    """Every <img> with the text that surrounds it (after resolve_lazy_images)."""
+    anchors: list[ImageAnchor] = []
+    waiting: list[tuple[HtmlElement, str]] = []  # images still looking for the text after them
+    previous = ""
+    for piece in _document_order(tree):
+        if not isinstance(piece, str):
+            if piece.get("src"):
+                waiting.append((piece, previous))
+            continue
+        text = squash(piece)
+        if len(text) < MIN_ANCHOR_CHARS:
+            continue
+        anchors.extend(ImageAnchor(img.get("src"), img.get("alt", ""), before, text[:ANCHOR_CHARS]) for img, before in waiting)
+        waiting, previous = [], text[-ANCHOR_CHARS:]
+    anchors.extend(ImageAnchor(img.get("src"), img.get("alt", ""), before, "") for img, before in waiting)
+    return anchors

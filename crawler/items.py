@@ -1,0 +1,31 @@
+"""What flows from the spider through the pipelines."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from crawler.extract.core import ExtractedArticle, ExtractOptions, FeedHints
+
+
+@dataclass
+class ArticlePage:
+    """One fetched article page, filled in as it goes down the pipelines."""
+
+    source: str
+    url: str
+    body: bytes
+    content_type: str | None
+    fetched: datetime
+    categories: list[str]  # the source's configured ones
+    hints: FeedHints = field(default_factory=FeedHints)
+    options: ExtractOptions = field(default_factory=ExtractOptions)
+    # Set by ExtractPipeline:
+    article: ExtractedArticle | None = None
+    image_urls: list[str] = field(default_factory=list)
+    # Set by ArchiveImagesPipeline: one dict per image stored, in image_urls order.
+    images_stored: list[dict[str, Any]] = field(default_factory=list)
+    # Set by ArchiveRecordPipeline: "archived", "updated" or "unchanged".
+    status: str | None = None
+    article_id: str | None = None

@@ -1,0 +1,77 @@
+"""Running one crawl in this process: config in, run record out.
+
+Twisted's reactor cannot restart, so a process runs one crawl; the daemon
+starts a process per crawl (``newsarchive crawl`` itself).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from scrapy.crawler import CrawlerProcess
+from scrapy.settings import Settings
+
+from archive.runs import RunRecord, new_run_id
+from crawler.config import Config, SourceBase
+
+SETTINGS_MODULE = "crawler.settings"
+
+
+class UnknownSource(KeyError):
+    pass
+
+
+def select_sources(config: Config, source_ids: list[str]) -> list[SourceBase]:
+    if not source_ids:
+        return list(config.sources)
+    known = {source.id: source for source in config.sources}
+    missing = [s for s in source_ids if s not in known]
+    if missing:
+        raise UnknownSource(f"unknown source(s): {', '.join(missing)}; configured: {', '.join(known) or 'none'}")
+    return [known[s] for s in dict.fromkeys(source_ids)]
+
+
+def crawl_settings(config: Config, *, archive_url: str | None = None, run_id: str | None = None, progress: bool = False, log_level: str | None = None) -> Settings:
+    """Scrapy settings: the defaults module, then the config file's values."""
+    settings = Settings()
+    settings.setmodule(SETTINGS_MODULE, priority="project")
+    crawl = config.crawl
+    settings.setdict(
+        {
+            "NEWSARCHIVE_ARCHIVE_URL": archive_url or config.archive.url,
+            "NEWSARCHIVE_ARCHIVE_ENDPOINT": config.archive.endpoint_url,
+            "NEWSARCHIVE_IMAGES": crawl.images,
+            "NEWSARCHIVE_EXTRACT_WORKERS": -1 if crawl.extract_workers is None else crawl.extract_workers,
+            "NEWSARCHIVE_RUN_ID": run_id or new_run_id(),
+            "NEWSARCHIVE_PROGRESS": progress,
+            "CONCURRENT_REQUESTS": crawl.concurrency,
+            "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.concurrency,
+            "DOWNLOAD_DELAY": crawl.download_delay,
+            "ROBOTSTXT_OBEY": crawl.obey_robots_txt,
+            "USER_AGENT": crawl.user_agent,
+            "DOWNLOAD_TIMEOUT": crawl.timeout,
+            "DOWNLOAD_MAXSIZE": crawl.max_page_bytes,
+            "LOG_LEVEL": log_level or ("WARNING" if progress else "INFO"),
+        },
+        priority="cmdline",
+    )
+    return settings
+
+
+def run_crawl(config: Config, sources: list[SourceBase], settings: Settings) -> RunRecord:
+    """Crawl the sources to the end; return the run record the crawl wrote."""
+    from crawler.spiders.news import NewsSpider
+
+    with tempfile.TemporaryDirectory(prefix="newsarchive-run-") as scratch:
+        if not settings.get("NEWSARCHIVE_RUN_RECORD_FILE"):
+            settings.set("NEWSARCHIVE_RUN_RECORD_FILE", os.path.join(scratch, "run.json"), priority="cmdline")
+        process = CrawlerProcess(settings, install_root_handler=True)
+        process.crawl(NewsSpider, sources=sources)
+        process.start()
+        record_file = Path(settings["NEWSARCHIVE_RUN_RECORD_FILE"])
+        if not record_file.exists():
+            raise RuntimeError("the crawl ended without writing its run record (see the log above)")
+        return RunRecord.from_dict(json.loads(record_file.read_text(encoding="utf-8")))

@@ -1,0 +1,62 @@
+"""Schedules as the config writes them: a cron line, or ``every 15m``."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+EVERY_RE = re.compile(r"^every\s+(\d+)\s*(s|m|h|d)$", re.I)
+UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+# Shorter intervals hammer the sites we archive; the daemon is not a monitor.
+MIN_INTERVAL = timedelta(minutes=1)
+
+
+class BadSchedule(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Schedule:
+    text: str
+    cron: str | None = None  # five cron fields
+    interval: timedelta | None = None
+
+    @property
+    def nominal_interval(self) -> timedelta:
+        """How often it fires, near enough to judge whether a last run is stale."""
+        if self.interval is not None:
+            return self.interval
+        from datetime import datetime, timezone
+
+        trigger = self.trigger()
+        first = trigger.get_next_fire_time(None, datetime(2024, 1, 1, tzinfo=timezone.utc))
+        second = trigger.get_next_fire_time(first, first + timedelta(seconds=1))
+        return second - first
+
+    def trigger(self, timezone_name: str = "UTC", jitter: int | None = None):
+        """The APScheduler 3 trigger for this schedule."""
+        from apscheduler.triggers.cron import CronTrigger
+        from apscheduler.triggers.interval import IntervalTrigger
+
+        if self.cron is not None:
+            return CronTrigger.from_crontab(self.cron, timezone=timezone_name)
+        return IntervalTrigger(seconds=int(self.interval.total_seconds()), jitter=jitter, timezone=timezone_name)
+
+
+def parse_schedule(text: str) -> Schedule:
+    text = " ".join(str(text).split())
+    if match := EVERY_RE.match(text):
+        interval = timedelta(seconds=int(match.group(1)) * UNIT_SECONDS[match.group(2).lower()])
+        if interval < MIN_INTERVAL:
+            raise BadSchedule(f"{text!r}: the shortest interval is {MIN_INTERVAL}")
+        return Schedule(text=text, interval=interval)
+    if len(text.split(" ")) != 5:
+        raise BadSchedule(f"{text!r} is neither a five-field cron line nor 'every N[smhd]'")
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        CronTrigger.from_crontab(text, timezone="UTC")
+    except ValueError as exc:
+        raise BadSchedule(f"{text!r}: {exc}") from exc
+    return Schedule(text=text, cron=text)

@@ -1,0 +1,51 @@
+"""Scrapy settings: every default in one place.
+
+``crawler.runner.crawl_settings`` lays the config file's values over these.
+"""
+
+BOT_NAME = "newsarchive"
+SPIDER_MODULES = ["crawler.spiders"]
+NEWSPIDER_MODULE = "crawler.spiders"
+
+USER_AGENT = "newsarchive/0.1 (+https://github.com/newsarchive/newsarchive)"
+ROBOTSTXT_OBEY = True
+ROBOTSTXT_PARSER = "scrapy.robotstxt.ProtegoRobotParser"
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 8
+DOWNLOAD_DELAY = 0.5
+DOWNLOAD_DELAY_JITTER = 0.5  # ±50% around DOWNLOAD_DELAY
+DOWNLOAD_TIMEOUT = 30
+DOWNLOAD_MAXSIZE = 20 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 0
+RETRY_ENABLED = True
+RETRY_TIMES = 2
+COOKIES_ENABLED = False
+TELNETCONSOLE_ENABLED = False
+LOG_LEVEL = "INFO"
+# Many items per response (a feed) may be in flight through the pool at once.
+CONCURRENT_ITEMS = 200
+
+ITEM_PIPELINES = {
+    "crawler.pipelines.extract.ExtractPipeline": 100,
+    "crawler.pipelines.images.ArchiveImagesPipeline": 200,
+    "crawler.pipelines.record.ArchiveRecordPipeline": 300,
+}
+DOWNLOADER_MIDDLEWARES = {
+    "crawler.middlewares.ProxyFallbackMiddleware": 560,
+}
+EXTENSIONS = {
+    "crawler.extensions.runrecord.RunRecordExtension": 100,
+    "crawler.extensions.progress.ProgressExtension": 110,
+}
+# FilesPipeline must not drop images it fetched a moment ago as "expired".
+FILES_EXPIRES = 0
+MEDIA_ALLOW_REDIRECTS = True
+
+# newsarchive's own settings (the config file sets most of them).
+NEWSARCHIVE_ARCHIVE_URL = "./archive"
+NEWSARCHIVE_ARCHIVE_ENDPOINT = None
+NEWSARCHIVE_IMAGES = True
+NEWSARCHIVE_EXTRACT_WORKERS = -1  # -1: one process per core; 0: in the crawl process
+NEWSARCHIVE_RUN_ID = None
+NEWSARCHIVE_RUN_RECORD_FILE = None  # a local copy of the run record, for the parent process
+NEWSARCHIVE_PROGRESS = False  # a live display on the terminal

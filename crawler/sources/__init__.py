@@ -1,0 +1,1 @@
+"""Parsing what sources publish (feeds, sitemaps, list pages): plain functions."""

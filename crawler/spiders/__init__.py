@@ -1,0 +1,1 @@
+"""The spider that walks every configured source."""

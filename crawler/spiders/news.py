@@ -1,0 +1,163 @@
+"""One spider for every source of a run; each kind is a small handler.
+
+The handlers only turn what a source publishes into article requests: the
+parsing is in ``crawler.sources`` (plain functions) and everything after
+the fetch happens in the pipelines.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any, Iterable, Iterator
+
+import scrapy
+from scrapy.http import Response
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.python.failure import Failure
+
+from archive.records import article_id
+from crawler import signals
+from crawler.config import SourceBase
+from crawler.extract.core import ExtractOptions, FeedHints, canonical_url
+from crawler.items import ArticlePage
+from crawler.sources.feed import FeedError, parse_feed
+from crawler.sources.sitemap import SitemapError, parse_sitemap
+from crawler.sources.xmlsafety import UnsafeXML
+
+HTML_CONTENT_TYPES = ("text/html", "application/xhtml+xml")
+
+
+def failure_reason(failure: Failure) -> str:
+    """A short, operator-readable reason for a failed request."""
+    if failure.check(HttpError):
+        return f"HTTP {failure.value.response.status}"
+    message = failure.getErrorMessage()
+    return f"{failure.type.__name__}: {message}" if message else failure.type.__name__
+
+
+class NewsSpider(scrapy.Spider):
+    name = "news"
+
+    def __init__(self, sources: Iterable[SourceBase] = (), **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.sources = {source.id: source for source in sources}
+        self.requested_ids: set[str] = set()
+
+    # -- start ---------------------------------------------------------------
+    async def start(self):
+        for source in self.sources.values():
+            handler = getattr(self, f"start_{source.kind}", None)
+            if handler is None:
+                self.report_failure(source.start_urls[0], f"source kind {source.kind!r} is not supported", source.id, kind="source")
+                continue
+            for request in handler(source):
+                yield request
+
+    def start_feed(self, source: SourceBase) -> Iterator[scrapy.Request]:
+        for url in source.start_urls:
+            yield self.listing_request(url, source, self.parse_feed, kind="feed")
+
+    def start_sitemap(self, source: SourceBase) -> Iterator[scrapy.Request]:
+        for url in source.start_urls:
+            yield self.listing_request(url, source, self.parse_sitemap, kind="sitemap", depth=0)
+
+    # -- requests ------------------------------------------------------------
+    def listing_request(self, url: str, source: SourceBase, callback, *, kind: str, **cb_kwargs: Any) -> scrapy.Request:
+        """A feed, sitemap or list page: fetched every run, never deduplicated away."""
+        return scrapy.Request(
+            url,
+            callback=callback,
+            errback=self.on_error,
+            dont_filter=True,
+            cb_kwargs={"source_id": source.id, **cb_kwargs},
+            meta={"newsarchive_source": source.id, "newsarchive_kind": kind},
+        )
+
+    def article_request(self, url: str, source_id: str, hints: FeedHints | None = None) -> scrapy.Request | None:
+        """None when this run already asked for the same article through another URL."""
+        candidate = article_id(canonical_url(None, url))
+        if candidate in self.requested_ids:
+            self.crawler.stats.inc_value("newsarchive/duplicate_links")
+            return None
+        self.requested_ids.add(candidate)
+        return scrapy.Request(
+            url,
+            callback=self.parse_article,
+            errback=self.on_error,
+            cb_kwargs={"source_id": source_id, "hints": hints or FeedHints()},
+            meta={"newsarchive_source": source_id, "newsarchive_kind": "article"},
+        )
+
+    def report_failure(self, url: str, reason: str, source_id: str, *, kind: str) -> None:
+        self.logger.warning("%s %s failed: %s", kind, url, reason)
+        self.crawler.signals.send_catch_log(signals.fetch_failed, url=url, reason=reason, source=source_id, kind=kind)
+
+    def on_error(self, failure: Failure) -> None:
+        request = failure.request
+        self.report_failure(
+            request.url, failure_reason(failure), request.meta.get("newsarchive_source", ""),
+            kind=request.meta.get("newsarchive_kind", "article"),
+        )
+
+    # -- callbacks -----------------------------------------------------------
+    def parse_feed(self, response: Response, source_id: str):
+        try:
+            feed = parse_feed(response.body, response.url, response.headers.get("Content-Type", b"").decode("latin-1"))
+        except (FeedError, UnsafeXML) as exc:
+            self.report_failure(response.url, str(exc), source_id, kind="feed")
+            return
+        for entry in feed.entries:
+            if request := self.article_request(entry.url, source_id, entry.hints):
+                yield request
+
+    def parse_sitemap(self, response: Response, source_id: str, depth: int):
+        source = self.sources[source_id]
+        try:
+            sitemap = parse_sitemap(response.body)
+        except (SitemapError, UnsafeXML, ValueError) as exc:
+            self.report_failure(response.url, str(exc), source_id, kind="sitemap")
+            return
+        if sitemap.is_index:
+            if depth + 1 >= getattr(source, "max_depth", 3):
+                self.report_failure(response.url, "sitemap index nested too deep", source_id, kind="sitemap")
+                return
+            for entry in sitemap.entries:
+                if self._recent_enough(source, entry.lastmod):
+                    yield self.listing_request(response.urljoin(entry.loc), source, self.parse_sitemap, kind="sitemap", depth=depth + 1)
+            return
+        for entry in sitemap.entries:
+            published = entry.news_published
+            if not self._recent_enough(source, entry.lastmod):
+                continue
+            hints = FeedHints(title=entry.news_title, published=published, language=entry.news_language)
+            if request := self.article_request(response.urljoin(entry.loc), source_id, hints):
+                yield request
+
+    @staticmethod
+    def _recent_enough(source: SourceBase, lastmod: datetime | None) -> bool:
+        days = getattr(source, "lastmod_days", None)
+        if days is None or lastmod is None:
+            return True
+        return lastmod >= datetime.now(timezone.utc) - timedelta(days=days)
+
+    def parse_article(self, response: Response, source_id: str, hints: FeedHints):
+        source = self.sources[source_id]
+        content_type = response.headers.get("Content-Type", b"").decode("latin-1") or None
+        mime = (content_type or "text/html").split(";")[0].strip().lower()
+        if mime not in HTML_CONTENT_TYPES:
+            self.report_failure(response.url, f"not an HTML page ({mime})", source_id, kind="article")
+            return
+        yield ArticlePage(
+            source=source_id,
+            url=response.url,
+            body=response.body,
+            content_type=content_type,
+            fetched=datetime.now(timezone.utc),
+            categories=list(source.categories),
+            hints=hints,
+            options=ExtractOptions(
+                timezone=source.timezone,
+                include_images=self.settings.getbool("NEWSARCHIVE_IMAGES"),
+                now=datetime.now(timezone.utc),
+            ),
+        )
