@@ -17,7 +17,7 @@ from archive.records import dump_record, utc_iso
 from archive.store import ArchiveStore
 
 RUN_SCHEMA = "newsarchive.run/1"
-COUNTERS = ("archived", "updated", "unchanged", "duplicates", "failed", "images_stored", "images_failed")
+COUNTERS = ("archived", "updated", "unchanged", "duplicates", "failed", "images_stored", "images_failed", "image_bytes")
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -55,6 +55,11 @@ class RunRecord:
         if source:
             per = self.per_source.setdefault(source, dict.fromkeys(COUNTERS, 0))
             per[counter] = per.get(counter, 0) + n
+
+    def merge_counts(self) -> None:
+        """Older records lack newer counters: read them as zero."""
+        for counter in COUNTERS:
+            self.counts.setdefault(counter, 0)
 
     def to_dict(self) -> dict[str, Any]:
         return {"schema": RUN_SCHEMA, **asdict(self)}

@@ -39,9 +39,18 @@ def crawl(
     sources: Annotated[Optional[list[str]], typer.Argument(help="source ids (all when none)")] = None,
     config: ConfigOption = None,
     archive: ArchiveOption = None,
-    log_level: Annotated[Optional[str], typer.Option("--log-level", help="DEBUG, INFO, WARNING...")] = None,
+    log_level: Annotated[str, typer.Option("--log-level", help="DEBUG, INFO, WARNING...")] = "",
+    log_format: Annotated[str, typer.Option("--log-format", help="text or json")] = "text",
+    run_id: Annotated[Optional[str], typer.Option("--run-id", hidden=True)] = None,
+    run_record_file: Annotated[Optional[Path], typer.Option("--run-record-file", hidden=True)] = None,
 ) -> None:
     """One crawl now, of the named sources; a summary at the end."""
+    from contextlib import ExitStack
+
+    from archive.runs import new_run_id
+    from crawler.daemon import EXIT_ALL_BUSY
+    from crawler.locks import lock_free_sources
+    from crawler.logs import setup_logging
     from crawler.runner import UnknownSource, crawl_settings, run_crawl, select_sources
 
     settings_config = load(config)
@@ -53,8 +62,20 @@ def crawl(
     if not selected:
         err.print("nothing to crawl: the config has no sources")
         raise typer.Exit(0)
-    settings = crawl_settings(settings_config, archive_url=archive, progress=sys.stderr.isatty(), log_level=log_level)
-    run = run_crawl(settings_config, selected, settings)
+    run_id = run_id or new_run_id()
+    progress = sys.stderr.isatty() and log_format == "text"
+    level = log_level or ("WARNING" if progress else "INFO")
+    setup_logging(log_format, level, source=",".join(s.id for s in selected), run_id=run_id)
+    with ExitStack() as locks:
+        locked, busy = lock_free_sources(locks, Path(settings_config.daemon.state_dir), [s.id for s in selected])
+        for source_id in busy:
+            err.print(f"[yellow]skipped[/] {source_id}: another process is crawling it now")
+        if not locked:
+            raise typer.Exit(EXIT_ALL_BUSY)
+        settings = crawl_settings(settings_config, archive_url=archive, run_id=run_id, progress=progress, log_level=level)
+        if run_record_file:
+            settings.set("NEWSARCHIVE_RUN_RECORD_FILE", str(run_record_file), priority="cmdline")
+        run = run_crawl(settings_config, [s for s in selected if s.id in locked], settings)
     print_summary(run)
     raise typer.Exit(0 if run.status == "completed" else 1)
 
@@ -124,6 +145,27 @@ def list_sources(config: ConfigOption = None, archive: ArchiveOption = None) -> 
     for row in source_status(settings_config, archive_url=archive):
         table.add_row(*row)
     out.print(table)
+
+
+@app.command()
+def daemon(
+    config: ConfigOption = None,
+    archive: ArchiveOption = None,
+    metrics_port: Annotated[Optional[int], typer.Option("--metrics-port", help="serve /metrics and /healthz on this port")] = None,
+    metrics_host: Annotated[str, typer.Option("--metrics-host")] = "127.0.0.1",
+    log_format: Annotated[str, typer.Option("--log-format", help="text or json")] = "text",
+    log_level: Annotated[str, typer.Option("--log-level")] = "INFO",
+) -> None:
+    """Run every source on its schedule until SIGTERM or SIGINT."""
+    from crawler.configfile import config_path
+    from crawler.daemon import Daemon
+    from crawler.logs import setup_logging
+
+    settings_config = load(config)
+    setup_logging(log_format, log_level)
+    runner = Daemon(settings_config, config_path(config), archive_url=archive, metrics_port=metrics_port,
+                    metrics_host=metrics_host, log_format=log_format)
+    raise typer.Exit(runner.run())
 
 
 def main() -> None:

@@ -5,15 +5,13 @@ Every error names the file, the line and the key (``sources[1].schedule``).
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Literal, Union
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from crawler.schedule import BadSchedule, Schedule, parse_schedule
 
@@ -190,6 +188,16 @@ Source = Annotated[Union[FeedSource, SitemapSource, ZakerSource, ListingSource],
 SOURCE_KINDS = ("feed", "sitemap", "zaker", "listing")
 
 
+class DaemonSettings(_Strict):
+    state_dir: str = "./state"  # schedule state and source locks; the operator can read it
+    max_concurrent_crawls: int = Field(2, ge=1, le=64)
+    run_timeout: float = Field(3600, gt=0)  # seconds of wall clock a crawl may take before it is killed
+    stop_grace: float = Field(60, ge=0)  # seconds running crawls get to finish at SIGTERM
+    jitter: float = Field(30, ge=0)  # seconds of random delay spreading runs that fall due together
+    misfire_grace: float = Field(600, ge=1)  # a run missed by less than this still happens
+    backoff_max: float = Field(6 * 3600, gt=0)  # the longest a failing source is left alone
+
+
 class DistributedSettings(_Strict):
     redis_url: str
 
@@ -205,6 +213,7 @@ class Config(_Strict):
     archive: ArchiveSettings = ArchiveSettings()
     crawl: CrawlSettings = CrawlSettings()
     sources: list[Source] = []
+    daemon: DaemonSettings = DaemonSettings()
     distributed: DistributedSettings | None = None
 
     def source(self, source_id: str) -> SourceBase:

@@ -55,6 +55,8 @@ def crawl_settings(config: Config, *, archive_url: str | None = None, run_id: st
             "DOWNLOAD_TIMEOUT": crawl.timeout,
             "DOWNLOAD_MAXSIZE": crawl.max_page_bytes,
             "LOG_LEVEL": log_level or ("WARNING" if progress else "INFO"),
+            # Logging is set up by the command (crawler.logs): text or JSON lines.
+            "LOG_INSTALL_ROOT_HANDLER": False,
         },
         priority="cmdline",
     )
@@ -68,7 +70,7 @@ def run_crawl(config: Config, sources: list[SourceBase], settings: Settings) -> 
     with tempfile.TemporaryDirectory(prefix="newsarchive-run-") as scratch:
         if not settings.get("NEWSARCHIVE_RUN_RECORD_FILE"):
             settings.set("NEWSARCHIVE_RUN_RECORD_FILE", os.path.join(scratch, "run.json"), priority="cmdline")
-        process = CrawlerProcess(settings, install_root_handler=True)
+        process = CrawlerProcess(settings)
         process.crawl(NewsSpider, sources=sources)
         process.start()
         record_file = Path(settings["NEWSARCHIVE_RUN_RECORD_FILE"])

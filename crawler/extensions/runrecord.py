@@ -54,6 +54,7 @@ class RunRecordExtension:
         if isinstance(item, ArticlePage) and item.status:
             self.run.count(item.status, item.source)
             self.run.count("images_stored", item.source, len(item.images_stored))
+            self.run.count("image_bytes", item.source, sum(image["bytes"] for image in item.images_stored))
 
     def item_dropped(self, item, exception, spider=None, response=None) -> None:
         source = getattr(item, "source", None)

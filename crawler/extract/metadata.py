@@ -90,12 +90,15 @@ def _has_hint(el: HtmlElement, hint: re.Pattern[str]) -> bool:
     return any(hint.search(token) for token in _tokens(el))
 
 
+def _has_headline_link(el: HtmlElement | None) -> bool:
+    """Holds a link with a headline-length text: an item of a news list."""
+    return el is not None and any(len(normalize_text(a.text_content())) >= 8 for a in el.iter("a"))
+
+
 def _is_news_list_item(li: HtmlElement) -> bool:
     """An <li> of a headline list (three or more items, each a long link)."""
     parent = li.getparent()
-    if parent is None or sum(1 for c in parent if c.tag == "li") < 3:
-        return False
-    return any(len(normalize_text(a.text_content())) >= 8 for a in li.iter("a"))
+    return parent is not None and sum(1 for c in parent if c.tag == "li") >= 3 and _has_headline_link(li)
 
 
 def _is_noise(el: HtmlElement) -> bool:
@@ -126,7 +129,7 @@ def _meta_map(tree: HtmlElement) -> dict[str, list[str]]:
     return metas
 
 
-# --- dates ---------------------------------------------------------------------
+# --- dates and structured data ---------------------------------------------------
 
 
 def parse_date_value(value: str | None, now: datetime | None = None) -> datetime | None:
@@ -149,9 +152,6 @@ def parse_date_value(value: str | None, now: datetime | None = None) -> datetime
 
 def _has_time(value: str) -> bool:
     return bool(zp.HAS_TIME_RE.search(value) or EPOCH_RE.match(value.strip()))
-
-
-# --- structured data -------------------------------------------------------------
 
 
 def _jsonld_types(obj: dict[str, Any]) -> set[str]:
@@ -215,8 +215,7 @@ def time_element_published(tree: HtmlElement, now: datetime | None = None) -> Da
         and ((el.get("itemprop") or "").strip().lower() == "datepublished"
              or el.tag == "time" and (el.get("pubdate") is not None or "publish" in " ".join(_tokens(el))))
     ]
-    header = [el for block in _header_blocks(tree) for el in block.iter("time")]
-    header += [el for el in tree.xpath("//article//header//time")]
+    header = [el for block in _header_blocks(tree) for el in block.iter("time")] + tree.xpath("//article//header//time")
     for el in explicit + header:
         if _is_noise(el) or any(t.startswith(("updat", "modif")) for t in _tokens(el)):
             continue
@@ -240,7 +239,7 @@ def _main_heading(tree: HtmlElement) -> HtmlElement | None:
         return len(text) >= 4 and any(text in t for t in titles)
 
     h1s = [h for h in tree.iter("h1") if len(_block_text(h)) >= 4 and not _is_noise(h)
-           and not _has_hint(h, zp.LOGO_HINT_RE) and not any(_has_hint(a, zp.LOGO_HINT_RE) for a in h.iter())]
+           and not any(_has_hint(el, zp.LOGO_HINT_RE) for el in h.iter())]
     for h1 in h1s:
         if confirmed(h1):
             return h1
@@ -293,7 +292,9 @@ def _header_blocks(tree: HtmlElement) -> list[HtmlElement]:
     container = anchor.getparent()
     while container is not None and len(container) == 1 and container.getparent() is not None:
         container = container.getparent()
-    before = [] if container is None or container.tag in ("body", "html") else elements[index[container] + 1: index[anchor]]
+    before = []
+    if container is not None and container.tag not in ("body", "html"):
+        before = elements[index[container] + 1: index[anchor]]
     ancestors = set(anchor.iterancestors())
     blocks = after + [el for el in reversed(before) if el not in ancestors][:20]
     # Last, info/time/source-marked blocks anywhere in the article (some CMSs
@@ -303,12 +304,9 @@ def _header_blocks(tree: HtmlElement) -> list[HtmlElement]:
         if scope is not None and scope.getparent() is not None and scope.getparent().tag not in ("body", "html"):
             scope = scope.getparent()
     seen = set(blocks)
-    blocks += [el for el in (scope.iter() if scope is not None else ())
-               if isinstance(el.tag, str) and el not in seen and _has_hint(el, zp.HEADER_HINT_RE)]
+    blocks += [el for el in (scope.iter() if scope is not None else ()) if isinstance(el.tag, str)
+               and el not in seen and _has_hint(el, zp.HEADER_HINT_RE) and not _has_headline_link(el.getparent())]
     return [el for el in blocks if 2 <= len(_block_text(el)) <= zp.DATELINE_MAX_CHARS and not _is_noise(el)]
-
-
-# --- datelines -----------------------------------------------------------------
 
 
 def find_dateline(tree: HtmlElement, now: datetime | None = None) -> DateHit | None:
@@ -443,7 +441,8 @@ def page_metadata(tree: HtmlElement, *, now: datetime | None = None) -> PageMeta
         hit = line or hit
     byline_authors, editors, source = find_bylines(tree)
     if source is None:  # <meta name="source" content="来源：人民网-文化频道 原创稿">
-        source = next((parse_byline(v)[2] or v for key in zp.META_SOURCE_KEYS for v in _meta_map(tree).get(key, [])), None)
+        metas = _meta_map(tree)
+        source = next((parse_byline(v)[2] or v for key in zp.META_SOURCE_KEYS for v in metas.get(key, [])), None)
     sites = _site_names(tree) | ({source.lower()} if source else set())  # the outlet is no author
     from_meta = meta_authors(tree)
     people = [n for n in structured_authors(tree) if not _is_org(n, sites)] or byline_authors

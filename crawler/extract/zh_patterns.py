@@ -403,7 +403,7 @@ def parse_byline(text: str) -> tuple[list[str], list[str], str | None]:
         # unless a colon or slash follows it (来源：新华网作者：张三).
         if m.start() and HAN_CHAR_RE.match(text[m.start() - 1]) and not sep:
             continue
-        labels.append((m.start(), sep.end() if sep else m.end(), BYLINE_LABELS[int(m.lastgroup[1:])][1]))
+        labels.append((m.start(), sep.end() if sep else m.end(), BYLINE_LABELS[int((m.lastgroup or "r0")[1:])][1]))
     authors: list[str] = []
     editors: list[str] = []
     source: str | None = None

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from lxml import etree
+
 from crawler.extract.dates import parse_datetime, to_utc
 from crawler.sources.xmlsafety import maybe_gunzip, parse_xml
 
@@ -56,7 +58,10 @@ def _news_fields(url_element) -> dict[str, str | None]:
 
 
 def parse_sitemap(body: bytes) -> ParsedSitemap:
-    root = parse_xml(maybe_gunzip(body))
+    try:
+        root = parse_xml(maybe_gunzip(body))
+    except etree.XMLSyntaxError as exc:  # an empty body: lxml recovers from nothing
+        raise SitemapError(f"not a sitemap: {exc}") from None
     if root is None or _local(root.tag) not in ("sitemapindex", "urlset"):
         raise SitemapError("not a sitemap (expected <sitemapindex> or <urlset>)")
     is_index = _local(root.tag) == "sitemapindex"

@@ -76,6 +76,9 @@ def gunzip_capped(body: bytes, max_bytes: int = MAX_DECOMPRESSED_BYTES) -> bytes
         raise ValueError(f"corrupt gzip data: {exc}") from exc
     if len(out) > max_bytes:
         raise UnsafeXML(f"gzip body expands past {max_bytes} bytes")
+    if not decompressor.eof:
+        # A cut-off download would otherwise pass as a shorter sitemap.
+        raise ValueError("truncated gzip data")
     return out
 
 

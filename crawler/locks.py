@@ -1,0 +1,64 @@
+"""One crawl per source at a time, across processes on this machine.
+
+A lock is an flock on a file in the state directory: the kernel releases it
+when its process dies, however it dies, so a killed crawl never leaves a
+source locked.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from contextlib import ExitStack
+from pathlib import Path
+
+LOCKS_SUBDIR = "locks"
+
+
+class SourceBusy(RuntimeError):
+    """Another process is crawling this source right now."""
+
+
+class SourceLock:
+    def __init__(self, state_dir: Path, source_id: str) -> None:
+        self.path = Path(state_dir) / LOCKS_SUBDIR / f"{source_id}.lock"
+        self.source_id = source_id
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise SourceBusy(f"source {self.source_id} is being crawled by another process") from None
+        # The holder's pid, for an operator wondering who has it.
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> "SourceLock":
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.release()
+
+
+def lock_free_sources(stack: ExitStack, state_dir: Path, source_ids: list[str]) -> tuple[list[str], list[str]]:
+    """Lock what can be locked; return (locked, busy). The stack releases them."""
+    locked, busy = [], []
+    for source_id in source_ids:
+        try:
+            stack.enter_context(SourceLock(state_dir, source_id))
+            locked.append(source_id)
+        except SourceBusy:
+            busy.append(source_id)
+    return locked, busy
