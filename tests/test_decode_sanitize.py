@@ -1,0 +1,284 @@
+"""Bytes to text (decode), safe HTML (sanitize) and dates to UTC instants."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from crawler.extract.dates import infer_timezone, parse_datetime, to_utc
+from crawler.extract.decode import decode_html, detect_encoding
+from crawler.extract.sanitize import safe_html
+
+# 镕 (U+9555) and 昇 (U+6607) are in GBK but not in GB2312: a page labelled
+# gb2312 that uses them only decodes right when read as GBK/GB18030.
+GBK_ONLY = "朱镕基 李昇"
+PARAGRAPH = (
+    "国务院总理朱镕基今天在北京会见了来访的客人，双方就经济合作、文化交流等共同关心的问题深入交换了意见。"
+    "南唐烈祖李昇的陵墓位于江苏南京，是五代十国时期规模最大的帝王陵墓之一。"
+)
+
+
+def page(head: str = "", body: str = PARAGRAPH) -> str:
+    return f"<!DOCTYPE html><html><head>{head}<title>新闻</title></head><body><p>{body}</p></body></html>"
+
+
+def assert_clean_chinese(text: str) -> None:
+    assert "\ufffd" not in text
+    assert "朱镕基" in text and "李昇" in text
+    assert PARAGRAPH in text
+
+
+# --------------------------------------------------------------------------
+# decode
+# --------------------------------------------------------------------------
+
+def test_gbk_only_characters_are_not_gb2312():
+    with pytest.raises(UnicodeEncodeError):
+        GBK_ONLY.encode("gb2312")
+    assert GBK_ONLY.encode("gbk").decode("gbk") == GBK_ONLY
+
+
+def test_gbk_page_with_charset_only_in_meta_http_equiv():
+    html = page('<meta http-equiv="Content-Type" content="text/html; charset=gb2312">')
+    text, encoding = decode_html(html.encode("gbk"))
+    assert_clean_chinese(text)
+    assert encoding == "gb18030"
+
+
+def test_gbk_page_with_meta_charset():
+    text, _ = decode_html(page('<meta charset="GBK">').encode("gbk"), "text/html")
+    assert_clean_chinese(text)
+
+
+def test_http_header_charset_beats_meta():
+    # The page claims UTF-8 but is GBK; the server says so.
+    body = page('<meta charset="utf-8">').encode("gbk")
+    text, encoding = decode_html(body, "text/html; charset=GBK")
+    assert_clean_chinese(text)
+    assert encoding == "gb18030"
+    # And the other way round: a UTF-8 page whose template says gb2312.
+    body = page('<meta http-equiv="Content-Type" content="text/html; charset=gb2312">').encode("utf-8")
+    text, encoding = decode_html(body, "text/html; charset=utf-8")
+    assert_clean_chinese(text)
+    assert encoding == "utf-8"
+
+
+def test_utf8_bom_beats_header_and_meta():
+    body = b"\xef\xbb\xbf" + page('<meta charset="gbk">').encode("utf-8")
+    text, encoding = decode_html(body, "text/html; charset=gbk")
+    assert_clean_chinese(text)
+    assert encoding == "utf-8"
+    assert not text.startswith("\ufeff")
+    assert text.startswith("<!DOCTYPE html>")
+
+
+def test_undeclared_utf8_page():
+    body = page().encode("utf-8")
+    assert detect_encoding(body) == "utf-8"
+    text, encoding = decode_html(body, "text/html")
+    assert_clean_chinese(text)
+    assert encoding == "utf-8"
+
+
+def test_undeclared_gbk_page_falls_back_to_statistics():
+    body = page().encode("gbk")
+    with pytest.raises(UnicodeDecodeError):
+        body.decode("utf-8")
+    assert detect_encoding(body) == "gb18030"
+    text, encoding = decode_html(body)
+    assert_clean_chinese(text)
+    assert encoding == "gb18030"
+
+
+def test_undeclared_short_gbk_snippet():
+    text, _ = decode_html(f"<p>{GBK_ONLY}在北京</p>".encode("gbk"))
+    assert text == f"<p>{GBK_ONLY}在北京</p>"
+
+
+def test_undeclared_ascii_page():
+    text, encoding = decode_html(b"<html><body><p>Hello world</p></body></html>")
+    assert text == "<html><body><p>Hello world</p></body></html>"
+    assert encoding == "utf-8"
+
+
+# --------------------------------------------------------------------------
+# sanitize
+# --------------------------------------------------------------------------
+
+HOSTILE = [
+    ('<p>a<script>alert("x")</script>b</p>', ["<script", "alert"]),
+    ('<img src="x.jpg" onerror="alert(1)">', ["onerror", "alert"]),
+    ('<p onclick="steal()">text</p>', ["onclick", "steal"]),
+    ('<a href="javascript:alert(1)">link</a>', ["javascript", "alert"]),
+    ('<a href="JaVaScRiPt:alert(1)">link</a>', ["javascript", "alert"]),
+    ('<a href=" javascript:alert(1)">link</a>', ["javascript", "alert"]),
+    ('<a href="java&#x09;script:alert(1)">link</a>', ["script:", "alert"]),
+    ('<img src="data:image/svg+xml;base64,PHN2ZyBvbmxvYWQ9YWxlcnQoMSk+">', ["data:", "base64"]),
+    ('<a href="data:text/html,&lt;script&gt;alert(1)&lt;/script&gt;">x</a>', ["data:", "<script"]),
+    ('<iframe src="https://evil.example/"></iframe><p>kept</p>', ["<iframe", "evil.example"]),
+    ("<style>body{background:url(javascript:alert(1))}</style><p>kept</p>", ["<style", "background", "javascript"]),
+    ('<svg onload="alert(1)"><circle r="1"/></svg><p>kept</p>', ["<svg", "onload", "alert", "<circle"]),
+    ('<p style="background:url(x)">kept</p>', ["style=", "url(x)"]),
+    ('<form action="https://evil.example/"><input name="pw"></form>', ["<form", "<input", "evil.example"]),
+    ('<object data="x.swf"></object><embed src="x.swf">', ["<object", "<embed", "x.swf"]),
+    ('<meta http-equiv="refresh" content="0;url=https://evil.example/">', ["<meta", "refresh", "evil.example"]),
+    ('<p>a</p><!-- <script>alert(1)</script> -->', ["<!--", "alert"]),
+]
+
+
+@pytest.mark.parametrize("html, forbidden", HOSTILE)
+def test_hostile_markup_never_survives(html, forbidden):
+    cleaned = safe_html(html)
+    for needle in forbidden:
+        assert needle.lower() not in cleaned.lower(), cleaned
+    assert "on" + "error" not in cleaned.lower() and "onload" not in cleaned.lower()
+
+
+def test_surviving_text_of_hostile_markup():
+    assert safe_html('<p onclick="x()">text</p>') == "<p>text</p>"
+    assert ">link</a>" in safe_html('<a href="JaVaScRiPt:alert(1)">link</a>')
+    assert "<p>kept</p>" in safe_html("<style>p{color:red}</style><p>kept</p>")
+
+
+def test_normal_markup_survives():
+    html = (
+        '<p>第一段<strong>重点</strong>和<em>强调</em>。</p>'
+        '<p><a href="https://example.com/a?b=1&amp;c=2" title="来源">来源</a></p>'
+        '<figure><img src="images/ab/cd/x.jpg" alt="图片" width="640" height="480"><figcaption>图注</figcaption></figure>'
+        "<ul><li>一</li><li>二</li></ul><blockquote>引用</blockquote>"
+    )
+    cleaned = safe_html(html)
+    assert "<p>第一段<strong>重点</strong>和<em>强调</em>。</p>" in cleaned
+    assert 'href="https://example.com/a?b=1&amp;c=2"' in cleaned
+    assert 'title="来源"' in cleaned
+    assert '<img src="images/ab/cd/x.jpg" alt="图片" width="640" height="480">' in cleaned
+    assert "<figcaption>图注</figcaption>" in cleaned
+    assert "<ul><li>一</li><li>二</li></ul>" in cleaned
+    assert "<blockquote>引用</blockquote>" in cleaned
+
+
+def test_links_get_a_safe_rel():
+    cleaned = safe_html('<a href="http://example.com/" rel="opener" target="_blank">x</a>')
+    assert 'href="http://example.com/"' in cleaned
+    assert 'rel="noopener noreferrer nofollow"' in cleaned
+    assert "target" not in cleaned and 'rel="opener"' not in cleaned
+
+
+def test_relative_and_absolute_image_sources_survive():
+    assert safe_html('<img src="http://a.example/x.jpg">') == '<img src="http://a.example/x.jpg">'
+    assert safe_html('<img src="../x.jpg">') == '<img src="../x.jpg">'
+    assert safe_html('<img src="/x.jpg">') == '<img src="/x.jpg">'
+
+
+def test_text_is_escaped_not_dropped():
+    assert safe_html("<p>1 &lt; 2 &amp;&amp; 3 &gt; 2</p>") == "<p>1 &lt; 2 &amp;&amp; 3 &gt; 2</p>"
+
+
+# --------------------------------------------------------------------------
+# dates
+# --------------------------------------------------------------------------
+
+UTC = timezone.utc
+
+
+def test_to_utc_reads_naive_times_in_the_given_zone():
+    assert to_utc(datetime(2021, 10, 27, 6, 6, 31), "Asia/Shanghai") == datetime(2021, 10, 26, 22, 6, 31, tzinfo=UTC)
+    assert to_utc(datetime(2021, 10, 27, 6, 6, 31), "Asia/Shanghai").utcoffset() == timedelta(0)
+
+
+def test_to_utc_naive_without_zone_is_utc():
+    assert to_utc(datetime(2021, 10, 27, 6, 6, 31)) == datetime(2021, 10, 27, 6, 6, 31, tzinfo=UTC)
+
+
+def test_to_utc_keeps_aware_input_instant():
+    aware = datetime(2021, 10, 27, 6, 6, 31, tzinfo=timezone(timedelta(hours=-5)))
+    # The zone name is for naive input only: an aware time keeps its instant.
+    result = to_utc(aware, "Asia/Shanghai")
+    assert result == datetime(2021, 10, 27, 11, 6, 31, tzinfo=UTC)
+    assert result.tzinfo == UTC
+    zoned = datetime(2021, 7, 1, 12, 0, tzinfo=ZoneInfo("America/New_York"))
+    assert to_utc(zoned) == datetime(2021, 7, 1, 16, 0, tzinfo=UTC)
+
+
+def test_to_utc_honours_daylight_saving():
+    assert to_utc(datetime(2021, 1, 15, 12, 0), "Europe/London") == datetime(2021, 1, 15, 12, 0, tzinfo=UTC)
+    assert to_utc(datetime(2021, 7, 15, 12, 0), "Europe/London") == datetime(2021, 7, 15, 11, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "tag, zone",
+    [
+        ("zh", "Asia/Shanghai"),
+        ("zh-CN", "Asia/Shanghai"),
+        ("zh_CN", "Asia/Shanghai"),
+        ("ZH-cn", "Asia/Shanghai"),
+        ("zh-TW", "Asia/Taipei"),
+        ("zh-HK", "Asia/Hong_Kong"),
+        ("ja", "Asia/Tokyo"),
+        ("en", None),
+        ("en-US", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_infer_timezone(tag, zone):
+    assert infer_timezone(tag) == zone
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("Tue, 26 Oct 2021 22:06:31 GMT", datetime(2021, 10, 26, 22, 6, 31, tzinfo=UTC)),
+        ("Tue, 26 Oct 2021 22:06:31 +0000", datetime(2021, 10, 26, 22, 6, 31, tzinfo=UTC)),
+        ("2021-10-27T06:06:31+08:00", datetime(2021, 10, 26, 22, 6, 31, tzinfo=UTC)),
+        ("2021-10-26T22:06:31Z", datetime(2021, 10, 26, 22, 6, 31, tzinfo=UTC)),
+        ("  2021-10-26T17:06:31.250-05:00 ", datetime(2021, 10, 26, 22, 6, 31, 250000, tzinfo=UTC)),
+    ],
+)
+def test_parse_datetime_aware_strings(value, expected):
+    parsed = parse_datetime(value)
+    assert parsed is not None and parsed.utcoffset() is not None
+    assert parsed == expected
+    assert to_utc(parsed) == expected
+
+
+def test_parse_datetime_keeps_the_offset():
+    parsed = parse_datetime("2021-10-27T06:06:31+08:00")
+    assert parsed.utcoffset() == timedelta(hours=8)
+    assert (parsed.year, parsed.month, parsed.day, parsed.hour) == (2021, 10, 27, 6)
+
+
+def test_parse_datetime_naive_string_stays_naive():
+    parsed = parse_datetime("2021-10-27 06:06:31")
+    assert parsed == datetime(2021, 10, 27, 6, 6, 31)
+    assert parsed.tzinfo is None
+    assert to_utc(parsed, "Asia/Shanghai") == datetime(2021, 10, 26, 22, 6, 31, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "garbage",
+        "not a date at all",
+        "",
+        "   ",
+        None,
+        "1900-01-01T00:00:00Z",
+        "Mon, 01 Jan 1900 00:00:00 GMT",
+        "2150-01-01",
+        "99999999999",
+        # No year: dateutil would make one up.
+        "10-26 22:06",
+        "22:06",
+        "12",
+    ],
+)
+def test_parse_datetime_rejects(value):
+    assert parse_datetime(value) is None
+
+
+def test_parse_datetime_date_only_and_partial_dates():
+    assert parse_datetime("2021-10-26") == datetime(2021, 10, 26)
+    assert parse_datetime("2021-10") == datetime(2021, 10, 1)  # W3C datetime (sitemap lastmod) granularity

@@ -1,0 +1,752 @@
+"""Metadata extraction: publish dates, bylines, sources and titles of news pages.
+
+Page snippets imitate real markup: Chinese portals (logo <h1>, nav, ranking
+sidebar, related lists, copyright footer) and English news sites.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import lxml.html
+import pytest
+
+from crawler.extract.metadata import (
+    PageMetadata,
+    find_bylines,
+    find_dateline,
+    jsonld_articles,
+    meta_authors,
+    page_metadata,
+    page_title,
+    parse_byline,
+    parse_date_value,
+    parse_zh_datetime,
+    structured_authors,
+    structured_published,
+    time_element_published,
+)
+from crawler.extract.zh_patterns import dateline_date
+
+SH = ZoneInfo("Asia/Shanghai")
+NOW = datetime(2021, 10, 27, 12, 0, tzinfo=SH)
+
+# Long enough (and punctuated) to read as body text; dates inside are prose.
+BODY = """
+<p>1月29日，自治区公安厅召开新闻发布会，通报2020年1月25日以来全区公安机关开展疫情防控工作的情况。发布会上，有关负责人介绍了各项措施的落实情况，并回答了记者提问。</p>
+<p>据介绍，自2020年1月25日启动一级响应以来，全区公安机关共出动警力十余万人次，设置检查站点三百余个，检查车辆和人员数量巨大，有力保障了群众生命安全和身体健康。</p>
+<p>下一步，公安机关将继续严格落实各项防控措施，依法打击各类违法犯罪活动，维护社会大局持续稳定，为打赢疫情防控阻击战提供坚强保障。</p>
+"""
+
+RANKING = """
+<div class="right-side"><h3>热点排行</h3><ul>
+<li><a href="/a1">郑州地铁三号线一期工程正式开通运营</a><span class="time">2021-01-04</span></li>
+<li><a href="/a2">河南全面推进城镇老旧小区改造工作</a><span class="time">2021-01-03</span></li>
+<li><a href="/a3">黄河流域生态保护和高质量发展</a><span class="time">2021-01-02</span></li>
+</ul></div>
+"""
+
+
+def portal(article: str, *, head: str = "", title: str = "郑州推进老旧小区改造") -> lxml.html.HtmlElement:
+    """A Chinese portal page around `article`, with the usual furniture and its dates."""
+    return lxml.html.fromstring(f"""<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">
+<title>{title}_新闻中心_大河网</title><meta property="og:site_name" content="大河网">{head}</head><body>
+<div class="top-bar"><span class="today">今天是2021年1月5日 星期二</span> <a href="/login">登录</a></div>
+<div id="header"><h1 class="logo"><a href="/">大河网</a></h1>
+<ul class="nav"><li><a href="/news">新闻</a></li><li><a href="/finance">财经</a></li></ul></div>
+<div class="crumbs">当前位置：<a href="/">首页</a> &gt; <a href="/news">新闻</a></div>
+<div class="main"><div class="article">{article}</div>{RANKING}</div>
+<div id="footer"><p>Copyright © 2008-2021 大河网 版权所有</p><p>网站更新时间：2021-01-05 08:00</p></div>
+<script>var pubtime = "2019-01-01 00:00";</script>
+</body></html>""")
+
+
+# --- parse_zh_datetime ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("发布时间：2020-04-08 10:23", datetime(2020, 4, 8, 10, 23)),
+        ("时间：2020-04-08 10:23:05", datetime(2020, 4, 8, 10, 23, 5)),
+        ("发表于 2020/04/08", datetime(2020, 4, 8)),
+        ("2020年04月08日 10:23", datetime(2020, 4, 8, 10, 23)),
+        ("2020年4月8日10:23:05", datetime(2020, 4, 8, 10, 23, 5)),
+        ("2020-4-8 10:23:05", datetime(2020, 4, 8, 10, 23, 5)),
+        ("2020.04.08", datetime(2020, 4, 8)),
+        ("发布时间：２０２０－０４－０８　１０：２３", datetime(2020, 4, 8, 10, 23)),  # full-width
+        ("２０２０年４月８日　１０：２３：０５", datetime(2020, 4, 8, 10, 23, 5)),
+        ("2020年04月08日 10时23分", datetime(2020, 4, 8, 10, 23)),
+        ("2020年4月8日 下午3:05", datetime(2020, 4, 8, 15, 5)),
+    ],
+)
+def test_parse_zh_datetime_absolute_forms_are_naive(text: str, expected: datetime) -> None:
+    value = parse_zh_datetime(text)
+    assert value == expected
+    assert value.tzinfo is None
+
+
+def test_parse_zh_datetime_keeps_an_explicit_offset() -> None:
+    value = parse_zh_datetime("2020-04-08T10:23:00+08:00")
+    assert value == datetime(2020, 4, 8, 2, 23, tzinfo=timezone.utc)
+    assert value.utcoffset() == timedelta(hours=8)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Copyright © 2008-2021 大河网 版权所有", "浏览次数：2020", "2020-13-45 10:00", "1899-01-01", "ICP备 2012.3.4.5", ""],
+)
+def test_parse_zh_datetime_rejects_non_dates(text: str) -> None:
+    assert parse_zh_datetime(text, now=NOW) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "now", "expected"),
+    [
+        ("刚刚", NOW, NOW),
+        ("5分钟前", NOW, datetime(2021, 10, 27, 11, 55, tzinfo=SH)),
+        ("半小时前", NOW, datetime(2021, 10, 27, 11, 30, tzinfo=SH)),
+        ("2天前", NOW, datetime(2021, 10, 25, 12, 0, tzinfo=SH)),
+        # across midnight
+        ("3小时前", datetime(2021, 10, 27, 1, 30, tzinfo=SH), datetime(2021, 10, 26, 22, 30, tzinfo=SH)),
+        ("昨天 22:10", NOW, datetime(2021, 10, 26, 22, 10, tzinfo=SH)),
+        ("前天 08:00", NOW, datetime(2021, 10, 25, 8, 0, tzinfo=SH)),
+        # across the year boundary
+        ("昨天 23:50", datetime(2021, 1, 1, 0, 10, tzinfo=SH), datetime(2020, 12, 31, 23, 50, tzinfo=SH)),
+        ("10分钟前", datetime(2021, 1, 1, 0, 5, tzinfo=SH), datetime(2020, 12, 31, 23, 55, tzinfo=SH)),
+        ("10月27日 08:05", NOW, datetime(2021, 10, 27, 8, 5, tzinfo=SH)),
+        ("10-27 08:05", NOW, datetime(2021, 10, 27, 8, 5, tzinfo=SH)),
+        ("12月31日 23:00", datetime(2021, 1, 1, 0, 30, tzinfo=SH), datetime(2020, 12, 31, 23, 0, tzinfo=SH)),
+        ("12月30日", datetime(2021, 1, 2, 9, 0, tzinfo=SH), datetime(2020, 12, 30, tzinfo=SH)),
+        ("1月1日 00:05", datetime(2021, 1, 1, 0, 30, tzinfo=SH), datetime(2021, 1, 1, 0, 5, tzinfo=SH)),
+        # in the future relative to `now`: last year's (beyond an hour of clock slack)
+        ("10月28日 08:00", NOW, datetime(2020, 10, 28, 8, 0, tzinfo=SH)),
+        ("10月27日 12:30", NOW, datetime(2021, 10, 27, 12, 30, tzinfo=SH)),
+        # `now` in UTC is read in Shanghai: 16:30 UTC is 00:30 the next day there.
+        ("昨天 23:00", datetime(2021, 10, 26, 16, 30, tzinfo=timezone.utc), datetime(2021, 10, 26, 23, 0, tzinfo=SH)),
+        # a naive `now` is Shanghai wall time
+        ("1小时前", datetime(2021, 10, 27, 0, 20), datetime(2021, 10, 26, 23, 20, tzinfo=SH)),
+    ],
+)
+def test_parse_zh_datetime_relative_forms_are_aware_in_shanghai(text: str, now: datetime, expected: datetime) -> None:
+    value = parse_zh_datetime(text, now=now)
+    assert value == expected
+    assert value.tzinfo is not None
+    assert value.utcoffset() == timedelta(hours=8)
+    assert value.replace(tzinfo=None) == expected.astimezone(SH).replace(tzinfo=None)  # Shanghai wall time
+
+
+@pytest.mark.parametrize("text", ["3小时前", "10月27日 08:05", "昨天 22:10", "刚刚"])
+def test_relative_forms_need_now(text: str) -> None:
+    assert parse_zh_datetime(text) is None
+
+
+def test_today_in_a_site_name_is_not_a_date() -> None:
+    assert parse_zh_datetime("来源：今日头条", now=NOW) is None
+
+
+# --- datelines (text level) ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1月29日，自治区公安厅召开新闻发布会",
+        "2020年1月25日，全区启动重大突发公共卫生事件一级响应。",
+        "新华社北京4月8日电 国务院新闻办公室8日举行发布会",
+        "3小时前，一辆货车在高速上发生侧翻",
+    ],
+)
+def test_dates_in_prose_are_not_datelines(text: str) -> None:
+    assert dateline_date(text, now=NOW) is None
+
+
+def test_dateline_skips_the_update_time_for_the_publish_time() -> None:
+    match = dateline_date("更新时间：2020-04-09 09:00 发布时间：2020-04-08 10:23")
+    assert match is not None and match.value == datetime(2020, 4, 8, 10, 23)
+
+
+# --- parse_byline -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "authors"),
+    [
+        ("作者：张三", ["张三"]),
+        ("文/李四", ["李四"]),
+        ("文｜王小明", ["王小明"]),
+        ("记者 张三", ["张三"]),
+        ("本报记者 张三 李四", ["张三", "李四"]),
+        ("本报记者●张三●李四", ["张三", "李四"]),
+        ("本报通讯员●褚铁栓●安绩", ["褚铁栓", "安绩"]),
+        ("通讯员 李明", ["李明"]),
+        ("记者张三、李四，通讯员王五", ["张三", "李四", "王五"]),
+        ("新华社记者 张三 摄", ["张三"]),
+        ("记者 张三 李四 郑州报道", ["张三", "李四"]),
+        ("本报驻京记者 欧阳明月", ["欧阳明月"]),
+        ("实习生 王小明", ["王小明"]),
+        ("作者：阿卜杜拉·买买提", ["阿卜杜拉·买买提"]),
+        ("By Jane Doe and John Roe", ["Jane Doe", "John Roe"]),
+        ("By JANE DOE, Associated Press", ["Jane Doe"]),
+        ("By Mary-Jane O'Neil | April 8, 2020", ["Mary-Jane O'Neil"]),
+    ],
+)
+def test_parse_byline_authors(text: str, authors: list[str]) -> None:
+    assert parse_byline(text) == (authors, [], None)
+
+
+@pytest.mark.parametrize(
+    ("text", "editors"),
+    [
+        ("编辑：王五", ["王五"]),
+        ("责任编辑：赵六", ["赵六"]),
+        ("责编：孙七", ["孙七"]),
+        ("( 责编：孙七、周八 )", ["孙七", "周八"]),
+        ("（责任编辑：吴九）", ["吴九"]),
+        ("审核：吴九 校对：郑十", ["吴九", "郑十"]),
+    ],
+)
+def test_parse_byline_editors_are_not_authors(text: str, editors: list[str]) -> None:
+    assert parse_byline(text) == ([], editors, None)
+
+
+def test_parse_byline_source_is_not_an_author() -> None:
+    assert parse_byline("来源：新华网") == ([], [], "新华网")
+    assert parse_byline("来源：人民网-人民日报 2020-04-08 10:23") == ([], [], "人民网-人民日报")
+
+
+def test_parse_byline_mixed_line() -> None:
+    line = "2020-04-08 10:23　来源：大河报　作者：张三　责任编辑：李四　浏览次数：1024"
+    assert parse_byline(line) == (["张三"], ["李四"], "大河报")
+
+
+def test_parse_byline_labels_glued_without_spaces() -> None:
+    assert parse_byline("来源：新华网作者：张三编辑：李四") == (["张三"], ["李四"], "新华网")
+
+
+def test_parse_byline_english_editing_credit() -> None:
+    assert parse_byline("Reporting by Jane Doe; Editing by Mark Potter") == ([], ["Mark Potter"], None)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["记者了解到，该项目已经完工。", "记者从市公安局获悉", "图片来源：网络", "他是一名记者。", "by the river"],
+)
+def test_parse_byline_ignores_prose(text: str) -> None:
+    assert parse_byline(text) == ([], [], None)
+
+
+# --- structured data ----------------------------------------------------------------
+
+
+def test_jsonld_news_article_date_and_authors() -> None:
+    tree = lxml.html.fromstring("""<html><head><script type="application/ld+json">
+    {"@context": "https://schema.org", "@type": "NewsArticle", "headline": "城市更新进入新阶段",
+     "datePublished": "2020-04-08T10:23:00+08:00", "dateModified": "2020-04-09T08:00:00+08:00",
+     "author": [{"@type": "Person", "name": "张三"}, {"@type": "Person", "name": "李四"}],
+     "publisher": {"@type": "Organization", "name": "大河网"}}
+    </script></head><body><h1>城市更新进入新阶段</h1></body></html>""")
+    hit = structured_published(tree)
+    assert hit is not None and hit.source == "json-ld"
+    assert hit.value == datetime(2020, 4, 8, 10, 23, tzinfo=timezone(timedelta(hours=8)))
+    assert hit.value.utcoffset() == timedelta(hours=8)
+    assert structured_authors(tree) == ["张三", "李四"]
+
+
+def test_jsonld_graph_list_and_string_author() -> None:
+    tree = lxml.html.fromstring("""<html><head><script type="application/ld+json">
+    [{"@context": "https://schema.org", "@graph": [
+      {"@type": "WebPage", "datePublished": "2019-01-01"},
+      {"@type": ["ReportageNewsArticle"], "datePublished": "2021-03-04T09:15:00-05:00", "author": "Jane Doe"}
+    ]}]</script></head><body></body></html>""")
+    hit = structured_published(tree)
+    assert hit is not None and hit.value.utcoffset() == timedelta(hours=-5)
+    assert (hit.value.year, hit.value.month, hit.value.day, hit.value.hour) == (2021, 3, 4, 9)
+    assert structured_authors(tree) == ["Jane Doe"]
+
+
+def test_jsonld_with_template_slips_still_parses() -> None:
+    # A trailing comma and a raw newline inside a string: both common in CMS output.
+    tree = lxml.html.fromstring("""<html><head><script type="application/ld+json">
+    {"@type": "BlogPosting", "headline": "第一行
+第二行", "datePublished": "2020-04-08 10:23:00", "author": {"name": "王五"},}
+    </script></head><body></body></html>""")
+    assert len(jsonld_articles(tree)) == 1
+    hit = structured_published(tree)
+    assert hit is not None and hit.value == datetime(2020, 4, 8, 10, 23)
+    assert structured_authors(tree) == ["王五"]
+
+
+@pytest.mark.parametrize(
+    ("meta", "expected"),
+    [
+        ('<meta property="article:published_time" content="2020-04-08T10:23:00+08:00">',
+         datetime(2020, 4, 8, 2, 23, tzinfo=timezone.utc)),
+        ('<meta name="publishdate" content="2020-04-08 10:23:00">', datetime(2020, 4, 8, 10, 23)),
+        ('<meta name="PubDate" content="2020-04-08 10:23">', datetime(2020, 4, 8, 10, 23)),
+        ('<meta name="publish-date" content="2020/04/08">', datetime(2020, 4, 8)),
+        ('<meta name="pubdate" content="2020年04月08日 10:23">', datetime(2020, 4, 8, 10, 23)),
+        ('<meta itemprop="datePublished" content="2020-04-08">', datetime(2020, 4, 8)),
+        ('<meta name="DC.date.issued" content="2020-04-08">', datetime(2020, 4, 8)),
+        ('<meta name="sailthru.date" content="Wed, 08 Apr 2020 10:23:00 GMT">',
+         datetime(2020, 4, 8, 10, 23, tzinfo=timezone.utc)),
+    ],
+)
+def test_meta_date_tags(meta: str, expected: datetime) -> None:
+    tree = lxml.html.fromstring(f"<html><head>{meta}</head><body><p>x</p></body></html>")
+    hit = structured_published(tree)
+    assert hit is not None and hit.source == "meta"
+    assert hit.value == expected
+    assert (hit.value.tzinfo is None) == (expected.tzinfo is None)
+
+
+def test_meta_others_is_not_a_date_and_dateline_is_used() -> None:
+    tree = portal(
+        '<h1>郑州推进老旧小区改造</h1><div class="info">2020-04-08 10:23 来源：大河报</div>'
+        f'<div class="content">{BODY}</div>',
+        head='<meta name="others" content="页面生成时间 2021-01-05 08:00:00">',
+    )
+    assert structured_published(tree) is None
+    meta = page_metadata(tree)
+    assert meta.published == datetime(2020, 4, 8, 10, 23)
+    assert meta.published_from == "zh-dateline"
+
+
+def test_time_element_in_article_header_not_in_related_list() -> None:
+    tree = lxml.html.fromstring("""<html><body><article>
+    <header><h1>Council approves budget</h1><p class="byline">By Jane Doe</p>
+    <time datetime="2021-03-04T09:15:00-05:00">March 4, 2021</time></header>
+    <p>The city council approved the budget on Thursday after a long and heated debate that lasted well into the night, officials said.</p>
+    </article><aside><ul><li><time itemprop="datePublished" datetime="2021-02-01">Feb 1</time><a>Older story</a></li></ul></aside>
+    </body></html>""")
+    hit = time_element_published(tree)
+    assert hit is not None and hit.source == "time-element"
+    assert hit.value.utcoffset() == timedelta(hours=-5) and hit.value.day == 4
+
+
+def test_priority_json_ld_then_meta_then_time_then_dateline() -> None:
+    jsonld = '<script type="application/ld+json">{"@type":"NewsArticle","datePublished":"2020-04-06T08:00:00+08:00"}</script>'
+    meta = '<meta name="publishdate" content="2020-04-07 09:00:00">'
+    article = ('<h1>郑州推进老旧小区改造</h1><div class="info">发布时间：2020-04-08 10:23</div>'
+               f'<div class="content">{BODY}</div>')
+    assert page_metadata(portal(article, head=jsonld + meta)).published_from == "json-ld"
+    assert page_metadata(portal(article, head=jsonld + meta)).published.day == 6
+    assert page_metadata(portal(article, head=meta)).published == datetime(2020, 4, 7, 9, 0)
+    assert page_metadata(portal(article)).published == datetime(2020, 4, 8, 10, 23)
+
+
+def test_date_only_meta_is_refined_by_a_same_day_dateline() -> None:
+    article = ('<h1>郑州推进老旧小区改造</h1><div class="info">发布时间：2020-04-08 10:23</div>'
+               f'<div class="content">{BODY}</div>')
+    same_day = page_metadata(portal(article, head='<meta name="publishdate" content="2020-04-08">'))
+    assert (same_day.published, same_day.published_from) == (datetime(2020, 4, 8, 10, 23), "zh-dateline")
+    other_day = page_metadata(portal(article, head='<meta name="publishdate" content="2020-04-07">'))
+    assert (other_day.published, other_day.published_from) == (datetime(2020, 4, 7), "meta")
+
+
+def test_epoch_and_implausible_structured_values() -> None:
+    assert parse_date_value("1586312580") == datetime(2020, 4, 8, 2, 23, tzinfo=timezone.utc)
+    assert parse_date_value("0000-00-00 00:00:00") is None
+    assert parse_date_value("2020") is None  # a year alone is not a publish date
+    assert parse_date_value("April 2020") is None
+
+
+# --- datelines on pages -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ('<div class="article-info"><span>发布时间：2020-04-08 10:23</span><span>来源：大河报</span></div>',
+         datetime(2020, 4, 8, 10, 23)),
+        ('<div class="source">2020年04月08日 10:23　人民网</div>', datetime(2020, 4, 8, 10, 23)),
+        ('<p>2020年4月8日10:23:05　来源：新华网</p>', datetime(2020, 4, 8, 10, 23, 5)),
+        ('<div class="pubtime">时间：2020.04.08</div>', datetime(2020, 4, 8)),
+        ('<div class="meta">发表于 2020/4/8 10:23</div>', datetime(2020, 4, 8, 10, 23)),
+        ('<div class="tit-sub"><span>２０２０－０４－０８　１０：２３</span><span>字号：大 中 小</span></div>',
+         datetime(2020, 4, 8, 10, 23)),
+        ('<p class="p1">更新时间：2020-04-09 09:00　发布时间：2020-04-08 10:23</p>', datetime(2020, 4, 8, 10, 23)),
+    ],
+)
+def test_zh_dateline_under_the_headline(header: str, expected: datetime) -> None:
+    tree = portal(f"<h1>郑州推进老旧小区改造</h1>{header}<div class=\"content\">{BODY}</div>")
+    hit = find_dateline(tree)
+    assert hit is not None
+    assert (hit.value, hit.source) == (expected, "zh-dateline")
+
+
+def test_dateline_above_the_headline_in_its_container() -> None:
+    tree = portal(f'<div class="hd"><p class="time">2020-04-08 10:23</p><h1>郑州推进老旧小区改造</h1></div>'
+                  f'<div class="content">{BODY}</div>')
+    assert page_metadata(tree).published == datetime(2020, 4, 8, 10, 23)
+
+
+def test_dates_only_in_body_text_are_not_the_publish_date() -> None:
+    # No dateline: 1月29日 / 2020年1月25日 in paragraphs, the ranking sidebar,
+    # the top bar's "today" and the footer must all be ignored.
+    tree = portal(f'<h1>郑州推进老旧小区改造</h1><div class="content">{BODY}</div>')
+    meta = page_metadata(tree, now=NOW)
+    assert meta.published is None and meta.published_from is None
+    assert find_dateline(tree, now=NOW) is None
+
+
+def test_short_first_paragraph_with_a_date_is_not_a_dateline() -> None:
+    tree = portal('<h1>郑州推进老旧小区改造</h1><div class="content"><p>1月29日，自治区公安厅召开发布会。</p>'
+                  f'<p>2020年1月25日</p>{BODY}</div>')
+    assert find_dateline(tree, now=NOW) is None
+
+
+def test_header_dateline_wins_over_body_dates() -> None:
+    tree = portal(f'<h1>郑州推进老旧小区改造</h1><div class="info">2020-02-01 09:30 来源：大河报</div>'
+                  f'<div class="content">{BODY}</div>')
+    assert page_metadata(tree).published == datetime(2020, 2, 1, 9, 30)
+
+
+def test_footer_copyright_and_update_time_are_not_dates() -> None:
+    tree = lxml.html.fromstring(f"""<html><body><h1>郑州推进老旧小区改造</h1><div class="content">{BODY}</div>
+    <div class="copyright">© 2008-2021 大河网 版权所有 豫ICP备12345678号</div>
+    <footer><p>网站更新时间：2021-01-05 08:00</p></footer></body></html>""")
+    assert page_metadata(tree).published is None
+
+
+def test_related_news_list_dates_are_not_the_publish_date() -> None:
+    related = """<div class="box"><h3>相关新闻</h3><ul>
+    <li><a href="/b1">郑州老旧小区改造首批项目全面开工建设</a><span>2020-03-01</span></li>
+    <li><a href="/b2">河南省出台城镇老旧小区改造实施意见</a><span>2020-02-15</span></li>
+    <li><a href="/b3">老旧小区改造如何让居民更满意</a><span>2020-01-20</span></li></ul></div>
+    <div class="related-news"><p><a href="/b4">改造后的小区焕然一新</a> 2020-03-05 10:00</p></div>"""
+    without = portal(f'<h1>郑州推进老旧小区改造</h1><div class="content">{BODY}</div>{related}')
+    assert page_metadata(without).published is None
+    dated = portal(f'<h1>郑州推进老旧小区改造</h1><div class="info">发布时间：2020-04-08 10:23</div>'
+                   f'<div class="content">{BODY}</div>{related}')
+    assert page_metadata(dated).published == datetime(2020, 4, 8, 10, 23)
+
+
+def test_no_headline_uses_the_block_before_the_body() -> None:
+    tree = lxml.html.fromstring(f"""<html><head><title>无标题页面</title></head><body>
+    <div class="top"><span class="date">2021年1月5日 星期二</span></div>
+    <div class="wrap"><div class="time-source">2020-04-08 10:23 来源：新华网</div>
+    <div class="text">{BODY}</div></div></body></html>""")
+    assert page_metadata(tree).published == datetime(2020, 4, 8, 10, 23)
+
+
+def test_zaker_relative_dateline() -> None:
+    article = ('<h1>郑州推进老旧小区改造</h1><div class="article_tips"><a href="/src/1">新华网</a>'
+               '<span class="time">3小时前</span></div>'
+               f'<div class="article_content">{BODY}</div>')
+    hit = find_dateline(portal(article), now=NOW)
+    assert hit is not None
+    assert (hit.value, hit.source) == (datetime(2021, 10, 27, 9, 0, tzinfo=SH), "relative")
+    meta = page_metadata(portal(article), now=NOW)
+    assert (meta.published, meta.published_from) == (datetime(2021, 10, 27, 9, 0, tzinfo=SH), "relative")
+    assert page_metadata(portal(article)).published is None  # no `now`, no guess
+
+
+def test_zaker_month_day_dateline_across_the_year() -> None:
+    article = ('<h1>郑州推进老旧小区改造</h1><div class="article_tips"><a>大河报</a><span>12月31日 23:40</span></div>'
+               f'<div class="article_content">{BODY}</div>')
+    meta = page_metadata(portal(article), now=datetime(2021, 1, 1, 8, 0, tzinfo=SH))
+    assert meta.published == datetime(2020, 12, 31, 23, 40, tzinfo=SH)
+    assert meta.published_from == "relative"
+
+
+# --- bylines on pages ----------------------------------------------------------------
+
+
+def test_header_byline_editor_and_source() -> None:
+    tree = portal(
+        '<h1>郑州推进老旧小区改造</h1><div class="article-info"><span>2020-04-08 10:23</span>'
+        '<span>来源：<a href="/">大河报</a></span><span>作者：张三</span><span>编辑：李四</span></div>'
+        f'<div class="content">{BODY}</div>',
+        head='<meta name="author" content="大河网">',
+    )
+    meta = page_metadata(tree)
+    assert meta.authors == ["张三"]
+    assert meta.editors == ["李四"]
+    assert meta.source_name == "大河报"
+
+
+def test_first_body_line_byline_and_editor_after_the_body() -> None:
+    tree = portal(
+        '<h1>郑州推进老旧小区改造</h1><div class="info">2020-04-08 10:23 来源：大河报</div>'
+        f'<div class="content"><p>本报通讯员●褚铁栓●安绩</p>{BODY}</div>'
+        '<div class="edit">( 责编：王五、赵六 )</div>'
+    )
+    meta = page_metadata(tree)
+    assert meta.authors == ["褚铁栓", "安绩"]
+    assert meta.editors == ["王五", "赵六"]
+    assert meta.source_name == "大河报"
+
+
+def test_lead_credit_in_the_first_paragraph() -> None:
+    body = BODY.replace("<p>1月29日", "<p>本报讯（记者 张三 通讯员 李四）1月29日", 1)
+    tree = portal(f'<h1>郑州推进老旧小区改造</h1><div class="content">{body}<p>（责任编辑：王五）</p></div>')
+    assert find_bylines(tree) == (["张三", "李四"], ["王五"], None)
+
+
+def test_editor_line_is_not_an_author_even_in_meta() -> None:
+    tree = portal(f'<h1>郑州推进老旧小区改造</h1><div class="content">{BODY}<p>责任编辑：王五</p></div>',
+                  head='<meta name="author" content="王五">')
+    meta = page_metadata(tree)
+    assert meta.authors == []
+    assert meta.editors == ["王五"]
+
+
+def test_source_line_is_not_an_author() -> None:
+    tree = portal(f'<h1>郑州推进老旧小区改造</h1><div class="info">来源：新华网</div><div class="content">{BODY}</div>')
+    meta = page_metadata(tree)
+    assert (meta.authors, meta.source_name) == ([], "新华网")
+
+
+def test_meta_author_site_name_only_when_nothing_better() -> None:
+    head = '<meta name="author" content="大河网">'
+    with_byline = portal(f'<h1>郑州推进老旧小区改造</h1><div class="info">记者 张三</div><div class="content">{BODY}</div>',
+                         head=head)
+    assert page_metadata(with_byline).authors == ["张三"]
+    alone = portal(f'<h1>郑州推进老旧小区改造</h1><div class="content">{BODY}</div>', head=head)
+    assert meta_authors(alone) == ["大河网"]
+    assert page_metadata(alone).authors == ["大河网"]
+
+
+def test_meta_author_person_when_no_byline() -> None:
+    tree = portal(f'<h1>郑州推进老旧小区改造</h1><div class="content">{BODY}</div>',
+                  head='<meta name="author" content="张三,李四">')
+    assert page_metadata(tree).authors == ["张三", "李四"]
+
+
+def test_jsonld_organisation_author_yields_to_the_byline() -> None:
+    head = ('<script type="application/ld+json">{"@type":"NewsArticle","datePublished":"2020-04-08",'
+            '"author":{"@type":"Organization","name":"大河网"}}</script>')
+    tree = portal(f'<h1>郑州推进老旧小区改造</h1><div class="info">文/李四</div><div class="content">{BODY}</div>',
+                  head=head)
+    assert structured_authors(tree) == []
+    assert page_metadata(tree).authors == ["李四"]
+
+
+ENGLISH = """<!DOCTYPE html><html lang="en"><head><title>Council approves $2bn budget | The Daily Planet</title>
+<meta property="og:title" content="Council approves $2bn budget | The Daily Planet">
+<meta property="og:site_name" content="The Daily Planet">
+<meta property="article:published_time" content="2021-03-04T09:15:00-05:00">
+<meta name="author" content="The Daily Planet"></head><body>
+<nav><a href="/">Home</a> <a href="/news">News</a></nav>
+<main><article><h1>Council approves $2bn budget</h1>
+<div class="byline">By <a href="/staff/jane">Jane Doe</a> and <a href="/staff/john">John Roe</a>, Staff Writers</div>
+<p>The city council approved a $2bn budget on Thursday after a debate that lasted well into the night, officials said, ending months of talks.</p>
+<p>Edited by Perry White</p>
+</article>
+<section class="comments"><div class="comment"><a rel="author" href="/u/troll">Angry Reader</a> March 5, 2021</div></section>
+</main><footer>© 1998-2021 The Daily Planet</footer></body></html>"""
+
+
+def test_english_page() -> None:
+    meta = page_metadata(lxml.html.fromstring(ENGLISH))
+    assert meta.published.utcoffset() == timedelta(hours=-5)
+    assert (meta.published.date().isoformat(), meta.published_from) == ("2021-03-04", "meta")
+    assert meta.authors == ["Jane Doe", "John Roe"]
+    assert meta.editors == ["Perry White"]
+    assert meta.title == "Council approves $2bn budget"
+
+
+def test_rel_author_outside_comments() -> None:
+    tree = lxml.html.fromstring(ENGLISH.replace('<a href="/staff/jane">', '<a rel="author" href="/staff/jane">'))
+    assert structured_authors(tree) == ["Jane Doe"]
+
+
+# --- titles ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("head", "h1", "expected"),
+    [
+        ('<meta property="og:title" content="郑州推进老旧小区改造 - 大河网">', "郑州推进老旧小区改造", "郑州推进老旧小区改造"),
+        ('<meta property="og:title" content="郑州推进老旧小区改造_新闻频道_央视网">', "郑州推进老旧小区改造", "郑州推进老旧小区改造"),
+        ('<meta property="og:title" content="Budget passes|Daily Planet">', "Budget passes", "Budget passes"),
+        # the headline does not confirm the cut: keep og:title whole
+        ('<meta property="og:title" content="A - B testing explained">', "Something else", "A - B testing explained"),
+        ('<script type="application/ld+json">{"@type":"NewsArticle","headline":"JSON-LD 标题"}</script>'
+         '<meta property="og:title" content="OG 标题">', "页面标题", "JSON-LD 标题"),
+        ("", "只有一级标题", "只有一级标题"),
+    ],
+)
+def test_page_title(head: str, h1: str, expected: str) -> None:
+    tree = lxml.html.fromstring(f"<html><head>{head}</head><body><h1>{h1}</h1><p>正文。</p></body></html>")
+    assert page_title(tree) == expected
+
+
+def test_logo_h1_is_not_the_headline() -> None:
+    tree = portal(f'<h1>郑州推进老旧小区改造</h1><div class="content">{BODY}</div>')
+    assert page_metadata(tree).title == "郑州推进老旧小区改造"
+
+
+def test_page_metadata_full_chinese_page() -> None:
+    tree = portal(
+        '<h1>郑州推进老旧小区改造</h1>'
+        '<div class="article-info">发布时间：2020年04月08日 10:23　来源：大河报　作者：张三 李四</div>'
+        f'<div class="content">{BODY}<p>（责任编辑：王五）</p></div>',
+        head='<meta property="og:title" content="郑州推进老旧小区改造 - 大河网"><meta name="author" content="大河网">',
+    )
+    assert page_metadata(tree, now=NOW) == PageMetadata(
+        published=datetime(2020, 4, 8, 10, 23),
+        published_from="zh-dateline",
+        authors=["张三", "李四"],
+        editors=["王五"],
+        source_name="大河报",
+        title="郑州推进老旧小区改造",
+    )
+
+
+# --- pages modelled on real portals (trimmed) ---------------------------------------------
+
+PEOPLE_CN = """<html><head><meta http-equiv="content-type" content="text/html;charset=GB2312">
+<title>女儿出嫁，郑板桥画了几笔兰花当嫁妆--文化--人民网 </title>
+<meta name="publishdate" content="2019-06-15">
+<meta name="author" content="104363">
+<meta name="editor" content="1610">
+<meta name="source" content="来源：人民网-文化频道 原创稿"></head>
+<body>
+<div class="top_nav clearfix"><div class="fl" id="rwb_nav"><a href="/">网站首页</a><a href="/politics">时政</a></div></div>
+<div class="clearfix w1000_320 path path2 pos_re_search"><span id="rwb_navpath"><a href="/">人民网</a>&gt;&gt;<a href="/c">文化</a></span></div>
+<div class="clearfix w1000_320 text_title">
+  <h3 class="pre"></h3>
+  <h1>女儿出嫁，郑板桥画了几笔兰花当嫁妆</h1>
+  <h4 class="sub"></h4>
+  <p class="author"></p>
+  <div class="box01">
+    <div class="fl">2019年06月15日08:18&nbsp;&nbsp;来源：<a href="http://culture.people.com.cn/">人民网-文化频道</a></div>
+    <div class="fr"><div class="fx"><div id="ops_share"><span class="ops_tit">分享到：</span></div></div></div>
+  </div>
+</div>
+<div class="clearfix w1000_320 text_con"><div class="fl text_con_left">
+  <div class="box_con" id="rwb_zw">
+    <p style="text-indent: 2em;">　　父亲的教诲像一盏灯，为我们照亮前行的路；父亲的关爱像一把伞，为我们遮蔽人世间的风风雨雨。父爱如山高大而巍峨，父爱如海宽广而辽阔……</p>
+    <p style="text-indent: 2em;">　　今年的6月16日是父亲节。每当诵读那些关于父亲的古诗词，许多人的心中都会涌起一种深沉而又温暖的情感。</p>
+    <p style="text-indent: 2em; text-align: center;"><strong>《冬夜读书示子聿》</strong></p>
+    <p style="text-indent: 2em;">　　《冬夜读书示子聿》是陆游写给自己小儿子陆聿的一首诗。陆游十分注重家风教育，他的教子诗词是个人人生经验的总结，饱含着一个慈祥父亲对孩子浓浓深情与爱意。</p>
+    <div class="zdfy clearfix"><a href="/1.html">【1】</a><a href="/2.html">【2】</a></div>
+    <div class="edit clearfix">(责编：汤诗瑶、丁涛)</div>
+  </div>
+</div></div>
+<div class="w1000 copyright">人民日报社概况｜关于人民网｜Copyright © 1997-2019 by www.people.com.cn. all rights reserved</div>
+</body></html>"""
+
+
+def test_people_cn_article() -> None:
+    meta = page_metadata(lxml.html.fromstring(PEOPLE_CN), now=NOW)
+    # The date-only <meta publishdate> is refined by the dateline's time.
+    assert (meta.published, meta.published_from) == (datetime(2019, 6, 15, 8, 18), "zh-dateline")
+    assert meta.authors == []  # "104363" is a CMS user id
+    assert meta.editors == ["汤诗瑶", "丁涛"]
+    assert meta.source_name == "人民网-文化频道"
+    assert meta.title == "女儿出嫁,郑板桥画了几笔兰花当嫁妆"
+
+
+XINHUANET = """<!DOCTYPE HTML><html><head><meta http-equiv="Content-Type" content="text/html; charset=utf-8" />
+<meta name="publishid" content="1125327450.12.1002.0"/>
+<title>
+法国全国大罢工再次严重影响交通-新华网
+</title></head>
+<body>
+<div class="nav"><div class="nav-carousel"><span><a href="/a">未成年人网游防沉迷调查：实名认证难</a></span></div></div>
+<div class="header"><div class="h-p1"><div class="news-position"><a href="/">新华网</a> 正文 </div></div>
+<div class="h-p3 clearfix"><a href="/" class="net-logo"><img src="logo.png" /></a>
+<div class="h-news">
+<div class="h-title">
+法国全国大罢工再次严重影响交通
+</div>
+<div class="h-info">
+<span class="h-time"> 2019-12-10 07:57:40</span>
+<span>
+来源：
+<em id="source"> 新华网</em>
+</span>
+</div></div></div></div>
+<div class="main"><div class="part part1 clearfix"><div class="p-right left"><div id="p-detail">
+<div class="lb"><span class="tj">图集</span></div>
+<p>　　新华社巴黎12月9日电（记者唐霁）法国9日再次爆发全国跨行业大罢工，反对政府进行退休制度改革，首都巴黎交通几乎完全瘫痪，其他多个城市交通也受到影响。</p>
+<p>　　9日的罢工是继5日80万多人参与的全国跨行业大罢工后，工会发起的第二轮向政府施压行动。当天大巴黎地区交通几乎完全瘫痪。</p>
+<p>　　法国各工会号召10日继续举行全国跨行业大罢工及游行，预计交通、教育等多个行业都将受到影响。</p>
+<div class="tadd"><div class="zan-wap"><div class="zan-i">+1</div></div></div>
+<div class="p-tags" id=""><span class="p-jc"><span class="tiyi1"><a href="javascript:void(0);" class="advise">【纠错】</a></span>
+责任编辑：
+尹世杰
+</span></div>
+</div></div></div>
+<div class="fllow3-wap"><ul class="right-wap hot-news"><div class="name">热帖</div>
+<li><a href="/t1">大数据"坑熟客",技术之罪需规则规避</a><div class="clearfix hot-bottom"><div class="left publish-time">2018-03-02 08:58:39</div></div></li>
+<li><a href="/t2">高质量发展，怎么消除“游离感”？</a><div class="clearfix hot-bottom"><div class="left publish-time">2018-03-02 08:58:39</div></div></li>
+</ul></div></div>
+</body></html>"""
+
+
+def test_xinhuanet_article_without_h1() -> None:
+    meta = page_metadata(lxml.html.fromstring(XINHUANET), now=NOW)
+    assert (meta.published, meta.published_from) == (datetime(2019, 12, 10, 7, 57, 40), "zh-dateline")
+    assert meta.authors == ["唐霁"]  # from the dispatch credit 新华社巴黎12月9日电（记者唐霁）
+    assert meta.editors == ["尹世杰"]
+    assert meta.source_name == "新华网"
+    assert meta.title == "法国全国大罢工再次严重影响交通"
+
+
+def test_government_cms_meta_tags() -> None:
+    tree = lxml.html.fromstring("""<html><head><title>1-10月德清县固定资产投资结构趋稳趋优</title>
+    <meta name="Maketime" content="2019-03-22 12:28:37"><meta name="SiteName" content="浙江省发展和改革委员会">
+    <meta name="PubDate" content="2016-11-22 09:53"><meta name="author" content="">
+    <meta name="contentSource" content="省发改委"></head>
+    <body><table><tr><td class="title">1-10月德清县固定资产投资结构趋稳趋优</td></tr>
+    <tr><td>发布日期：2019-03-22　浏览次数：88</td></tr>
+    <tr><td><p>1-10月，全县固定资产投资完成246.79亿元，完成年度计划82.3%，同比增长15.3%，位列三县两区第一。其中第三产业投资完成119.90亿元，同比增长15.2%。</p></td></tr></table></body></html>""")
+    meta = page_metadata(tree)
+    assert (meta.published, meta.published_from) == (datetime(2016, 11, 22, 9, 53), "meta")
+    assert meta.source_name == "省发改委"
+    assert meta.authors == []
+
+
+def test_meta_author_that_is_the_source_outlet() -> None:
+    # sina: <meta property="article:author" content="参考消息"> names the outlet of 来源.
+    tree = lxml.html.fromstring(f"""<html><head><title>中国人习以为常的地方 为何老外却说“了不得”？|公园_新浪新闻</title>
+    <meta property="og:title" content="中国人习以为常的地方 为何老外却说“了不得”？">
+    <meta property="article:published_time" content="2019-11-25T18:57:38+08:00">
+    <meta property="article:author" content="参考消息"></head><body>
+    <div class="main-content w1240"><h1 class="main-title">中国人习以为常的地方 为何老外却说“了不得”？</h1>
+    <div class="top-bar-wrap"><div class="date-source"><span class="date">2019年11月25日 18:57</span>
+    <a href="http://www.cankaoxiaoxi.com/" class="source">参考消息</a></div></div>
+    <div class="article" id="article"><p>　　原标题：视界丨这个中国人习以为常的地方为何老外却说“了不得”？</p>{BODY}
+    <p class="show_author">责任编辑：张迪 </p></div></div></body></html>""")
+    meta = page_metadata(tree)
+    assert meta.published == datetime(2019, 11, 25, 18, 57, 38, tzinfo=timezone(timedelta(hours=8)))
+    assert meta.editors == ["张迪"]
+    assert meta.title == "中国人习以为常的地方 为何老外却说“了不得”?"
+    assert meta.authors == ["参考消息"]  # nothing better on the page: kept as a last resort
+
+
+@pytest.mark.parametrize("author", ['"大河网"', '"新华社"', '{"@type": "Person", "name": "大河网"}'])
+def test_jsonld_author_that_is_an_outlet_yields_to_the_byline(author: str) -> None:
+    head = f'<script type="application/ld+json">{{"@type":"NewsArticle","author":{author}}}</script>'
+    tree = portal(f'<h1>郑州推进老旧小区改造</h1><div class="info">记者 张三</div><div class="content">{BODY}</div>',
+                  head=head)
+    assert structured_authors(tree) == []
+    assert page_metadata(tree).authors == ["张三"]
+
+
+def test_info_block_below_the_body() -> None:
+    tree = portal(f'<h1>郑州推进老旧小区改造</h1><div class="content">{BODY}</div>'
+                  '<div class="article-info">发布日期：2020-04-08　来源：县政府办公室　【打印】【关闭】</div>')
+    meta = page_metadata(tree)
+    assert (meta.published, meta.published_from, meta.source_name) == (datetime(2020, 4, 8), "zh-dateline", "县政府办公室")
+
+
+def test_top_bar_today_inside_a_page_wrapper_is_not_a_date() -> None:
+    tree = lxml.html.fromstring(f"""<html><body><div id="wrapper">
+    <div class="top"><span class="date">今天是2021年1月5日 星期二</span></div>
+    <div class="main"><div class="article"><h2 class="art-title">郑州推进老旧小区改造</h2>
+    <div class="content">{BODY}</div></div></div></div></body></html>""")
+    assert page_metadata(tree, now=NOW).published is None
+    assert dateline_date("今天是2021年1月5日 星期二") is None
+
+
+def test_related_list_without_list_markup_below_the_body() -> None:
+    related = ('<div class="box"><p><a href="/c1">郑州老旧小区改造首批项目全面开工</a><span class="time">2020-03-01</span></p>'
+               '<p><a href="/c2">河南出台城镇老旧小区改造实施意见</a><span class="time">2020-02-15</span></p></div>')
+    tree = portal(f'<h1>郑州推进老旧小区改造</h1><div class="content">{BODY}</div>{related}')
+    assert page_metadata(tree).published is None
