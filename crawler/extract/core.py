@@ -25,7 +25,8 @@ from crawler.extract.dates import infer_timezone, parse_datetime, to_utc
 from crawler.extract.decode import decode_html
 from crawler.extract.images import ImageAnchor, image_anchors, resolve_lazy_images, squash
 from crawler.extract.language import page_language, text_language
-from crawler.extract.metadata import page_metadata
+from crawler.extract.metadata import page_metadata, parse_zh_datetime
+from crawler.extract.rules import SiteRules, is_challenge_page, select_first_text, select_texts, unwrap_links
 from crawler.extract.sanitize import safe_html
 from archive.records import utc_iso
 
@@ -49,6 +50,7 @@ class ExtractOptions:
     timezone: str | None = None  # the source's, for times given without offset
     include_images: bool = True
     now: datetime | None = None  # "now" for relative times (刚刚, 3小时前); aware
+    rules: SiteRules | None = None  # a site's own selectors, winning over generic extraction
 
 
 @dataclass
@@ -190,6 +192,40 @@ def _extract_body(tree: lxml.html.HtmlElement, url: str, options: ExtractOptions
     return _run_trafilatura(tree, url, options, recall=recall), anchors
 
 
+def _page_tree(text: str, feed: FeedHints) -> tuple[lxml.html.HtmlElement, bool]:
+    """The tree to read the article from, and whether it is the page's own.
+
+    A WAF challenge is never read as an article: the feed's body stands in
+    for it, or there is no article.
+    """
+    tree = parse_html(text)
+    if not is_challenge_page(tree, text):
+        return tree, True
+    if feed.body_html:
+        return _feed_tree(feed), False
+    raise NoArticle("a WAF challenge page, not an article")
+
+
+def _feed_tree(feed: FeedHints) -> lxml.html.HtmlElement:
+    return parse_html(f"<html><body><article>{feed.body_html}</article></body></html>")
+
+
+def _body_tree(tree: lxml.html.HtmlElement, selector: str) -> lxml.html.HtmlElement | None:
+    """Only the element a site rule names as the body, as a document of its own."""
+    found = tree.cssselect(selector)
+    if not found:
+        return None
+    inner = etree.tostring(found[0], encoding="unicode", method="html")
+    return parse_html(f"<html><body><article>{inner}</article></body></html>")
+
+
+def parse_any_date(value: str | None, now: datetime | None = None) -> datetime | None:
+    """A date as pages, feeds and list pages write it, Chinese and relative ones included."""
+    if not value:
+        return None
+    return parse_zh_datetime(value, now=now) or parse_datetime(value)
+
+
 def extract_article(
     body: bytes,
     url: str,
@@ -201,19 +237,28 @@ def extract_article(
     """Decode, clean and describe one article page; raise NoArticle when there is none."""
     options = options or ExtractOptions()
     feed = feed or FeedHints()
+    rules = options.rules or SiteRules()
     text, _encoding = decode_html(body, content_type)
-    tree = parse_html(text)
+    tree, own_page = _page_tree(text, feed)
 
     meta = page_metadata(tree, now=options.now)
     language_tag = page_language(tree, fallback=feed.language)
-    canonical = canonical_url(tree, url)
+    canonical = canonical_url(tree if own_page else None, url)
+    unwrap_links(tree)
+    rule_title = select_first_text(tree, rules.title)
+    rule_published = parse_any_date(select_first_text(tree, rules.published), options.now)
+    rule_authors = select_texts(tree, rules.author)
+    rule_tags = select_texts(tree, rules.tags)
+    for selector in rules.prune:
+        for element in tree.cssselect(selector):
+            element.drop_tree()
 
-    document, anchors = _extract_body(tree, url, options)
+    source_tree = (_body_tree(tree, rules.body) if rules.body else None) or tree
+    document, anchors = _extract_body(source_tree, url, options, recall=source_tree is not tree)
     article_text = body_text(document.body) if document is not None else ""
-    if not article_text and feed.body_html:
+    if not article_text and feed.body_html and own_page:
         # The page yields nothing (a script shell, a paywall); the feed carried the body.
-        feed_tree = parse_html(f"<html><body><article>{feed.body_html}</article></body></html>")
-        document, anchors = _extract_body(feed_tree, url, options, recall=True)
+        document, anchors = _extract_body(_feed_tree(feed), url, options, recall=True)
         article_text = body_text(document.body) if document is not None else ""
     if not article_text:
         raise NoArticle("no article text found on the page")
@@ -229,15 +274,14 @@ def extract_article(
         # Templates often declare lang="en" over Chinese text: the text wins.
         timezone_hint = language
 
-    published = meta.published
-    if published is None and feed.published:
-        published = parse_datetime(feed.published)
+    published = rule_published or meta.published or parse_any_date(feed.published, options.now)
     if published is None and document.date:
         published = parse_datetime(document.date)
     timezone_name = options.timezone or infer_timezone(timezone_hint)
 
-    authors = meta.authors or _split_authors(document.author) or list(feed.authors)
-    title = meta.title or document.title or feed.title or ""
+    authors = rule_authors or meta.authors or _split_authors(document.author) or list(feed.authors)
+    title = rule_title or meta.title or document.title or feed.title or ""
+    categories = (c.strip() for c in [*feed.categories, *rule_tags] if c and c.strip())
     return ExtractedArticle(
         url=url,
         canonical_url=canonical,
@@ -245,7 +289,7 @@ def extract_article(
         authors=authors,
         published=utc_iso(to_utc(published, timezone_name)) if published else None,
         language=language,
-        categories=list(dict.fromkeys(c.strip() for c in feed.categories if c and c.strip())),
+        categories=list(dict.fromkeys(categories)),
         text=article_text,
         html=html,
         image_urls=_image_urls(html),

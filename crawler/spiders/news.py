@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Iterator
 
+import lxml.html
 import scrapy
 from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
@@ -20,11 +21,24 @@ from crawler import signals
 from crawler.config import SourceBase
 from crawler.extract.core import ExtractOptions, FeedHints, canonical_url
 from crawler.items import ArticlePage
+from crawler.extract.rules import ZAKER_RULES, SiteRules, is_challenge_page, unwrap_link
 from crawler.sources.feed import FeedError, parse_feed
+from crawler.sources.listing import parse_listing
 from crawler.sources.sitemap import SitemapError, parse_sitemap
 from crawler.sources.xmlsafety import UnsafeXML
+from crawler.sources.zaker import parse_zaker_list
 
 HTML_CONTENT_TYPES = ("text/html", "application/xhtml+xml")
+
+
+def site_rules(source: SourceBase) -> SiteRules | None:
+    """The selectors that override generic extraction for a source, if any."""
+    if source.kind == "zaker":
+        return ZAKER_RULES
+    if source.kind == "listing":
+        return SiteRules(title=source.title_selector, published=source.date_selector,
+                         author=source.author_selector, body=source.body_selector)
+    return None
 
 
 def failure_reason(failure: Failure) -> str:
@@ -61,6 +75,14 @@ class NewsSpider(scrapy.Spider):
         for url in source.start_urls:
             yield self.listing_request(url, source, self.parse_sitemap, kind="sitemap", depth=0)
 
+    def start_zaker(self, source: SourceBase) -> Iterator[scrapy.Request]:
+        for url in source.start_urls:
+            yield self.listing_request(url, source, self.parse_zaker_list, kind="listing", page=1)
+
+    def start_listing(self, source: SourceBase) -> Iterator[scrapy.Request]:
+        for url in source.start_urls:
+            yield self.listing_request(url, source, self.parse_listing, kind="listing", page=1)
+
     # -- requests ------------------------------------------------------------
     def listing_request(self, url: str, source: SourceBase, callback, *, kind: str, **cb_kwargs: Any) -> scrapy.Request:
         """A feed, sitemap or list page: fetched every run, never deduplicated away."""
@@ -75,6 +97,7 @@ class NewsSpider(scrapy.Spider):
 
     def article_request(self, url: str, source_id: str, hints: FeedHints | None = None) -> scrapy.Request | None:
         """None when this run already asked for the same article through another URL."""
+        url = unwrap_link(url)
         candidate = article_id(canonical_url(None, url))
         if candidate in self.requested_ids:
             self.crawler.stats.inc_value("newsarchive/duplicate_links")
@@ -133,6 +156,43 @@ class NewsSpider(scrapy.Spider):
             if request := self.article_request(response.urljoin(entry.loc), source_id, hints):
                 yield request
 
+    def _blocked(self, response: Response, source_id: str) -> bool:
+        """A WAF challenge instead of the list: say so, and leave the source alone this run."""
+        text = response.text
+        if not is_challenge_page(lxml.html.document_fromstring(text or "<html></html>"), text):
+            return False
+        reason = f"WAF challenge page at {response.url}"
+        self.report_failure(response.url, reason, source_id, kind="listing")
+        self.crawler.signals.send_catch_log(signals.source_blocked, source=source_id, reason=reason)
+        return True
+
+    def parse_zaker_list(self, response: Response, source_id: str, page: int):
+        source = self.sources[source_id]
+        if self._blocked(response, source_id):
+            return
+        listing = parse_zaker_list(response.text, response.url)
+        if not listing.items:
+            self.report_failure(response.url, "no articles found on the ZAKER list page", source_id, kind="listing")
+        for item in listing.items:
+            if request := self.article_request(item.url, source_id, item.hints):
+                yield request
+        if listing.next_url and page < source.max_pages:
+            yield self.listing_request(listing.next_url, source, self.parse_zaker_list, kind="listing", page=page + 1)
+
+    def parse_listing(self, response: Response, source_id: str, page: int):
+        source = self.sources[source_id]
+        if self._blocked(response, source_id):
+            return
+        listing = parse_listing(response.text, response.url, link_selector=source.link_selector,
+                                link_pattern=source.link_pattern, next_selector=source.next_selector)
+        if not listing.article_urls:
+            self.report_failure(response.url, "no article links found on the list page", source_id, kind="listing")
+        for url in listing.article_urls:
+            if request := self.article_request(url, source_id):
+                yield request
+        if listing.next_url and page < source.max_pages:
+            yield self.listing_request(listing.next_url, source, self.parse_listing, kind="listing", page=page + 1)
+
     @staticmethod
     def _recent_enough(source: SourceBase, lastmod: datetime | None) -> bool:
         days = getattr(source, "lastmod_days", None)
@@ -159,5 +219,6 @@ class NewsSpider(scrapy.Spider):
                 timezone=source.timezone,
                 include_images=self.settings.getbool("NEWSARCHIVE_IMAGES"),
                 now=datetime.now(timezone.utc),
+                rules=site_rules(source),
             ),
         )
