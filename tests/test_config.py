@@ -310,3 +310,13 @@ def test_cron_trigger_fires_on_the_half_hour():
     trigger = parse_schedule("*/30 * * * *").trigger()
     fire = trigger.get_next_fire_time(None, datetime(2024, 1, 1, 10, 7, tzinfo=timezone.utc))
     assert fire == datetime(2024, 1, 1, 10, 30, tzinfo=timezone.utc)
+
+
+def test_committed_schema_matches_the_models():
+    """config/schema.json is what `python -m crawler.configschema` prints today."""
+    import json
+
+    from crawler.configschema import config_schema
+
+    committed = json.loads((Path(__file__).resolve().parent.parent / "config" / "schema.json").read_text(encoding="utf-8"))
+    assert committed == config_schema(), "regenerate: python -m crawler.configschema > config/schema.json"

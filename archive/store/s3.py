@@ -59,7 +59,7 @@ class S3Store:
         return f"{self.prefix}/{key}" if self.prefix else key
 
     def _call(self, what: str, fn: Any, **kwargs: Any) -> Any:
-        from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
         try:
             return fn(**kwargs)
@@ -73,6 +73,8 @@ class S3Store:
             if status >= 500 or code in {"SlowDown", "ServiceUnavailable", "InternalError"}:
                 raise StoreUnavailable(f"{what}: {self.url} answered {code or status}") from exc
             raise StoreError(f"{what}: {self.url} answered {code or status}: {exc}") from exc
+        except NoCredentialsError as exc:
+            raise StoreError(f"{what}: no S3 credentials (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or an AWS profile)") from exc
         except BotoCoreError as exc:
             # Connection refused, timeouts, DNS: the store is out of reach.
             raise StoreUnavailable(f"{what}: cannot reach {self.endpoint_url or 'S3'}: {exc}") from exc

@@ -30,6 +30,7 @@ BOILERPLATE_LINE_RE = re.compile(
 
 
 def prune_boilerplate(tree: HtmlElement) -> None:
+    unwrap_layout_tables(tree)
     for xpath in PRUNE_XPATHS:
         for element in tree.xpath(xpath):
             element.drop_tree()
@@ -42,3 +43,30 @@ def prune_boilerplate(tree: HtmlElement) -> None:
 
 def is_boilerplate_line(line: str) -> bool:
     return bool(BOILERPLATE_LINE_RE.match(line))
+
+
+# A table holding these is page layout (the 2000s way), not data.
+LAYOUT_TABLE_MARKERS = ".//table | .//p | .//h1 | .//h2 | .//div | .//ul | .//form | .//iframe"
+LAYOUT_CELL_CHARS = 300  # a data cell this long is prose, i.e. layout
+TABLE_PARTS = ("table", "thead", "tbody", "tfoot", "tr", "td", "th", "caption")
+
+
+def is_layout_table(table: HtmlElement) -> bool:
+    if table.xpath(LAYOUT_TABLE_MARKERS):
+        return True
+    return any(len(cell.text_content()) > LAYOUT_CELL_CHARS for cell in table.iter("td", "th"))
+
+
+def unwrap_layout_tables(tree: HtmlElement) -> None:
+    """Turn layout tables into plain blocks, so extraction sees articles, not grids.
+
+    trafilatura keeps tables whole, which on table-layout sites (old GBK
+    portals) brings the navigation bar and the footer into the article.
+    """
+    for table in reversed(tree.xpath("//table")):  # innermost first
+        if not is_layout_table(table):
+            continue
+        for element in [table, *table.iter(*TABLE_PARTS)]:
+            element.tag = "div"
+            for attribute in ("width", "height", "border", "cellpadding", "cellspacing", "align", "valign", "colspan", "rowspan"):
+                element.attrib.pop(attribute, None)

@@ -31,6 +31,8 @@ from crawler.extract.sanitize import safe_html
 from archive.records import utc_iso
 
 XML_DECLARATION_RE = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
+# Page text shorter than this may be a shell or a teaser: a feed body is tried.
+SHORT_PAGE_CHARS = 300
 
 
 @dataclass
@@ -256,10 +258,13 @@ def extract_article(
     source_tree = (_body_tree(tree, rules.body) if rules.body else None) or tree
     document, anchors = _extract_body(source_tree, url, options, recall=source_tree is not tree)
     article_text = body_text(document.body) if document is not None else ""
-    if not article_text and feed.body_html and own_page:
-        # The page yields nothing (a script shell, a paywall); the feed carried the body.
-        document, anchors = _extract_body(_feed_tree(feed), url, options, recall=True)
-        article_text = body_text(document.body) if document is not None else ""
+    if len(article_text) < SHORT_PAGE_CHARS and feed.body_html and own_page:
+        # The page yields next to nothing (a script shell's "loading…", a
+        # paywall teaser): the feed's body wins when it holds more.
+        feed_document, feed_anchors = _extract_body(_feed_tree(feed), url, options, recall=True)
+        feed_text = body_text(feed_document.body) if feed_document is not None else ""
+        if len(feed_text) > len(article_text):
+            document, anchors, article_text, own_page = feed_document, feed_anchors, feed_text, False
     if not article_text:
         raise NoArticle("no article text found on the page")
 
@@ -274,13 +279,20 @@ def extract_article(
         # Templates often declare lang="en" over Chinese text: the text wins.
         timezone_hint = language
 
-    published = rule_published or meta.published or parse_any_date(feed.published, options.now)
+    feed_date = parse_any_date(feed.published, options.now)
+    if own_page:
+        published = rule_published or meta.published or feed_date
+        authors = rule_authors or meta.authors or _split_authors(document.author) or list(feed.authors)
+        title = rule_title or meta.title or document.title or feed.title or ""
+    else:
+        # The article is the feed's: the page around it (an app shell, a challenge) says nothing true of it.
+        published = feed_date or rule_published or meta.published
+        authors = list(feed.authors) or rule_authors or meta.authors
+        title = feed.title or rule_title or meta.title or ""
     if published is None and document.date:
         published = parse_datetime(document.date)
     timezone_name = options.timezone or infer_timezone(timezone_hint)
 
-    authors = rule_authors or meta.authors or _split_authors(document.author) or list(feed.authors)
-    title = rule_title or meta.title or document.title or feed.title or ""
     categories = (c.strip() for c in [*feed.categories, *rule_tags] if c and c.strip())
     return ExtractedArticle(
         url=url,

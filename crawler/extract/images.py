@@ -143,7 +143,12 @@ def _document_order(element: HtmlElement):
         return
     if element.tag == "img":
         yield element
-    elif element.text:
+        return
+    if element.tag == "figure":
+        # A caption is not article text: the image is placed by what surrounds the figure.
+        yield from element.iter("img")
+        return
+    if element.text:
         yield element.text
     for child in element:
         yield from _document_order(child)

@@ -1,0 +1,67 @@
+"""Helpers of the end-to-end crawl tests: configs, running a crawl, reading the archive."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import yaml
+
+from archive.keys import ARTICLES_PREFIX, RUNS_PREFIX
+from archive.store import open_store
+from tests.conftest import run_cli
+
+
+def site_sources(site, *, lastmod_days: float | None = 3650 * 3) -> list[dict]:
+    """Every feed and the sitemap index of the fixture site, as config sources."""
+    sitemap = {"id": "site-sitemap", "kind": "sitemap", "url": site.url("/sitemap_index.xml"), "categories": ["地图"]}
+    if lastmod_days is not None:
+        sitemap["lastmod_days"] = lastmod_days
+    return [
+        {"id": "site-rss", "kind": "feed", "url": site.url("/feeds/rss.xml"), "categories": ["要闻", "RSS"]},
+        {"id": "site-atom", "kind": "feed", "url": site.url("/feeds/atom.xml"), "categories": ["World"]},
+        {"id": "site-json", "kind": "feed", "url": site.url("/feeds/feed.json"), "categories": ["精选"]},
+        sitemap,
+    ]
+
+
+def write_config(path: Path, archive_url: str, sources: list[dict], *, endpoint_url: str | None = None, **crawl) -> Path:
+    config = {
+        "archive": {"url": archive_url, **({"endpoint_url": endpoint_url} if endpoint_url else {})},
+        "crawl": {"download_delay": 0, "concurrency": 8, "extract_workers": 2, **crawl},
+        "sources": sources,
+        "daemon": {"state_dir": str(path.parent / "state")},
+    }
+    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def crawl(config: Path, *sources: str, env: dict | None = None, timeout: float = 300):
+    result = run_cli("crawl", *sources, "--config", str(config), env=env, timeout=timeout)
+    assert result.returncode == 0, f"crawl failed ({result.returncode}):\n{result.stdout}\n{result.stderr[-4000:]}"
+    return result
+
+
+def archive_store(url: str, endpoint_url: str | None = None):
+    return open_store(url, endpoint_url=endpoint_url)
+
+
+def article_records(store) -> dict[str, dict]:
+    """canonical_url -> record, for every record under articles/."""
+    records = {}
+    for key in store.list(ARTICLES_PREFIX):
+        record = json.loads(store.get(key))
+        assert record["canonical_url"] not in records, f"two records for {record['canonical_url']}"
+        records[record["canonical_url"]] = record
+    return records
+
+
+def object_fingerprints(store, prefix: str) -> dict[str, str]:
+    return {key: hashlib.sha256(store.get(key)).hexdigest() for key in store.list(prefix)}
+
+
+def latest_run(store) -> dict:
+    keys = sorted(store.list(RUNS_PREFIX))
+    assert keys, "no run record written"
+    return json.loads(store.get(keys[-1]))
