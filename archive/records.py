@@ -41,6 +41,16 @@ class ImageRef(BaseModel):
     height: int | None = None
 
 
+class CaptureRef(BaseModel):
+    """Where the page's raw capture is: a byte range of a WARC file under warc/."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    warc: str
+    offset: int
+    length: int
+
+
 class ArticleRecord(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -59,6 +69,7 @@ class ArticleRecord(BaseModel):
     html: str
     images: list[ImageRef]
     content_sha256: str
+    capture: CaptureRef | None = None  # beyond the contract's fields: the raw capture in WARC
 
     @field_validator("schema_")
     @classmethod
@@ -78,7 +89,10 @@ class ArticleRecord(BaseModel):
         return value
 
     def to_json(self) -> bytes:
-        return dump_record(self.model_dump(by_alias=True))
+        data = self.model_dump(by_alias=True)
+        if data.get("capture") is None:
+            data.pop("capture", None)  # optional: absent rather than null
+        return dump_record(data)
 
 
 def dump_record(record: dict[str, Any]) -> bytes:

@@ -77,6 +77,7 @@ class CrawlSettings(_Strict):
     timeout: float = Field(30, gt=0, le=600)  # seconds per request
     extract_workers: int | None = Field(None, ge=0, le=64)  # processes; 0 = in the crawl process
     max_page_bytes: int = Field(20 * 1024 * 1024, ge=1024)
+    warc: bool = True  # keep every response raw, in WARC files under warc/
 
 
 class SourceBase(_Strict):

@@ -21,6 +21,7 @@ class ArticlePage:
     categories: list[str]  # the source's configured ones
     hints: FeedHints = field(default_factory=FeedHints)
     options: ExtractOptions = field(default_factory=ExtractOptions)
+    capture: Any = None  # archive.warc.Capture of the page's response
     # Set by ExtractPipeline:
     article: ExtractedArticle | None = None
     image_urls: list[str] = field(default_factory=list)

@@ -47,6 +47,8 @@ def crawl_settings(config: Config, *, archive_url: str | None = None, run_id: st
             "NEWSARCHIVE_EXTRACT_WORKERS": -1 if crawl.extract_workers is None else crawl.extract_workers,
             "NEWSARCHIVE_RUN_ID": run_id or new_run_id(),
             "NEWSARCHIVE_PROGRESS": progress,
+            "NEWSARCHIVE_STATE_DIR": config.daemon.state_dir,
+            "NEWSARCHIVE_WARC": crawl.warc,
             "CONCURRENT_REQUESTS": crawl.concurrency,
             "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.concurrency,
             "DOWNLOAD_DELAY": crawl.download_delay,

@@ -32,6 +32,8 @@ ITEM_PIPELINES = {
 }
 DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.ProxyFallbackMiddleware": 560,
+    # Next to the downloader: sees every response as received, before decompression.
+    "crawler.capture.WarcCaptureMiddleware": 950,
 }
 EXTENSIONS = {
     "crawler.extensions.runrecord.RunRecordExtension": 100,
@@ -49,3 +51,6 @@ NEWSARCHIVE_EXTRACT_WORKERS = -1  # -1: one process per core; 0: in the crawl pr
 NEWSARCHIVE_RUN_ID = None
 NEWSARCHIVE_RUN_RECORD_FILE = None  # a local copy of the run record, for the parent process
 NEWSARCHIVE_PROGRESS = False  # a live display on the terminal
+NEWSARCHIVE_STATE_DIR = "state"
+NEWSARCHIVE_WARC = True  # raw capture of every response into warc/
+NEWSARCHIVE_WARC_MAX_BYTES = 100 * 1024 * 1024

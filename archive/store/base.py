@@ -35,6 +35,9 @@ class ArchiveStore(Protocol):
     def get(self, key: str) -> bytes:
         """Read an object; raise KeyNotFound when absent."""
 
+    def get_range(self, key: str, start: int, length: int) -> bytes:
+        """``length`` bytes from ``start``: one WARC record without its whole file."""
+
     def exists(self, key: str) -> bool: ...
 
     def delete(self, key: str) -> None: ...

@@ -72,6 +72,16 @@ class LocalStore:
         except OSError as exc:
             raise StoreError(f"cannot read {key} under {self.root}: {exc}") from exc
 
+    def get_range(self, key: str, start: int, length: int) -> bytes:
+        try:
+            with self._path(key).open("rb") as handle:
+                handle.seek(start)
+                return handle.read(length)
+        except FileNotFoundError:
+            raise KeyNotFound(key) from None
+        except OSError as exc:
+            raise StoreError(f"cannot read {key} under {self.root}: {exc}") from exc
+
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
 

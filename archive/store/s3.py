@@ -96,6 +96,11 @@ class S3Store:
         response = self._call(f"get {key}", self.client.get_object, Bucket=self.bucket, Key=self._key(key))
         return response["Body"].read()
 
+    def get_range(self, key: str, start: int, length: int) -> bytes:
+        response = self._call(f"get {key}", self.client.get_object, Bucket=self.bucket, Key=self._key(key),
+                              Range=f"bytes={start}-{start + length - 1}")
+        return response["Body"].read()
+
     def exists(self, key: str) -> bool:
         try:
             self._call(f"head {key}", self.client.head_object, Bucket=self.bucket, Key=self._key(key))

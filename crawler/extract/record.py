@@ -39,6 +39,7 @@ def article_record(
     fetched: datetime,
     categories: list[str],
     images: list[dict[str, Any]] = (),
+    capture: Any = None,
 ) -> dict[str, Any]:
     """The contract's record; ``images`` as the images pipeline stored them."""
     key_for_url: dict[str, str] = {}
@@ -46,7 +47,7 @@ def article_record(
         key_for_url[image["url"]] = image["key"]
         key_for_url[image.get("source_url", image["url"])] = image["key"]
     unique_images = list({image["key"]: {f: image.get(f) for f in IMAGE_FIELDS} for image in images}.values())
-    return {
+    record = {
         "schema": SCHEMA,
         "id": article_id(article.canonical_url),
         "source": source,
@@ -63,3 +64,6 @@ def article_record(
         "images": unique_images,
         "content_sha256": content_sha256(article.text),
     }
+    if capture is not None:
+        record["capture"] = {"warc": capture.warc, "offset": capture.offset, "length": capture.length}
+    return record

@@ -1,4 +1,4 @@
-"""The last step: the record goes into the archive, once."""
+"""The last step: the record goes into the archive, once, and into the catalog."""
 
 from __future__ import annotations
 
@@ -7,11 +7,16 @@ from scrapy.exceptions import DropItem
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.threads import deferToThread
 
+from archive.catalog import CatalogEntry, catalog_entry, segment_key, write_segment
 from archive.records import article_id
+from archive.runs import new_run_id, run_started
 from archive.store import open_store
-from archive.writer import store_article
+from archive.writer import ARCHIVED, UPDATED, store_article
 from crawler.extract.record import article_record
 from crawler.items import ArticlePage
+
+# Catalog entries are written in parts, so a killed crawl loses at most this many.
+CATALOG_PART_ENTRIES = 100
 
 
 class DuplicateArticle(DropItem):
@@ -19,14 +24,18 @@ class DuplicateArticle(DropItem):
 
 
 class ArchiveRecordPipeline:
-    def __init__(self, store) -> None:
+    def __init__(self, store, run_id: str) -> None:
         self.store = store
+        self.run_id = run_id
         self.seen: set[str] = set()
+        self.pending: list[CatalogEntry] = []
+        self.parts_written = 0
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "ArchiveRecordPipeline":
         settings = crawler.settings
-        return cls(open_store(settings["NEWSARCHIVE_ARCHIVE_URL"], endpoint_url=settings.get("NEWSARCHIVE_ARCHIVE_ENDPOINT")))
+        store = open_store(settings["NEWSARCHIVE_ARCHIVE_URL"], endpoint_url=settings.get("NEWSARCHIVE_ARCHIVE_ENDPOINT"))
+        return cls(store, settings.get("NEWSARCHIVE_RUN_ID") or new_run_id())
 
     async def process_item(self, item):
         if not isinstance(item, ArticlePage) or item.article is None:
@@ -35,11 +44,27 @@ class ArchiveRecordPipeline:
         if item.article_id in self.seen:
             raise DuplicateArticle(f"already archived in this run as {item.article_id}")
         self.seen.add(item.article_id)
-        record = article_record(item.article, source=item.source, fetched=item.fetched, categories=item.categories, images=item.images_stored)
+        record = article_record(item.article, source=item.source, fetched=item.fetched, categories=item.categories,
+                                images=item.images_stored, capture=item.capture)
         try:
             item.status = await maybe_deferred_to_future(deferToThread(store_article, self.store, record))
         except BaseException:
             # The id is free again: a later copy of the article may still make it.
             self.seen.discard(item.article_id)
             raise
+        if item.status in (ARCHIVED, UPDATED):
+            self.pending.append(catalog_entry(record))
+            if len(self.pending) >= CATALOG_PART_ENTRIES:
+                await self.flush_catalog()
         return item
+
+    async def flush_catalog(self) -> None:
+        entries, self.pending = self.pending, []
+        if not entries:
+            return
+        key = segment_key(self.run_id, run_started(self.run_id), self.parts_written)
+        self.parts_written += 1
+        await maybe_deferred_to_future(deferToThread(write_segment, self.store, key, entries))
+
+    async def close_spider(self) -> None:
+        await self.flush_catalog()

@@ -18,6 +18,7 @@ from twisted.python.failure import Failure
 
 from archive.records import article_id
 from crawler import signals
+from crawler.capture import CAPTURE_META
 from crawler.config import SourceBase
 from crawler.extract.core import ExtractOptions, FeedHints, canonical_url
 from crawler.items import ArticlePage
@@ -215,6 +216,7 @@ class NewsSpider(scrapy.Spider):
             fetched=datetime.now(timezone.utc),
             categories=list(source.categories),
             hints=hints,
+            capture=response.meta.get(CAPTURE_META),
             options=ExtractOptions(
                 timezone=source.timezone,
                 include_images=self.settings.getbool("NEWSARCHIVE_IMAGES"),

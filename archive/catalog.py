@@ -1,0 +1,105 @@
+"""The catalog: what the archive holds, without listing articles/.
+
+Each crawl appends segments (JSON Lines, one entry per record it wrote)
+under ``catalog/<yyyy>/<mm>/<dd>/<run id>-<part>.jsonl``; a later entry for
+an id replaces an earlier one. ``rebuild_catalog`` makes one segment from
+the records themselves (``newsarchive verify --rebuild-index``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Iterable, Iterator
+
+from archive.keys import ARTICLES_PREFIX, article_key
+from archive.store import ArchiveStore
+
+CATALOG_PREFIX = "catalog/"
+REBUILT_RUN_ID = "rebuilt"
+
+
+@dataclass
+class CatalogEntry:
+    id: str
+    key: str
+    source: str
+    title: str
+    url: str
+    published: str | None
+    fetched: str
+    language: str
+    categories: list[str] = field(default_factory=list)
+    content_sha256: str = ""
+    images: int = 0
+
+    @property
+    def sort_time(self) -> str:
+        """Newest first by publication, fetch time where no date exists."""
+        return self.published or self.fetched
+
+
+def catalog_entry(record: dict[str, Any]) -> CatalogEntry:
+    return CatalogEntry(
+        id=record["id"], key=article_key(record["id"]), source=record["source"], title=record["title"],
+        url=record["url"], published=record.get("published"), fetched=record["fetched"],
+        language=record.get("language", ""), categories=list(record.get("categories") or []),
+        content_sha256=record.get("content_sha256", ""), images=len(record.get("images") or []),
+    )
+
+
+def segment_key(run_id: str, started: datetime, part: int) -> str:
+    return f"{CATALOG_PREFIX}{started:%Y/%m/%d}/{run_id}-{part:04d}.jsonl"
+
+
+def write_segment(store: ArchiveStore, key: str, entries: Iterable[CatalogEntry]) -> None:
+    lines = "".join(json.dumps(asdict(e), ensure_ascii=False) + "\n" for e in entries)
+    store.put(key, lines.encode("utf-8"), "application/x-ndjson; charset=utf-8")
+
+
+def segment_keys(store: ArchiveStore) -> list[str]:
+    return [k for k in store.list(CATALOG_PREFIX) if k.endswith(".jsonl")]
+
+
+def read_segment(store: ArchiveStore, key: str) -> Iterator[CatalogEntry]:
+    for line in store.get(key).decode("utf-8").splitlines():
+        if line.strip():
+            yield CatalogEntry(**json.loads(line))
+
+
+def load_catalog(store: ArchiveStore) -> dict[str, CatalogEntry]:
+    """id -> its newest entry (segments sort by date and run id, i.e. in time)."""
+    entries: dict[str, CatalogEntry] = {}
+    for key in segment_keys(store):
+        for entry in read_segment(store, key):
+            entries[entry.id] = entry
+    return entries
+
+
+def list_entries(store: ArchiveStore, *, source: str | None = None, since: str | None = None) -> list[CatalogEntry]:
+    """Entries newest first; ``since`` is an ISO date or instant compared with the publication time."""
+    entries = [
+        e for e in load_catalog(store).values()
+        if (source is None or e.source == source) and (since is None or e.sort_time >= since)
+    ]
+    return sorted(entries, key=lambda e: (e.sort_time, e.id), reverse=True)
+
+
+def rebuild_catalog(store: ArchiveStore) -> int:
+    """One segment from every record under articles/; older segments removed. Returns the count."""
+    old = segment_keys(store)
+    entries = []
+    for key in store.list(ARTICLES_PREFIX):
+        if key.endswith(".json"):
+            try:
+                entries.append(catalog_entry(json.loads(store.get(key))))
+            except (ValueError, KeyError, TypeError):
+                continue  # verify reports damaged records; the catalog lists good ones
+    now = datetime.now(timezone.utc)
+    new_key = segment_key(f"{now:%Y%m%dT%H%M%SZ}-{REBUILT_RUN_ID}", now, 0)
+    write_segment(store, new_key, entries)
+    for key in old:
+        if key != new_key:
+            store.delete(key)
+    return len(entries)

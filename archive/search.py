@@ -1,0 +1,114 @@
+"""Full-text search over titles and bodies: a local SQLite FTS5 index.
+
+The index lives in the user's cache (it is rebuilt from the archive at any
+time) and is brought up to date from the catalog before each search: only
+catalog segments it has not seen are read, and only records whose content
+changed are fetched. FTS5's trigram tokenizer matches any substring, which
+Chinese (no spaces between words) needs; queries shorter than three
+characters fall back to a substring scan.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from archive.catalog import read_segment, segment_keys
+from archive.store import ArchiveStore, KeyNotFound
+
+TRIGRAM_MIN_CHARS = 3
+SNIPPET_TOKENS = 24
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS docs (id TEXT PRIMARY KEY, rowid_ INTEGER, source TEXT, title TEXT,
+                                 published TEXT, content_sha256 TEXT);
+CREATE TABLE IF NOT EXISTS segments (key TEXT PRIMARY KEY);
+CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(title, body, tokenize='trigram');
+"""
+
+
+@dataclass
+class SearchHit:
+    id: str
+    source: str
+    title: str
+    published: str | None
+    snippet: str
+
+
+def default_index_path(archive_url: str) -> Path:
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "newsarchive"
+    return cache / f"search-{hashlib.sha256(archive_url.encode()).hexdigest()[:16]}.sqlite"
+
+
+class SearchIndex:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db: sqlite3.Connection | None = None
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        if self._db is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path)
+            self._db.executescript(SCHEMA)
+        return self._db
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def update(self, store: ArchiveStore) -> int:
+        """Index what the catalog added since last time; returns how many records were (re)indexed."""
+        seen = {row[0] for row in self.db.execute("SELECT key FROM segments")}
+        indexed = 0
+        for segment in segment_keys(store):
+            if segment in seen:
+                continue
+            for entry in read_segment(store, segment):
+                row = self.db.execute("SELECT rowid_, content_sha256, title FROM docs WHERE id = ?", (entry.id,)).fetchone()
+                if row and row[1] == entry.content_sha256 and row[2] == entry.title:
+                    continue
+                try:
+                    record = json.loads(store.get(entry.key))
+                except KeyNotFound:
+                    continue
+                self._put(record, row[0] if row else None)
+                indexed += 1
+            self.db.execute("INSERT OR IGNORE INTO segments(key) VALUES (?)", (segment,))
+            self.db.commit()
+        return indexed
+
+    def _put(self, record: dict, rowid: int | None) -> None:
+        if rowid is not None:
+            self.db.execute("DELETE FROM fts WHERE rowid = ?", (rowid,))
+        cursor = self.db.execute("INSERT INTO fts(title, body) VALUES (?, ?)", (record["title"], record["text"]))
+        self.db.execute(
+            "INSERT OR REPLACE INTO docs(id, rowid_, source, title, published, content_sha256) VALUES (?, ?, ?, ?, ?, ?)",
+            (record["id"], cursor.lastrowid, record["source"], record["title"], record.get("published"), record["content_sha256"]),
+        )
+
+    def search(self, text: str, limit: int = 50) -> list[SearchHit]:
+        text = text.strip()
+        if not text:
+            return []
+        if len(text) >= TRIGRAM_MIN_CHARS:
+            phrase = '"' + text.replace('"', '""') + '"'
+            rows = self.db.execute(
+                f"SELECT d.id, d.source, d.title, d.published, snippet(fts, 1, '[', ']', '…', {SNIPPET_TOKENS}) "
+                "FROM fts JOIN docs d ON d.rowid_ = fts.rowid WHERE fts MATCH ? ORDER BY rank LIMIT ?",
+                (phrase, limit),
+            ).fetchall()
+        else:
+            like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            rows = self.db.execute(
+                "SELECT d.id, d.source, d.title, d.published, substr(fts.body, max(instr(fts.body, ?) - 20, 1), 60) "
+                "FROM fts JOIN docs d ON d.rowid_ = fts.rowid WHERE fts.title LIKE ? ESCAPE '\\' OR fts.body LIKE ? ESCAPE '\\' "
+                "ORDER BY d.published DESC LIMIT ?",
+                (text, like, like, limit),
+            ).fetchall()
+        return [SearchHit(*row) for row in rows]

@@ -1,0 +1,92 @@
+"""Raw capture: every response, as received, into WARC files in the archive.
+
+A downloader middleware next to the downloader, so it sees the payload byte
+for byte (before decompression) and every kind of response: articles,
+images, feeds. The WARC spool lives in the state directory; files a killed
+crawl left behind are indexed and uploaded by the next crawl.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from http import HTTPStatus
+from pathlib import Path
+
+from scrapy import signals as scrapy_signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet.threads import deferToThread
+
+from archive.runs import new_run_id, run_started
+from archive.store import open_store
+from archive.warc import WarcSpool, index_warc_file, spool_file_key, upload_warc
+
+logger = logging.getLogger(__name__)
+CAPTURE_META = "newsarchive_capture"
+SPOOL_SUBDIR = "warc-spool"
+
+
+def _header_pairs(headers) -> list[tuple[str, str]]:
+    return [(name.decode("latin-1"), value.decode("latin-1")) for name, values in headers.items() for value in values]
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+class WarcCaptureMiddleware:
+    def __init__(self, store, spool: WarcSpool, spool_root: Path) -> None:
+        self.store = store
+        self.spool = spool
+        self.spool_root = spool_root
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> "WarcCaptureMiddleware":
+        settings = crawler.settings
+        if not settings.getbool("NEWSARCHIVE_WARC"):
+            raise NotConfigured("raw capture is off")
+        run_id = settings.get("NEWSARCHIVE_RUN_ID") or new_run_id()
+        spool_root = Path(settings.get("NEWSARCHIVE_STATE_DIR") or "state") / SPOOL_SUBDIR
+        spool = WarcSpool(spool_root / run_id, run_id, run_started(run_id), settings.getint("NEWSARCHIVE_WARC_MAX_BYTES"))
+        store = open_store(settings["NEWSARCHIVE_ARCHIVE_URL"], endpoint_url=settings.get("NEWSARCHIVE_ARCHIVE_ENDPOINT"))
+        middleware = cls(store, spool, spool_root)
+        crawler.signals.connect(middleware.spider_opened, scrapy_signals.spider_opened)
+        crawler.signals.connect(middleware.spider_closed, scrapy_signals.spider_closed)
+        return middleware
+
+    async def process_response(self, request, response, spider=None):
+        capture = self.spool.capture(
+            response.url, method=request.method, request_headers=_header_pairs(request.headers),
+            status=response.status, reason=_reason(response.status), protocol=response.protocol or "HTTP/1.1",
+            response_headers=_header_pairs(response.headers), body=response.body, fetched=datetime.now(timezone.utc),
+        )
+        request.meta[CAPTURE_META] = capture
+        if self.spool.should_roll():
+            await self._upload(self.spool.finish())
+        return response
+
+    async def _upload(self, finished) -> None:
+        if finished is not None:
+            key, path, cdxj = finished
+            await maybe_deferred_to_future(deferToThread(upload_warc, self.store, key, path, cdxj))
+
+    async def spider_opened(self, spider) -> None:
+        """Upload what crawls killed before their end left in the spool."""
+        for run_dir in sorted(p for p in self.spool_root.glob("*") if p.is_dir() and p != self.spool.spool_dir):
+            for path in sorted(run_dir.glob("*.warc.gz")):
+                key = spool_file_key(path)
+                logger.warning("uploading the capture file %s a previous crawl left behind", key)
+                cdxj = await maybe_deferred_to_future(deferToThread(index_warc_file, path, key))
+                await maybe_deferred_to_future(deferToThread(upload_warc, self.store, key, path, cdxj))
+            if not any(run_dir.iterdir()):
+                run_dir.rmdir()
+
+    async def spider_closed(self, spider) -> None:
+        await self._upload(self.spool.finish())
+        if self.spool.spool_dir.is_dir() and not any(self.spool.spool_dir.iterdir()):
+            self.spool.spool_dir.rmdir()

@@ -1,0 +1,57 @@
+"""`newsarchive extract`: pages in, one JSON record per line out, in input order; nothing written."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+
+from archive.records import article_id
+from tests.conftest import run_cli
+from tests.fixture_site import ARTICLES
+
+
+def _page(site, article) -> bytes:
+    with urllib.request.urlopen(site.url(article.path)) as response:
+        return response.read()
+
+
+def test_files_and_urls_in_input_order(site, tmp_path):
+    zh = next(a for a in ARTICLES if a.language == "zh" and a.charset == "utf-8" and not a.feed_body_only)
+    en = next(a for a in ARTICLES if a.language == "en")
+    gbk = next(a for a in ARTICLES if a.charset != "utf-8")
+    zh_file = tmp_path / "zh.html"
+    zh_file.write_bytes(_page(site, zh))
+    gbk_file = tmp_path / "gbk.html"
+    gbk_file.write_bytes(_page(site, gbk))  # charset only in a <meta>: decoded as GB18030
+
+    result = run_cli("extract", str(zh_file), site.url(en.path), str(gbk_file))
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["title"] for r in records] == [zh.title, en.title, gbk.title]
+    assert records[1]["url"] == site.url(en.path)
+    assert records[1]["id"] == article_id(site.url(en.path))
+    assert records[0]["url"] == zh_file.resolve().as_uri()
+    for record, article in zip(records, (zh, en, gbk)):
+        assert record["published"] == article.published_utc
+        assert record["authors"] == list(article.authors)
+        assert all(p in record["text"] for p in article.paragraphs)
+    assert set(tmp_path.iterdir()) == {zh_file, gbk_file}, "extract writes nothing"
+
+
+def test_url_option_names_a_file_page(site, tmp_path):
+    article = ARTICLES[0]
+    page = tmp_path / "page.html"
+    page.write_bytes(_page(site, article))
+    result = run_cli("extract", str(page), "--url", site.url(article.path) + "?utm_source=x")
+    record = json.loads(result.stdout)
+    assert record["canonical_url"] == site.url(article.path)
+
+
+def test_a_bad_input_is_reported_and_the_rest_still_printed(site, tmp_path):
+    article = ARTICLES[0]
+    missing = tmp_path / "nope.html"
+    result = run_cli("extract", str(missing), site.url(article.path), site.url("/no/such/page.html"))
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert len(lines) == 1 and json.loads(lines[0])["title"] == article.title
+    assert "nope.html" in result.stderr and "HTTP 404" in result.stderr
