@@ -85,3 +85,20 @@ def export_hexo(store: ArchiveStore, entries: Iterable[CatalogEntry], output: Pa
         (posts / f"{record['id']}.md").write_text(hexo_post(record, image_paths), encoding="utf-8")
         count += 1
     return count
+
+
+def export_warc(store: ArchiveStore, entries: Iterable[CatalogEntry], output: Path) -> int:
+    """The WARC files (and their CDXJ indexes) holding the captures of the selected articles."""
+    from archive.warc import cdxj_key
+
+    output.mkdir(parents=True, exist_ok=True)
+    files: set[str] = set()
+    for record in iter_records(store, entries):
+        if record.get("capture"):
+            files.add(record["capture"]["warc"])
+    for key in sorted(files):
+        for name in (key, cdxj_key(key)):
+            target = output / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(store.get(name))
+    return len(files)

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,12 +49,14 @@ class SearchIndex:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._db: sqlite3.Connection | None = None
+        self._lock = threading.RLock()
 
     @property
     def db(self) -> sqlite3.Connection:
         if self._db is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path)
+            # One connection shared by the web server's threads, serialised by SQLite itself.
+            self._db = sqlite3.connect(self.path, check_same_thread=False)
             self._db.executescript(SCHEMA)
         return self._db
 
@@ -64,6 +67,10 @@ class SearchIndex:
 
     def update(self, store: ArchiveStore) -> int:
         """Index what the catalog added since last time; returns how many records were (re)indexed."""
+        with self._lock:
+            return self._update(store)
+
+    def _update(self, store: ArchiveStore) -> int:
         seen = {row[0] for row in self.db.execute("SELECT key FROM segments")}
         indexed = 0
         for segment in segment_keys(store):
@@ -93,6 +100,10 @@ class SearchIndex:
         )
 
     def search(self, text: str, limit: int = 50) -> list[SearchHit]:
+        with self._lock:
+            return self._search(text, limit)
+
+    def _search(self, text: str, limit: int) -> list[SearchHit]:
         text = text.strip()
         if not text:
             return []

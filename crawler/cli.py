@@ -168,6 +168,11 @@ def daemon(
     raise typer.Exit(runner.run())
 
 
+from crawler import archive_commands  # noqa: E402 - the archivists' commands join the same app
+
+archive_commands.register(app)
+
+
 def main() -> None:
     app()
 

@@ -1,0 +1,109 @@
+"""``newsarchive serve``: a read-only site to browse and search the archive.
+
+Server-rendered with Flask and Jinja2 (autoescaped). The article HTML was
+sanitised when archived and is cleaned again here; a Content-Security-Policy
+forbids scripts outright. Only GET routes exist.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from collections import Counter
+from pathlib import Path
+
+import lxml.html
+import nh3
+from flask import Flask, Response, abort, render_template, request
+from lxml import etree
+
+from archive.catalog import list_entries
+from archive.keys import IMAGES_PREFIX, BadKey, check_key
+from archive.records import load_record
+from archive.search import SearchIndex
+from archive.store import ArchiveStore, KeyNotFound
+
+FILES_ROUTE = "/files/"
+PAGE_SIZE = 100
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; img-src 'self'; style-src 'self' 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def article_body(html: str) -> str:
+    """The stored HTML, cleaned again, its mirrored images pointed at /files/."""
+    if not html:
+        return ""
+    fragment = lxml.html.fragment_fromstring(html, create_parent="div")
+    for img in fragment.iter("img"):
+        src = img.get("src", "")
+        if src.startswith(IMAGES_PREFIX):
+            img.set("src", FILES_ROUTE + src)
+    inner = etree.tostring(fragment, encoding="unicode", method="html")[len("<div>"): -len("</div>")]
+    return nh3.clean(inner, url_schemes={"http", "https", "mailto"}, link_rel="noopener noreferrer nofollow")
+
+
+def create_app(store: ArchiveStore, index: SearchIndex) -> Flask:
+    app = Flask(__name__, template_folder=str(Path(__file__).parent / "templates"))
+
+    @app.after_request
+    def _headers(response: Response) -> Response:
+        response.headers.update(SECURITY_HEADERS)
+        return response
+
+    @app.get("/")
+    def home():
+        entries = list_entries(store)
+        sources = Counter(e.source for e in entries)
+        days = Counter((e.sort_time or "")[:10] for e in entries)
+        return render_template("home.html", entries=entries[:PAGE_SIZE], sources=sorted(sources.items()),
+                               days=sorted(days.items(), reverse=True)[:60], total=len(entries))
+
+    @app.get("/source/<source>")
+    def by_source(source: str):
+        entries = list_entries(store, source=source)
+        return render_template("list.html", heading=f"Source {source}", entries=entries[:PAGE_SIZE * 5])
+
+    @app.get("/day/<day>")
+    def by_day(day: str):
+        entries = [e for e in list_entries(store, since=day) if (e.sort_time or "").startswith(day)]
+        return render_template("list.html", heading=f"Published {day}", entries=entries)
+
+    @app.get("/search")
+    def search():
+        query = request.args.get("q", "").strip()
+        hits = []
+        if query:
+            index.update(store)
+            hits = index.search(query)
+        return render_template("search.html", query=query, hits=hits)
+
+    @app.get("/article/<article_id>")
+    def article(article_id: str):
+        from archive.keys import article_key
+
+        try:
+            record = load_record(store.get(article_key(article_id)))
+        except (KeyNotFound, BadKey):
+            abort(404)
+        return render_template("article.html", record=record, body=article_body(record.html))
+
+    @app.get(FILES_ROUTE + "<path:key>")
+    def files(key: str):
+        try:
+            check_key(key)
+        except BadKey:
+            abort(404)
+        if not key.startswith(IMAGES_PREFIX):
+            abort(404)  # only mirrored images are served raw
+        try:
+            data = store.get(key)
+        except KeyNotFound:
+            abort(404)
+        content_type = mimetypes.guess_type(key)[0] or "application/octet-stream"
+        if not content_type.startswith("image/") or content_type == "image/svg+xml":
+            content_type = "application/octet-stream"
+        return Response(data, content_type=content_type, headers={"Cache-Control": "public, max-age=31536000, immutable"})
+
+    return app

@@ -1,0 +1,147 @@
+"""The archivists' commands: ls, show, search, export, verify, serve.
+
+Thin wrappers: the work is in ``archive/`` (which knows nothing of Scrapy).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+out = Console()
+err = Console(stderr=True)
+
+ConfigOption = Annotated[Optional[Path], typer.Option("--config", help="config file")]
+ArchiveOption = Annotated[Optional[str], typer.Option("--archive", help="archive URL, overriding the config's")]
+SourceOption = Annotated[Optional[str], typer.Option("--source", help="only this source")]
+SinceOption = Annotated[Optional[str], typer.Option("--since", help="published on or after this date (YYYY-MM-DD)")]
+EXPORT_FORMATS = ("jsonl", "hexo", "warc")
+
+
+def open_archive(config: Path | None, archive: str | None):
+    """The archive store: --archive, else the config's (a missing default config is fine with --archive)."""
+    from archive.store import open_store
+    from crawler.cli import load
+    from crawler.configfile import config_path
+
+    endpoint = None
+    if config is not None or config_path(None).exists() or archive is None:
+        settings = load(config)
+        archive = archive or settings.archive.url
+        endpoint = settings.archive.endpoint_url
+    return open_store(archive, endpoint_url=endpoint)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("ls")
+    def list_articles(source: SourceOption = None, since: SinceOption = None, limit: Annotated[int, typer.Option("--limit")] = 0,
+                      config: ConfigOption = None, archive: ArchiveOption = None) -> None:
+        """Archived articles, newest first: date, source, id, title."""
+        from archive.catalog import list_entries
+
+        entries = list_entries(open_archive(config, archive), source=source, since=since)
+        table = Table(box=None, show_header=True, pad_edge=False)
+        for column in ("date", "source", "id", "title"):
+            table.add_column(column, overflow="fold")
+        for entry in entries[: limit or None]:
+            table.add_row((entry.sort_time or "")[:16].replace("T", " "), entry.source, entry.id, entry.title)
+        out.print(table, soft_wrap=True)
+
+    @app.command()
+    def show(article_id: str, as_json: Annotated[bool, typer.Option("--json", help="the raw record")] = False,
+             config: ConfigOption = None, archive: ArchiveOption = None) -> None:
+        """One article: readable, or its raw record with --json."""
+        from archive.keys import BadKey, article_key
+        from archive.store import KeyNotFound
+
+        store = open_archive(config, archive)
+        try:
+            data = store.get(article_key(article_id))
+        except (KeyNotFound, BadKey):
+            err.print(f"no article {article_id!r} in {store.url}")
+            raise typer.Exit(1) from None
+        if as_json:
+            sys.stdout.write(data.decode("utf-8"))
+            return
+        record = json.loads(data)
+        out.print(f"[bold]{record['title']}[/]", highlight=False)
+        out.print(f"{record['source']} · {record.get('published') or 'no date'} · {', '.join(record['authors']) or 'no author'}", highlight=False)
+        out.print(f"{record['url']}", highlight=False)
+        if record.get("categories"):
+            out.print(" · ".join(record["categories"]), highlight=False)
+        out.print(f"{len(record.get('images') or [])} images\n", highlight=False)
+        out.print(record["text"], highlight=False, markup=False)
+
+    @app.command()
+    def search(text: str, limit: Annotated[int, typer.Option("--limit")] = 20,
+               config: ConfigOption = None, archive: ArchiveOption = None) -> None:
+        """Full-text search over titles and bodies (Chinese included)."""
+        from archive.search import SearchIndex, default_index_path
+
+        store = open_archive(config, archive)
+        index = SearchIndex(default_index_path(store.url))
+        index.update(store)
+        hits = index.search(text, limit=limit)
+        for hit in hits:
+            out.print(f"{(hit.published or '')[:10]:10} {hit.source:16} {hit.id}  [bold]{hit.title}[/]", highlight=False)
+            out.print(f"    {hit.snippet}", highlight=False, markup=False)
+        if not hits:
+            err.print("no article matches")
+            raise typer.Exit(1)
+
+    @app.command()
+    def export(fmt: Annotated[str, typer.Option("--format", help="jsonl, hexo or warc")],
+               output: Annotated[Path, typer.Option("--output", help="directory to write into")],
+               source: SourceOption = None, since: SinceOption = None,
+               config: ConfigOption = None, archive: ArchiveOption = None) -> None:
+        """Export articles as JSON Lines, Hexo posts, or their WARC captures."""
+        from archive import export as exporters
+        from archive.catalog import list_entries
+
+        if fmt not in EXPORT_FORMATS:
+            err.print(f"unknown format {fmt!r}: use one of {', '.join(EXPORT_FORMATS)}")
+            raise typer.Exit(2)
+        store = open_archive(config, archive)
+        entries = list_entries(store, source=source, since=since)
+        count = getattr(exporters, f"export_{fmt}")(store, entries, output)
+        out.print(f"exported {count} {'WARC files' if fmt == 'warc' else 'articles'} to {output}")
+
+    @app.command()
+    def verify(rebuild_index: Annotated[bool, typer.Option("--rebuild-index", help="rebuild the catalog from the records")] = False,
+               as_json: Annotated[bool, typer.Option("--json")] = False,
+               config: ConfigOption = None, archive: ArchiveOption = None) -> None:
+        """Check every record, image and capture; exit 1 on damage."""
+        from archive.catalog import rebuild_catalog
+        from archive.verify import report_json, verify_archive
+
+        store = open_archive(config, archive)
+        report = verify_archive(store)
+        if as_json:
+            sys.stdout.write(report_json(report) + "\n")
+        else:
+            out.print(f"{report.records} records, {report.images} images, {report.captures} captures checked")
+            for problem in report.problems:
+                out.print(f"[red]damaged[/] {problem.key}: {problem.what}", highlight=False)
+        if rebuild_index:
+            out.print(f"catalog rebuilt: {rebuild_catalog(store)} entries")
+        raise typer.Exit(0 if report.ok else 1)
+
+    @app.command()
+    def serve(port: Annotated[int, typer.Option("--port")] = 8080, host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+              config: ConfigOption = None, archive: ArchiveOption = None) -> None:
+        """A read-only web page to browse and search the archive."""
+        from waitress import serve as waitress_serve
+
+        from archive.search import SearchIndex, default_index_path
+        from archive.web import create_app
+
+        store = open_archive(config, archive)
+        app = create_app(store, SearchIndex(default_index_path(store.url)))
+        err.print(f"serving {store.url} on http://{host}:{port}/")
+        waitress_serve(app, host=host, port=port, threads=4, _quiet=True)
