@@ -9,12 +9,15 @@ the records themselves (``newsarchive verify --rebuild-index``).
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable, Iterator
 
 from archive.keys import ARTICLES_PREFIX, article_key
 from archive.store import ArchiveStore
+
+logger = logging.getLogger(__name__)
 
 CATALOG_PREFIX = "catalog/"
 REBUILT_RUN_ID = "rebuilt"
@@ -53,19 +56,54 @@ def segment_key(run_id: str, started: datetime, part: int) -> str:
     return f"{CATALOG_PREFIX}{started:%Y/%m/%d}/{run_id}-{part:04d}.jsonl"
 
 
+def segment_bytes(entries: Iterable[CatalogEntry]) -> bytes:
+    return "".join(json.dumps(asdict(e), ensure_ascii=False) + "\n" for e in entries).encode("utf-8")
+
+
 def write_segment(store: ArchiveStore, key: str, entries: Iterable[CatalogEntry]) -> None:
-    lines = "".join(json.dumps(asdict(e), ensure_ascii=False) + "\n" for e in entries)
-    store.put(key, lines.encode("utf-8"), "application/x-ndjson; charset=utf-8")
+    store.put(key, segment_bytes(entries), "application/x-ndjson; charset=utf-8")
 
 
 def segment_keys(store: ArchiveStore) -> list[str]:
     return [k for k in store.list(CATALOG_PREFIX) if k.endswith(".jsonl")]
 
 
+ENTRY_FIELDS = frozenset(CatalogEntry.__dataclass_fields__)
+
+
 def read_segment(store: ArchiveStore, key: str) -> Iterator[CatalogEntry]:
-    for line in store.get(key).decode("utf-8").splitlines():
-        if line.strip():
-            yield CatalogEntry(**json.loads(line))
+    """The entries of one segment; a damaged line is skipped (``verify --rebuild-index`` remakes the catalog)."""
+    for line in store.get(key).decode("utf-8", errors="replace").splitlines():
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+            entry = CatalogEntry(**{k: v for k, v in data.items() if k in ENTRY_FIELDS})
+        except (ValueError, TypeError, AttributeError):
+            logger.warning("skipping a damaged line of catalog segment %s", key)
+            continue
+        yield entry
+
+
+def parse_since(value: str) -> datetime:
+    """``--since``: a date (``2021-10-26``, midnight UTC) or an ISO instant (naive means UTC)."""
+    text = value.strip()
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a date (YYYY-MM-DD) or an ISO 8601 instant") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+def entry_instant(entry: CatalogEntry) -> datetime:
+    """When the entry sorts: its publication, else its fetch (UTC)."""
+    try:
+        moment = datetime.fromisoformat(entry.sort_time)
+    except (TypeError, ValueError):
+        return datetime.min.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def load_catalog(store: ArchiveStore) -> dict[str, CatalogEntry]:
@@ -77,13 +115,14 @@ def load_catalog(store: ArchiveStore) -> dict[str, CatalogEntry]:
     return entries
 
 
-def list_entries(store: ArchiveStore, *, source: str | None = None, since: str | None = None) -> list[CatalogEntry]:
-    """Entries newest first; ``since`` is an ISO date or instant compared with the publication time."""
+def list_entries(store: ArchiveStore, *, source: str | None = None, since: str | datetime | None = None) -> list[CatalogEntry]:
+    """Entries newest first; ``since`` (a date or instant, see ``parse_since``) is compared with the publication time."""
+    cutoff = parse_since(since) if isinstance(since, str) else since
     entries = [
         e for e in load_catalog(store).values()
-        if (source is None or e.source == source) and (since is None or e.sort_time >= since)
+        if (source is None or e.source == source) and (cutoff is None or entry_instant(e) >= cutoff)
     ]
-    return sorted(entries, key=lambda e: (e.sort_time, e.id), reverse=True)
+    return sorted(entries, key=lambda e: (entry_instant(e), e.id), reverse=True)
 
 
 def rebuild_catalog(store: ArchiveStore) -> int:

@@ -3,23 +3,36 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+import logging
+from datetime import datetime, timezone
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Iterable
 
-import lxml.html
-from lxml import etree
+import yaml
 
 from archive.catalog import CatalogEntry
-from archive.store import ArchiveStore
+from archive.html import rewrite_images
+from archive.keys import IMAGES_PREFIX, BadKey, article_key, check_key
+from archive.records import load_record
+from archive.store import ArchiveStore, KeyNotFound
+
+logger = logging.getLogger(__name__)
 
 EXPORT_IMAGES_DIR = "images"
 
 
 def iter_records(store: ArchiveStore, entries: Iterable[CatalogEntry]) -> Iterable[dict]:
+    """The records the entries name; a missing or damaged one is skipped with a warning (verify reports it)."""
     for entry in entries:
-        yield json.loads(store.get(entry.key))
+        try:
+            data = store.get(entry.key)
+            record = load_record(data)  # schema-valid (ids and keys safe to use as file names)
+            article_key(record.id)
+        except (KeyNotFound, ValueError) as exc:  # pydantic's ValidationError and BadKey are ValueErrors
+            logger.warning("skipping %s: %s", entry.key, str(exc).splitlines()[0])
+            continue
+        yield json.loads(data)
 
 
 def export_jsonl(store: ArchiveStore, entries: Iterable[CatalogEntry], output: Path) -> int:
@@ -34,45 +47,59 @@ def export_jsonl(store: ArchiveStore, entries: Iterable[CatalogEntry], output: P
 
 def _yaml_string(value: str) -> str:
     """A single-quoted YAML scalar, as the seed post writes its title."""
-    return "'" + value.replace("'", "''").replace("\n", " ") + "'"
+    return "'" + " ".join(value.split("\n")).replace("'", "''") + "'"
+
+
+def _yaml_scalar(value: str) -> str:
+    """Plain as in the seed (``- 新媒体``, ``author: ZAKER``) when YAML reads it back as the same string, else quoted."""
+    value = " ".join(value.split("\n"))
+    if value and value == value.strip():
+        try:
+            if yaml.safe_load(f"k: {value}") == {"k": value}:
+                return value
+        except yaml.YAMLError:
+            pass
+    return _yaml_string(value)
 
 
 def _copy_image(store: ArchiveStore, key: str, output: Path) -> str:
-    """Copy one mirrored image into the export; return its path relative to the posts."""
-    target = output / key  # keys start with images/, hash-named: safe as paths
+    """Copy one mirrored image into the export; return its path relative to the export root."""
+    check_key(key)
+    if not key.startswith(IMAGES_PREFIX):
+        raise BadKey(f"image key {key!r} is not under {IMAGES_PREFIX}")
+    target = output.joinpath(*key.split("/"))  # keys are hash-named under images/: safe as paths
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(store.get(key))
     return key
 
 
+def rfc2822_gmt(instant: str) -> str:
+    """``Tue, 26 Oct 2021 22:06:31 GMT``, as the seed's ``date``."""
+    moment = datetime.fromisoformat(instant)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return format_datetime(moment.astimezone(timezone.utc), usegmt=True)
+
+
 def hexo_post(record: dict, image_paths: dict[str, str]) -> str:
-    """Front matter (title, categories, headimg, author, comments, date, thumbnail) then the body HTML."""
-    first_image = image_paths.get(record["images"][0]["key"]) if record.get("images") else None
-    published = record.get("published") or record["fetched"]
-    date = format_datetime(datetime.fromisoformat(published), usegmt=True)
+    """Front matter (title, categories, headimg, author, comments, date, thumbnail) then the body HTML.
+
+    ``image_paths``: archive key -> where the post finds the copy (relative).
+    """
+    first_image = next((image_paths[i["key"]] for i in record.get("images") or [] if i.get("key") in image_paths), None)
+    date = rfc2822_gmt(record.get("published") or record["fetched"])
     categories = list(dict.fromkeys([*record.get("categories", []), record["source"]]))
     author = ", ".join(record.get("authors") or []) or record["source"]
     lines = ["---", f"title: {_yaml_string(record['title'])}", "categories: "]
-    lines += [f" - {_yaml_string(c) if ':' in c or c.startswith(('-', '[', '{', '&', '*', '!', '|', '>', '%', '@')) else c}" for c in categories]
+    lines += [f" - {_yaml_scalar(c)}" for c in categories]
     if first_image:
         lines.append(f"headimg: {_yaml_string(first_image)}")
-    lines += [f"author: {author}", "comments: false", f"date: {date}"]
+    lines += [f"author: {_yaml_scalar(author)}", "comments: false", f"date: {date}"]
     if first_image:
         lines.append(f"thumbnail: {_yaml_string(first_image)}")
-    lines += ["---", "", "<div>", _rewrite_sources(record["html"], image_paths), "</div>", ""]
+    lines += ["---", "", "<div>", rewrite_images(record.get("html") or "", image_paths.get), "</div>", ""]
     return "\n".join(lines)
-
-
-def _rewrite_sources(html: str, image_paths: dict[str, str]) -> str:
-    if not html:
-        return ""
-    fragment = lxml.html.fragment_fromstring(html, create_parent="div")
-    for img in fragment.iter("img"):
-        if img.get("src") in image_paths:
-            img.set("src", image_paths[img.get("src")])
-    inner = etree.tostring(fragment, encoding="unicode", method="html")
-    return inner[len("<div>"): -len("</div>")]
 
 
 def export_hexo(store: ArchiveStore, entries: Iterable[CatalogEntry], output: Path) -> int:
@@ -81,7 +108,12 @@ def export_hexo(store: ArchiveStore, entries: Iterable[CatalogEntry], output: Pa
     posts.mkdir(parents=True, exist_ok=True)
     count = 0
     for record in iter_records(store, entries):
-        image_paths = {image["key"]: "../" + _copy_image(store, image["key"], output) for image in record.get("images") or []}
+        image_paths = {}
+        for image in record.get("images") or []:
+            try:
+                image_paths[image["key"]] = "../" + _copy_image(store, image["key"], output)
+            except (KeyNotFound, BadKey) as exc:
+                logger.warning("%s: image %s not exported: %s", record["id"], image.get("key"), exc)
         (posts / f"{record['id']}.md").write_text(hexo_post(record, image_paths), encoding="utf-8")
         count += 1
     return count
@@ -89,16 +121,30 @@ def export_hexo(store: ArchiveStore, entries: Iterable[CatalogEntry], output: Pa
 
 def export_warc(store: ArchiveStore, entries: Iterable[CatalogEntry], output: Path) -> int:
     """The WARC files (and their CDXJ indexes) holding the captures of the selected articles."""
-    from archive.warc import cdxj_key
+    from archive.warc import WARC_PREFIX, cdxj_key
 
     output.mkdir(parents=True, exist_ok=True)
     files: set[str] = set()
     for record in iter_records(store, entries):
         if record.get("capture"):
             files.add(record["capture"]["warc"])
+    copied = 0
     for key in sorted(files):
-        for name in (key, cdxj_key(key)):
-            target = output / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(store.get(name))
-    return len(files)
+        try:
+            if not check_key(key).startswith(WARC_PREFIX):
+                raise BadKey(f"{key!r} is not under {WARC_PREFIX}")
+            names = [key, cdxj_key(key)]
+            for name in names:
+                target = output.joinpath(*name.split("/"))
+                target.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    target.write_bytes(store.get(name))
+                except KeyNotFound:
+                    if name == key:
+                        raise
+                    logger.warning("%s has no CDXJ index at %s", key, name)
+        except (KeyNotFound, BadKey) as exc:
+            logger.warning("WARC file %s not exported: %s", key, exc)
+            continue
+        copied += 1
+    return copied

@@ -13,6 +13,7 @@ from datetime import datetime
 ARTICLES_PREFIX = "articles/"
 IMAGES_PREFIX = "images/"
 RUNS_PREFIX = "runs/"
+VERSIONS_PREFIX = "versions/"
 
 MAX_SEGMENT_BYTES = 255
 ARTICLE_ID_RE = re.compile(r"^[0-9a-f]{16}$")
@@ -51,6 +52,14 @@ def image_key(sha256: str, extension: str) -> str:
     if not EXTENSION_RE.fullmatch(extension):
         extension = "bin"
     return f"{IMAGES_PREFIX}{sha256[:2]}/{sha256[2:4]}/{sha256}.{extension}"
+
+
+def version_key(article_id: str, version: int, fetched: str) -> str:
+    """``versions/ab/<id>/0001-20211027T060631Z.json``: a replaced record, by version and fetch time."""
+    if not ARTICLE_ID_RE.fullmatch(article_id):
+        raise BadKey(f"bad article id {article_id!r}")
+    stamp = "".join(ch for ch in fetched if ch.isdigit())[:14]
+    return f"{VERSIONS_PREFIX}{article_id[:2]}/{article_id}/{version:04d}-{stamp or 'unknown'}.json"
 
 
 def run_key(run_id: str, started: datetime) -> str:

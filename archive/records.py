@@ -70,6 +70,8 @@ class ArticleRecord(BaseModel):
     images: list[ImageRef]
     content_sha256: str
     capture: CaptureRef | None = None  # beyond the contract's fields: the raw capture in WARC
+    version: int | None = None  # 2, 3, ... once the article changed; absent for the first version
+    previous_versions: list[str] | None = None  # keys under versions/ of the records it replaced, oldest first
 
     @field_validator("schema_")
     @classmethod
@@ -90,8 +92,9 @@ class ArticleRecord(BaseModel):
 
     def to_json(self) -> bytes:
         data = self.model_dump(by_alias=True)
-        if data.get("capture") is None:
-            data.pop("capture", None)  # optional: absent rather than null
+        for optional in ("capture", "version", "previous_versions"):
+            if data.get(optional) is None:
+                data.pop(optional, None)  # optional: absent rather than null
         return dump_record(data)
 
 

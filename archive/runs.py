@@ -17,7 +17,7 @@ from archive.records import dump_record, utc_iso
 from archive.store import ArchiveStore
 
 RUN_SCHEMA = "newsarchive.run/1"
-COUNTERS = ("archived", "updated", "unchanged", "duplicates", "failed", "images_stored", "images_failed", "image_bytes")
+COUNTERS = ("archived", "updated", "unchanged", "spooled", "duplicates", "failed", "images_stored", "images_failed", "image_bytes")
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -49,6 +49,7 @@ class RunRecord:
     per_source: dict[str, dict[str, int]] = field(default_factory=dict)
     blocked: dict[str, str] = field(default_factory=dict)  # source -> why
     failures: list[Failure] = field(default_factory=list)
+    spool_pending: int = 0  # writes still waiting for the store when the run ended
 
     def count(self, counter: str, source: str | None, n: int = 1) -> None:
         self.counts[counter] = self.counts.get(counter, 0) + n
@@ -77,6 +78,10 @@ class RunRecord:
 
 def start_run(run_id: str, sources: list[str]) -> RunRecord:
     return RunRecord(run_id=run_id, started=utc_iso(run_started(run_id)), sources=sources)
+
+
+def run_bytes(run: RunRecord) -> bytes:
+    return dump_record(run.to_dict())
 
 
 def save_run(store: ArchiveStore, run: RunRecord) -> str:

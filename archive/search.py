@@ -72,8 +72,13 @@ class SearchIndex:
 
     def _update(self, store: ArchiveStore) -> int:
         seen = {row[0] for row in self.db.execute("SELECT key FROM segments")}
+        current = segment_keys(store)
+        if seen - set(current):
+            # Segments went away (the catalog was rebuilt, or this is another archive at
+            # the same URL): read the whole catalog again and drop what it no longer lists.
+            return self._resync(store, current)
         indexed = 0
-        for segment in segment_keys(store):
+        for segment in current:
             if segment in seen:
                 continue
             for entry in read_segment(store, segment):
@@ -82,21 +87,47 @@ class SearchIndex:
                     continue
                 try:
                     record = json.loads(store.get(entry.key))
-                except KeyNotFound:
-                    continue
+                except (KeyNotFound, ValueError):
+                    continue  # gone or damaged: verify reports it
                 self._put(record, row[0] if row else None)
                 indexed += 1
             self.db.execute("INSERT OR IGNORE INTO segments(key) VALUES (?)", (segment,))
             self.db.commit()
         return indexed
 
+    def _resync(self, store: ArchiveStore, segments: list[str]) -> int:
+        entries = {}
+        for segment in segments:
+            for entry in read_segment(store, segment):
+                entries[entry.id] = entry
+        indexed = 0
+        for doc_id, rowid in self.db.execute("SELECT id, rowid_ FROM docs").fetchall():
+            if doc_id not in entries:
+                self.db.execute("DELETE FROM fts WHERE rowid = ?", (rowid,))
+                self.db.execute("DELETE FROM docs WHERE id = ?", (doc_id,))
+        for entry in entries.values():
+            row = self.db.execute("SELECT rowid_, content_sha256, title FROM docs WHERE id = ?", (entry.id,)).fetchone()
+            if row and row[1] == entry.content_sha256 and row[2] == entry.title:
+                continue
+            try:
+                record = json.loads(store.get(entry.key))
+            except (KeyNotFound, ValueError):
+                continue
+            self._put(record, row[0] if row else None)
+            indexed += 1
+        self.db.execute("DELETE FROM segments")
+        self.db.executemany("INSERT INTO segments(key) VALUES (?)", [(segment,) for segment in segments])
+        self.db.commit()
+        return indexed
+
     def _put(self, record: dict, rowid: int | None) -> None:
         if rowid is not None:
             self.db.execute("DELETE FROM fts WHERE rowid = ?", (rowid,))
-        cursor = self.db.execute("INSERT INTO fts(title, body) VALUES (?, ?)", (record["title"], record["text"]))
+        cursor = self.db.execute("INSERT INTO fts(title, body) VALUES (?, ?)", (record.get("title") or "", record.get("text") or ""))
         self.db.execute(
             "INSERT OR REPLACE INTO docs(id, rowid_, source, title, published, content_sha256) VALUES (?, ?, ?, ?, ?, ?)",
-            (record["id"], cursor.lastrowid, record["source"], record["title"], record.get("published"), record["content_sha256"]),
+            (record["id"], cursor.lastrowid, record.get("source") or "", record.get("title") or "", record.get("published"),
+             record.get("content_sha256") or ""),
         )
 
     def search(self, text: str, limit: int = 50) -> list[SearchHit]:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
-from archive.keys import ARTICLES_PREFIX, article_key
+from archive.keys import ARTICLES_PREFIX, IMAGES_PREFIX, SHA256_RE, BadKey, article_key, check_key
 from archive.records import load_record
 from archive.store import ArchiveStore, KeyNotFound
 
@@ -17,6 +17,7 @@ from archive.store import ArchiveStore, KeyNotFound
 class Problem:
     key: str
     what: str
+    named_by: list[str] = field(default_factory=list)  # the records naming a damaged image or capture
 
 
 @dataclass
@@ -30,60 +31,101 @@ class VerifyReport:
     def ok(self) -> bool:
         return not self.problems
 
+    def add(self, key: str, what: str, named_by: str | None = None) -> None:
+        """One problem per damaged object, however many records name it."""
+        for problem in self.problems:
+            if problem.key == key and problem.what == what:
+                break
+        else:
+            problem = Problem(key, what)
+            self.problems.append(problem)
+        if named_by and named_by not in problem.named_by:
+            problem.named_by.append(named_by)
+
+
+def _schema_error(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first.get("loc", ())) or "record"
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        return f"{where}: {first.get('msg', 'invalid')}{more}"
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
 
 def verify_archive(store: ArchiveStore) -> VerifyReport:
     """Every record parses and matches the schema; every image and capture it names exists intact."""
     report = VerifyReport()
     checked_images: dict[str, str | None] = {}  # key -> problem (None: fine), each image hashed once
+    checked_captures: dict[tuple[str, int, int], str | None] = {}
     for key in store.list(ARTICLES_PREFIX):
         if not key.endswith(".json"):
             continue
         report.records += 1
         try:
             record = load_record(store.get(key))
-        except (ValidationError, ValueError) as exc:
-            report.problems.append(Problem(key, f"record does not parse or match the schema: {str(exc).splitlines()[0]}"))
+        except (ValidationError, ValueError, UnicodeDecodeError) as exc:
+            report.add(key, f"record does not parse or match the schema: {_schema_error(exc)}")
             continue
-        if article_key(record.id) != key:
-            report.problems.append(Problem(key, f"record id {record.id} belongs at {article_key(record.id)}"))
+        try:
+            expected_key = article_key(record.id)
+        except BadKey:
+            expected_key = None
+        if expected_key != key:
+            report.add(key, f"record id {record.id!r} does not belong at this key")
         for image in record.images:
             if image.key not in checked_images:
                 checked_images[image.key] = _check_image(store, image.key, image.sha256)
                 report.images += 1
             if checked_images[image.key]:
-                report.problems.append(Problem(image.key, f"{checked_images[image.key]} (named by {key})"))
-        capture = getattr(record, "capture", None)
+                report.add(image.key, checked_images[image.key], key)
+        capture = record.capture
         if capture is not None:
             report.captures += 1
-            if problem := _check_capture(store, capture):
-                report.problems.append(Problem(capture.warc, f"{problem} (named by {key})"))
+            where = (capture.warc, capture.offset, capture.length)
+            if where not in checked_captures:
+                checked_captures[where] = _check_capture(store, capture, record.url)
+            if checked_captures[where]:
+                report.add(capture.warc, checked_captures[where], key)
     return report
 
 
 def _check_image(store: ArchiveStore, key: str, sha256: str) -> str | None:
+    if not key.startswith(IMAGES_PREFIX):
+        return f"image key outside {IMAGES_PREFIX}"
     try:
-        data = store.get(key)
+        data = store.get(check_key(key))
     except KeyNotFound:
         return "image missing"
+    except BadKey as exc:
+        return str(exc)
     actual = hashlib.sha256(data).hexdigest()
-    return None if actual == sha256 else f"image damaged: sha256 {actual}, record says {sha256}"
+    if actual != sha256:
+        return f"image damaged: sha256 {actual}, record says {sha256}"
+    stem = key.rsplit("/", 1)[-1].split(".", 1)[0]
+    if SHA256_RE.fullmatch(stem) and stem != sha256:
+        return f"image key names sha256 {stem}, record says {sha256}"
+    return None
 
 
-def _check_capture(store: ArchiveStore, capture) -> str | None:
-    from archive.warc import read_capture
+def _check_capture(store: ArchiveStore, capture, url: str) -> str | None:
+    from archive.warc import WARC_PREFIX, read_capture_record
 
+    if not capture.warc.startswith(WARC_PREFIX):
+        return f"capture outside {WARC_PREFIX}"
     try:
-        read_capture(store, capture)
+        captured = read_capture_record(store, capture)
     except KeyNotFound:
         return "WARC file missing"
-    except ValueError as exc:
-        return f"WARC record unreadable: {exc}"
+    except (BadKey, ValueError) as exc:
+        return f"WARC record unreadable at {capture.offset}+{capture.length}: {exc}"
+    if captured.url != url:
+        return f"WARC record at {capture.offset} is the response for {captured.url}, not {url}"
     return None
 
 
 def report_json(report: VerifyReport) -> str:
     return json.dumps(
         {"ok": report.ok, "records": report.records, "images": report.images, "captures": report.captures,
-         "problems": [{"key": p.key, "what": p.what} for p in report.problems]},
+         "problems": [{"key": p.key, "what": p.what, "named_by": p.named_by} for p in report.problems]},
         ensure_ascii=False, indent=1,
     )

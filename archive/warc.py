@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
+from urllib.parse import urlsplit
 
 from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
@@ -54,6 +55,15 @@ class CdxjLine:
         fields = {"url": self.url, "mime": self.mime, "status": str(self.status), "digest": self.digest,
                   "length": str(self.length), "offset": str(self.offset), "filename": self.filename}
         return f"{surt.surt(self.url)} {self.timestamp} {json.dumps(fields, ensure_ascii=False)}"
+
+
+# The HTTP client has already undone the transfer coding: the payload is stored
+# de-chunked, so a header claiming chunks would make readers mangle it.
+HOP_BY_HOP_RENAMED = {"transfer-encoding"}
+
+
+def _stored_response_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    return [(f"X-Archive-Orig-{name}" if name.lower() in HOP_BY_HOP_RENAMED else name, value) for name, value in headers]
 
 
 def warc_key(run_id: str, started: datetime, sequence: int) -> str:
@@ -96,16 +106,24 @@ class WarcSpool:
             self._open()
         writer = self._writer
         date = fetched.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        http_response = StatusAndHeaders(f"{status} {reason}".strip(), list(response_headers), protocol=protocol or "HTTP/1.1")
+        http_response = StatusAndHeaders(f"{status} {reason}".strip(), _stored_response_headers(response_headers),
+                                         protocol=protocol or "HTTP/1.1")
         response = writer.create_warc_record(url, "response", payload=io.BytesIO(body), length=len(body),
                                              http_headers=http_response, warc_headers_dict={"WARC-Date": date})
-        path = url.split("/", 3)[3] if url.count("/") >= 3 else ""
-        http_request = StatusAndHeaders(f"{method} /{path} {protocol or 'HTTP/1.1'}", list(request_headers), is_http_request=True)
+        response_id = response.rec_headers.get_header("WARC-Record-ID")
+        parts = urlsplit(url)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        request_headers = list(request_headers)
+        if parts.netloc and not any(name.lower() == "host" for name, _ in request_headers):
+            request_headers.insert(0, ("Host", parts.netloc))  # the HTTP client adds it on the wire
+        http_request = StatusAndHeaders(f"{method} {target} {protocol or 'HTTP/1.1'}", request_headers, is_http_request=True)
         request = writer.create_warc_record(url, "request", http_headers=http_request,
-                                            warc_headers_dict={"WARC-Date": date, "WARC-Concurrent-To": response.rec_headers.get_header("WARC-Record-ID")})
-        metadata = writer.create_warc_record(url, "metadata", payload=io.BytesIO(json.dumps({"run_id": self.run_id}).encode()),
+                                            warc_headers_dict={"WARC-Date": date, "WARC-Concurrent-To": response_id})
+        about = {"run_id": self.run_id, "fetched": date, "status": status}
+        metadata = writer.create_warc_record(url, "metadata", payload=io.BytesIO(json.dumps(about).encode()),
                                              warc_content_type="application/json",
-                                             warc_headers_dict={"WARC-Date": date, "WARC-Concurrent-To": response.rec_headers.get_header("WARC-Record-ID")})
+                                             warc_headers_dict={"WARC-Date": date, "WARC-Concurrent-To": response_id,
+                                                                "WARC-Refers-To": response_id})
         offset = self._handle.tell()
         writer.write_record(response)
         length = self._handle.tell() - offset
@@ -135,20 +153,35 @@ class WarcSpool:
         return key, path, cdxj
 
 
-def upload_warc(store: ArchiveStore, key: str, path: Path, cdxj: str) -> None:
-    """The WARC first, then its index: an index never points at a missing file."""
-    store.put(key, path.read_bytes(), "application/warc")
-    store.put(cdxj_key(key), cdxj.encode("utf-8"), "application/x-cdxj; charset=utf-8")
-    path.unlink(missing_ok=True)
+@dataclass
+class CapturedResponse:
+    url: str
+    http_headers: StatusAndHeaders
+    payload: bytes  # as received: content-encoding kept
+
+
+def read_capture_record(store: ArchiveStore, capture) -> CapturedResponse:
+    """The response record at a capture's byte range (raises ValueError when there is none)."""
+    data = store.get_range(capture.warc, capture.offset, capture.length)
+    if len(data) != capture.length:
+        raise ValueError(f"{capture.warc} ends before {capture.offset}+{capture.length}")
+    try:
+        for record in ArchiveIterator(io.BytesIO(data)):
+            if record.rec_type == "response":
+                return CapturedResponse(record.rec_headers.get_header("WARC-Target-URI") or "", record.http_headers,
+                                        record.raw_stream.read())
+            break
+    except ValueError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - warcio's ArchiveLoadFailed, zlib and EOF errors on damaged bytes
+        raise ValueError(f"{type(exc).__name__}: {exc}") from exc
+    raise ValueError(f"no response record at {capture.warc}:{capture.offset}")
 
 
 def read_capture(store: ArchiveStore, capture) -> tuple[StatusAndHeaders, bytes]:
     """The HTTP headers and payload (as received, content-encoding kept) of one capture."""
-    data = store.get_range(capture.warc, capture.offset, capture.length)
-    for record in ArchiveIterator(io.BytesIO(data)):
-        if record.rec_type == "response":
-            return record.http_headers, record.raw_stream.read()
-    raise ValueError(f"no response record at {capture.warc}:{capture.offset}")
+    captured = read_capture_record(store, capture)
+    return captured.http_headers, captured.payload
 
 
 def capture_dict(capture: Capture) -> dict:
@@ -176,7 +209,7 @@ def index_warc_file(path: Path, key: str) -> str:
                                       status, mime, record.rec_headers.get_header("WARC-Payload-Digest") or "", offset, length, key))
         except Exception:  # noqa: BLE001 - warcio raises several kinds on a truncated tail
             pass
-    return "".join(line.render() + "\n" for line in lines)
+    return "".join(line.render() + "\n" for line in sorted(lines, key=lambda c: (c.render().split(" ", 1)[0], c.timestamp)))
 
 
 def spool_file_key(path: Path) -> str:

@@ -8,21 +8,23 @@ forbids scripts outright. Only GET routes exist.
 from __future__ import annotations
 
 import mimetypes
+import re
 from collections import Counter
 from pathlib import Path
 
-import lxml.html
 import nh3
 from flask import Flask, Response, abort, render_template, request
-from lxml import etree
 
 from archive.catalog import list_entries
+from archive.html import rewrite_images
 from archive.keys import IMAGES_PREFIX, BadKey, check_key
 from archive.records import load_record
 from archive.search import SearchIndex
 from archive.store import ArchiveStore, KeyNotFound
 
 FILES_ROUTE = "/files/"
+READ_METHODS = frozenset({"GET", "HEAD"})
+DAY_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 PAGE_SIZE = 100
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; img-src 'self'; style-src 'self' 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
@@ -35,17 +37,28 @@ def article_body(html: str) -> str:
     """The stored HTML, cleaned again, its mirrored images pointed at /files/."""
     if not html:
         return ""
-    fragment = lxml.html.fragment_fromstring(html, create_parent="div")
-    for img in fragment.iter("img"):
-        src = img.get("src", "")
-        if src.startswith(IMAGES_PREFIX):
-            img.set("src", FILES_ROUTE + src)
-    inner = etree.tostring(fragment, encoding="unicode", method="html")[len("<div>"): -len("</div>")]
+    inner = rewrite_images(html, _archived_image_url)
     return nh3.clean(inner, url_schemes={"http", "https", "mailto"}, link_rel="noopener noreferrer nofollow")
+
+
+def _archived_image_url(src: str) -> str | None:
+    """The page's URL for a mirrored image; None for one the crawl did not mirror (never fetched from its origin)."""
+    if not src.startswith(IMAGES_PREFIX):
+        return None
+    try:
+        check_key(src)
+    except BadKey:
+        return None
+    return FILES_ROUTE + src
 
 
 def create_app(store: ArchiveStore, index: SearchIndex) -> Flask:
     app = Flask(__name__, template_folder=str(Path(__file__).parent / "templates"))
+
+    @app.before_request
+    def _read_only():
+        if request.method not in READ_METHODS:
+            abort(405)  # no write endpoint anywhere, whatever the path
 
     @app.after_request
     def _headers(response: Response) -> Response:
@@ -67,7 +80,12 @@ def create_app(store: ArchiveStore, index: SearchIndex) -> Flask:
 
     @app.get("/day/<day>")
     def by_day(day: str):
-        entries = [e for e in list_entries(store, since=day) if (e.sort_time or "").startswith(day)]
+        if not DAY_RE.fullmatch(day):
+            abort(404)
+        try:
+            entries = [e for e in list_entries(store, since=day) if (e.sort_time or "").startswith(day)]
+        except ValueError:
+            abort(404)
         return render_template("list.html", heading=f"Published {day}", entries=entries)
 
     @app.get("/search")
@@ -85,7 +103,7 @@ def create_app(store: ArchiveStore, index: SearchIndex) -> Flask:
 
         try:
             record = load_record(store.get(article_key(article_id)))
-        except (KeyNotFound, BadKey):
+        except (KeyNotFound, ValueError):  # BadKey, and a damaged record (verify reports it)
             abort(404)
         return render_template("article.html", record=record, body=article_body(record.html))
 

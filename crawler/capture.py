@@ -20,8 +20,8 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.threads import deferToThread
 
 from archive.runs import new_run_id, run_started
-from archive.store import open_store
-from archive.warc import WarcSpool, index_warc_file, spool_file_key, upload_warc
+from archive.warc import WarcSpool, cdxj_key, index_warc_file, spool_file_key
+from crawler.storage import archive_writer
 
 logger = logging.getLogger(__name__)
 CAPTURE_META = "newsarchive_capture"
@@ -40,8 +40,8 @@ def _reason(status: int) -> str:
 
 
 class WarcCaptureMiddleware:
-    def __init__(self, store, spool: WarcSpool, spool_root: Path) -> None:
-        self.store = store
+    def __init__(self, writer, spool: WarcSpool, spool_root: Path) -> None:
+        self.writer = writer
         self.spool = spool
         self.spool_root = spool_root
 
@@ -53,8 +53,7 @@ class WarcCaptureMiddleware:
         run_id = settings.get("NEWSARCHIVE_RUN_ID") or new_run_id()
         spool_root = Path(settings.get("NEWSARCHIVE_STATE_DIR") or "state") / SPOOL_SUBDIR
         spool = WarcSpool(spool_root / run_id, run_id, run_started(run_id), settings.getint("NEWSARCHIVE_WARC_MAX_BYTES"))
-        store = open_store(settings["NEWSARCHIVE_ARCHIVE_URL"], endpoint_url=settings.get("NEWSARCHIVE_ARCHIVE_ENDPOINT"))
-        middleware = cls(store, spool, spool_root)
+        middleware = cls(archive_writer(crawler), spool, spool_root)
         crawler.signals.connect(middleware.spider_opened, scrapy_signals.spider_opened)
         crawler.signals.connect(middleware.spider_closed, scrapy_signals.spider_closed)
         return middleware
@@ -73,7 +72,13 @@ class WarcCaptureMiddleware:
     async def _upload(self, finished) -> None:
         if finished is not None:
             key, path, cdxj = finished
-            await maybe_deferred_to_future(deferToThread(upload_warc, self.store, key, path, cdxj))
+            await maybe_deferred_to_future(deferToThread(self._upload_file, key, path, cdxj))
+
+    def _upload_file(self, key: str, path: Path, cdxj: str) -> None:
+        """The WARC first, then its index: an index never points at a missing file."""
+        self.writer.write("put", key, path.read_bytes(), "application/warc")
+        self.writer.write("put", cdxj_key(key), cdxj.encode("utf-8"), "application/x-cdxj; charset=utf-8")
+        path.unlink(missing_ok=True)
 
     async def spider_opened(self, spider) -> None:
         """Upload what crawls killed before their end left in the spool."""
@@ -82,7 +87,7 @@ class WarcCaptureMiddleware:
                 key = spool_file_key(path)
                 logger.warning("uploading the capture file %s a previous crawl left behind", key)
                 cdxj = await maybe_deferred_to_future(deferToThread(index_warc_file, path, key))
-                await maybe_deferred_to_future(deferToThread(upload_warc, self.store, key, path, cdxj))
+                await maybe_deferred_to_future(deferToThread(self._upload_file, key, path, cdxj))
             if not any(run_dir.iterdir()):
                 run_dir.rmdir()
 

@@ -78,6 +78,8 @@ class CrawlSettings(_Strict):
     extract_workers: int | None = Field(None, ge=0, le=64)  # processes; 0 = in the crawl process
     max_page_bytes: int = Field(20 * 1024 * 1024, ge=1024)
     warc: bool = True  # keep every response raw, in WARC files under warc/
+    spool_wait: float = Field(30, ge=0)  # seconds a crawl's end waits for an unreachable store to come back
+    warc_max_bytes: int = Field(100 * 1024 * 1024, ge=1024)  # a WARC file is closed once it reaches this size
 
 
 class SourceBase(_Strict):

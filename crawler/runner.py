@@ -49,6 +49,8 @@ def crawl_settings(config: Config, *, archive_url: str | None = None, run_id: st
             "NEWSARCHIVE_PROGRESS": progress,
             "NEWSARCHIVE_STATE_DIR": config.daemon.state_dir,
             "NEWSARCHIVE_WARC": crawl.warc,
+            "NEWSARCHIVE_SPOOL_WAIT": crawl.spool_wait,
+            "NEWSARCHIVE_WARC_MAX_BYTES": crawl.warc_max_bytes,
             "CONCURRENT_REQUESTS": crawl.concurrency,
             "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.concurrency,
             "DOWNLOAD_DELAY": crawl.download_delay,

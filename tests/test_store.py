@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from archive.keys import BadKey, article_key, image_key
+from archive.keys import version_key, BadKey, article_key, image_key
 from archive.records import SCHEMA, article_id, content_sha256, dump_record, load_record
 from archive.store import (
     KeyNotFound,
@@ -240,14 +240,18 @@ def test_store_article_archived_unchanged_updated(store):
     assert store.get(key) == stored
     assert _object_stamp(store, key) == stamp
 
-    # Changed text: a new version.
+    # Changed text: a new version; the replaced record is kept under versions/ first.
     new_text = "第一段。\n\n第二段改了。"
     changed = make_record(text=new_text, content_sha256=content_sha256(new_text))
     assert store_article(counting, changed) == UPDATED
-    assert load_record(store.get(key)).text == new_text
-    assert counting.puts == [key, key]
+    current = load_record(store.get(key))
+    assert current.text == new_text
+    previous = version_key(record["id"], 1, record["fetched"])
+    assert counting.puts == [key, previous, key]
+    assert current.version == 2 and current.previous_versions == [previous]
+    assert store.get(previous) == stored  # the first version, byte for byte
 
-    # Changed image list (text the same): a new version too.
+    # Changed image list (text the same): updated in place, still version 2.
     other_sha = "cd" * 32
     with_images = make_record(text=new_text, content_sha256=content_sha256(new_text))
     with_images["images"].append(
@@ -258,9 +262,10 @@ def test_store_article_archived_unchanged_updated(store):
     assert [i["key"] for i in load_record(store.get(key)).model_dump()["images"]] == [
         image_key("ab" * 32, "jpg"), image_key(other_sha, "png")
     ]
+    assert load_record(store.get(key)).previous_versions == [previous]
     # ...and that again is unchanged.
     assert store_article(counting, with_images) == UNCHANGED
-    assert counting.puts == [key, key, key]
+    assert counting.puts == [key, previous, key, key]
 
     # Only one object under articles/, and it is the record's key.
     assert list(store.list("articles/")) == [key]

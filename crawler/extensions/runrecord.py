@@ -12,28 +12,30 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.threads import deferToThread
 
 from archive.records import dump_record, utc_iso
-from archive.runs import Failure, RunRecord, new_run_id, save_run, start_run
-from archive.store import open_store
+from archive.runs import Failure, new_run_id, run_bytes, start_run
+from archive.store import StoreUnavailable
 from crawler import signals
 from crawler.items import ArticlePage
 from crawler.pipelines.record import DuplicateArticle
+from crawler.storage import archive_writer
 
 logger = logging.getLogger(__name__)
 
 
 class RunRecordExtension:
-    def __init__(self, crawler: Crawler, store, run_id: str, local_copy: Path | None) -> None:
+    def __init__(self, crawler: Crawler, writer, run_id: str, local_copy: Path | None, spool_wait: float) -> None:
         self.crawler = crawler
-        self.store = store
+        self.writer = writer
+        self.spool_wait = spool_wait
         self.local_copy = local_copy
         self.run = start_run(run_id, [])
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "RunRecordExtension":
         settings = crawler.settings
-        store = open_store(settings["NEWSARCHIVE_ARCHIVE_URL"], endpoint_url=settings.get("NEWSARCHIVE_ARCHIVE_ENDPOINT"))
         local = settings.get("NEWSARCHIVE_RUN_RECORD_FILE")
-        extension = cls(crawler, store, settings.get("NEWSARCHIVE_RUN_ID") or new_run_id(), Path(local) if local else None)
+        extension = cls(crawler, archive_writer(crawler), settings.get("NEWSARCHIVE_RUN_ID") or new_run_id(),
+                        Path(local) if local else None, settings.getfloat("NEWSARCHIVE_SPOOL_WAIT"))
         connect = crawler.signals.connect
         connect(extension.spider_opened, scrapy_signals.spider_opened)
         connect(extension.spider_closed, scrapy_signals.spider_closed)
@@ -47,8 +49,22 @@ class RunRecordExtension:
     async def spider_opened(self, spider) -> None:
         self.run.sources = sorted(getattr(spider, "sources", {}))
         spider.run_id = self.run.run_id
-        # A store that cannot be reached or created fails the run at once.
-        await maybe_deferred_to_future(deferToThread(self.store.ensure))
+        await maybe_deferred_to_future(deferToThread(self._prepare_store))
+
+    def _prepare_store(self) -> None:
+        """Create the archive if needed and replay what an earlier run left in the spool.
+
+        A store that is out of reach does not stop the crawl (writes wait in
+        the spool); one that refuses us (credentials, no bucket) does.
+        """
+        try:
+            self.writer.store.ensure()
+        except StoreUnavailable as exc:
+            logger.warning("the archive is out of reach, writes will wait in the local spool: %s", exc)
+            return
+        if self.writer.spool.pending:
+            logger.warning("replaying %d writes an earlier run left in the spool", self.writer.spool.pending)
+            self.writer.spool.replay(self.writer.store, force=True)
 
     def item_scraped(self, item, spider=None) -> None:
         if isinstance(item, ArticlePage) and item.status:
@@ -78,12 +94,15 @@ class RunRecordExtension:
         self.run.count("images_failed" if failure.kind == "image" else "failed", failure.source)
 
     async def spider_closed(self, spider, reason: str) -> None:
+        # Wait a little for a store that went away: what still waits is replayed by the next run.
+        if self.writer.spool.pending:
+            self.run.spool_pending = await maybe_deferred_to_future(deferToThread(self.writer.drain, self.spool_wait))
         self.run.finished = utc_iso(datetime.now(timezone.utc))
         self.run.status = "completed" if reason == "finished" else "interrupted"
         if self.local_copy is not None:
             self.local_copy.parent.mkdir(parents=True, exist_ok=True)
             self.local_copy.write_bytes(dump_record(self.run.to_dict()))
         try:
-            await maybe_deferred_to_future(deferToThread(save_run, self.store, self.run))
+            await maybe_deferred_to_future(deferToThread(self.writer.write, "put", self.run.key, run_bytes(self.run), "application/json; charset=utf-8"))
         except Exception as exc:  # noqa: BLE001 - the local copy still tells the parent
             logger.error("could not write the run record %s: %s", self.run.key, exc)

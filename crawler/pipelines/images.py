@@ -19,7 +19,7 @@ from scrapy.pipelines.media import FileException
 from twisted.internet.threads import deferToThread
 
 from archive.keys import image_key
-from archive.store import ArchiveStore, open_store
+from crawler.storage import archive_writer
 from crawler import signals
 from crawler.extract.images import unwrap_proxy
 from crawler.extract.imagefile import BadImage, inspect_image
@@ -35,19 +35,15 @@ def _is_recorded_image_failure(record: logging.LogRecord) -> bool:
 
 
 class ArchiveFilesStore:
-    """FilesPipeline's store interface over an archive backend, off the reactor thread."""
+    """FilesPipeline's store interface over the crawl's archive writer, off the reactor thread."""
 
-    def __init__(self, store: ArchiveStore) -> None:
-        self.store = store
+    def __init__(self, writer) -> None:
+        self.writer = writer
 
     def persist_file(self, path: str, buf, info, meta=None, headers=None):
-        data, content_type = buf.getvalue(), (headers or {}).get("Content-Type", "application/octet-stream")
-        return deferToThread(self._put_once, path, data, content_type)
-
-    def _put_once(self, key: str, data: bytes, content_type: str) -> None:
-        # Content-addressed: an existing key already holds these very bytes.
-        if not self.store.exists(key):
-            self.store.put(key, data, content_type)
+        content_type = (headers or {}).get("Content-Type", "application/octet-stream")
+        # Content-addressed: written once, whatever number of articles show it.
+        return deferToThread(self.writer.write, "put_once", path, buf.getvalue(), content_type)
 
     def stat_file(self, path: str, info) -> dict:
         return {}
@@ -76,7 +72,7 @@ class ArchiveImagesPipeline(FilesPipeline):
         return cls(settings["NEWSARCHIVE_ARCHIVE_URL"], endpoint_url=settings.get("NEWSARCHIVE_ARCHIVE_ENDPOINT"), crawler=crawler)
 
     def _get_store(self, uri: str) -> ArchiveFilesStore:
-        return ArchiveFilesStore(open_store(uri, endpoint_url=self.endpoint_url))
+        return ArchiveFilesStore(archive_writer(self.crawler))
 
     def get_media_requests(self, item, info) -> list[Request]:
         if not isinstance(item, ArticlePage):

@@ -7,13 +7,14 @@ from scrapy.exceptions import DropItem
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.threads import deferToThread
 
-from archive.catalog import CatalogEntry, catalog_entry, segment_key, write_segment
+from archive.catalog import CatalogEntry, catalog_entry, segment_bytes, segment_key
 from archive.records import article_id
 from archive.runs import new_run_id, run_started
-from archive.store import open_store
-from archive.writer import ARCHIVED, UPDATED, store_article
+from archive.spool import SPOOLED
+from archive.writer import ARCHIVED, UPDATED
 from crawler.extract.record import article_record
 from crawler.items import ArticlePage
+from crawler.storage import archive_writer
 
 # Catalog entries are written in parts, so a killed crawl loses at most this many.
 CATALOG_PART_ENTRIES = 100
@@ -24,8 +25,8 @@ class DuplicateArticle(DropItem):
 
 
 class ArchiveRecordPipeline:
-    def __init__(self, store, run_id: str) -> None:
-        self.store = store
+    def __init__(self, writer, run_id: str) -> None:
+        self.writer = writer
         self.run_id = run_id
         self.seen: set[str] = set()
         self.pending: list[CatalogEntry] = []
@@ -33,9 +34,7 @@ class ArchiveRecordPipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "ArchiveRecordPipeline":
-        settings = crawler.settings
-        store = open_store(settings["NEWSARCHIVE_ARCHIVE_URL"], endpoint_url=settings.get("NEWSARCHIVE_ARCHIVE_ENDPOINT"))
-        return cls(store, settings.get("NEWSARCHIVE_RUN_ID") or new_run_id())
+        return cls(archive_writer(crawler), crawler.settings.get("NEWSARCHIVE_RUN_ID") or new_run_id())
 
     async def process_item(self, item):
         if not isinstance(item, ArticlePage) or item.article is None:
@@ -47,12 +46,12 @@ class ArchiveRecordPipeline:
         record = article_record(item.article, source=item.source, fetched=item.fetched, categories=item.categories,
                                 images=item.images_stored, capture=item.capture)
         try:
-            item.status = await maybe_deferred_to_future(deferToThread(store_article, self.store, record))
+            item.status = await maybe_deferred_to_future(deferToThread(self.writer.write_article, record))
         except BaseException:
             # The id is free again: a later copy of the article may still make it.
             self.seen.discard(item.article_id)
             raise
-        if item.status in (ARCHIVED, UPDATED):
+        if item.status in (ARCHIVED, UPDATED, SPOOLED):
             self.pending.append(catalog_entry(record))
             if len(self.pending) >= CATALOG_PART_ENTRIES:
                 await self.flush_catalog()
@@ -64,7 +63,8 @@ class ArchiveRecordPipeline:
             return
         key = segment_key(self.run_id, run_started(self.run_id), self.parts_written)
         self.parts_written += 1
-        await maybe_deferred_to_future(deferToThread(write_segment, self.store, key, entries))
+        data = segment_bytes(entries)
+        await maybe_deferred_to_future(deferToThread(self.writer.write, "put", key, data, "application/x-ndjson; charset=utf-8"))
 
     async def close_spider(self) -> None:
         await self.flush_catalog()

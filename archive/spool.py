@@ -1,0 +1,140 @@
+"""Writes that wait on local disk while the object store is out of reach.
+
+When the store is unreachable or answers with server errors, records,
+images, catalog segments, run records and WARC files are appended to a
+spool (one fsynced file per write, numbered) and replayed in order when the
+store answers again: later in the same run, or at the start of the next.
+The spool is bounded; past its size a write fails loudly instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from archive.store import ArchiveStore, StoreUnavailable
+from archive.writer import store_article
+
+DEFAULT_SPOOL_MAX_BYTES = 2 * 1024 * 1024 * 1024
+REPLAY_INTERVAL_SECONDS = 5.0  # between attempts to reach a store that was down
+SPOOLED = "spooled"
+
+
+class SpoolFull(StoreUnavailable):
+    """The store is down and the spool has no room left: the write is refused."""
+
+
+def apply_write(store: ArchiveStore, op: str, key: str, data: bytes, content_type: str) -> str:
+    """Carry out one write against the store. ``op``: put | put_once | article."""
+    if op == "article":
+        return store_article(store, json.loads(data))
+    if op == "put_once":
+        # Content-addressed: an existing key already holds these very bytes.
+        if not store.exists(key):
+            store.put(key, data, content_type)
+        return "stored"
+    store.put(key, data, content_type)
+    return "stored"
+
+
+class StoreSpool:
+    def __init__(self, directory: Path, max_bytes: int = DEFAULT_SPOOL_MAX_BYTES) -> None:
+        self.directory = directory
+        self.max_bytes = max_bytes
+        self._lock = threading.Lock()
+        self._last_attempt = 0.0
+
+    def _entries(self) -> list[Path]:
+        if not self.directory.is_dir():
+            return []
+        return sorted(self.directory.glob("*.op"))
+
+    @property
+    def pending(self) -> int:
+        return len(self._entries())
+
+    def _used_bytes(self) -> int:
+        return sum(path.stat().st_size for path in self._entries())
+
+    def add(self, op: str, key: str, data: bytes, content_type: str) -> None:
+        with self._lock:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            if self._used_bytes() + len(data) > self.max_bytes:
+                raise SpoolFull(f"the store is unreachable and the spool at {self.directory} is full")
+            entries = self._entries()
+            sequence = int(entries[-1].stem) + 1 if entries else 1
+            header = json.dumps({"op": op, "key": key, "content_type": content_type}).encode() + b"\n"
+            temp = self.directory / f".{sequence:012d}.tmp"
+            with open(temp, "wb") as handle:
+                handle.write(header + data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temp, self.directory / f"{sequence:012d}.op")
+            _fsync_dir(self.directory)
+
+    def replay(self, store: ArchiveStore, *, force: bool = False) -> int:
+        """Write what waits, oldest first; stop at the first failure. Returns how many went through."""
+        with self._lock:
+            now = time.monotonic()
+            if not force and now - self._last_attempt < REPLAY_INTERVAL_SECONDS:
+                return 0
+            self._last_attempt = now
+            done = 0
+            for path in self._entries():
+                header, _, data = path.read_bytes().partition(b"\n")
+                meta: dict[str, Any] = json.loads(header)
+                try:
+                    apply_write(store, meta["op"], meta["key"], data, meta["content_type"])
+                except StoreUnavailable:
+                    break
+                path.unlink()
+                done += 1
+            return done
+
+
+class SpooledWriter:
+    """Every write of a crawl goes through here: to the store, or to the spool while it is down."""
+
+    def __init__(self, store: ArchiveStore, spool: StoreSpool) -> None:
+        self.store = store
+        self.spool = spool
+
+    def write(self, op: str, key: str, data: bytes, content_type: str = "application/octet-stream") -> str:
+        # Order matters (a record after the image it shows): nothing overtakes the spool.
+        if self.spool.pending and (self.spool.replay(self.store) == 0 or self.spool.pending):
+            self.spool.add(op, key, data, content_type)
+            return SPOOLED
+        try:
+            return apply_write(self.store, op, key, data, content_type)
+        except SpoolFull:
+            raise
+        except StoreUnavailable:
+            self.spool.add(op, key, data, content_type)
+            return SPOOLED
+
+    def write_article(self, record: dict) -> str:
+        from archive.records import dump_record
+
+        return self.write("article", record["id"], dump_record(record), "application/json")
+
+    def drain(self, wait_seconds: float) -> int:
+        """Try to empty the spool for up to ``wait_seconds``; returns what is still waiting."""
+        deadline = time.monotonic() + wait_seconds
+        while self.spool.pending:
+            self.spool.replay(self.store, force=True)
+            if not self.spool.pending or time.monotonic() >= deadline:
+                break
+            time.sleep(min(REPLAY_INTERVAL_SECONDS, max(0.0, deadline - time.monotonic())))
+        return self.spool.pending
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

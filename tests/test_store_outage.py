@@ -1,0 +1,99 @@
+"""The object store goes away mid-crawl: writes wait in the local spool, nothing is lost or doubled."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from archive.keys import ARTICLES_PREFIX, RUNS_PREFIX
+from tests.conftest import ROOT
+from tests.crawl_helpers import article_records, site_sources, write_config
+from tests.fixture_site import ARTICLES
+
+
+@pytest.fixture
+def own_s3(tmp_path):
+    """A SeaweedFS of this test's own: it is stopped and restarted on the same port and data."""
+    from tests.services import SeaweedS3
+
+    server = SeaweedS3(tmp_path / "seaweed").start()
+    server.create_bucket("outage")
+    yield server
+    server.stop()
+
+
+def _crawl(config: Path, env: dict, timeout: float = 240) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "crawler.cli", "crawl", "--config", str(config)], cwd=ROOT,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _spool_files(state: Path) -> list[Path]:
+    return sorted((state / "spool").rglob("*.op")) if (state / "spool").exists() else []
+
+
+def _check_archive(store, site) -> None:
+    records = article_records(store)
+    assert set(records) == {a.url(site.base_url) for a in ARTICLES}, "every article, once"
+    for record in records.values():
+        for image in record["images"]:
+            assert hashlib.sha256(store.get(image["key"])).hexdigest() == image["sha256"]
+
+
+def test_store_down_for_a_whole_run_then_back(site, own_s3, tmp_path, monkeypatch):
+    import os
+
+    env = {**os.environ, **own_s3.env()}
+    for name, value in own_s3.env().items():
+        monkeypatch.setenv(name, value)
+    # spool_wait 0: the first crawl ends at once with the store still down.
+    config = write_config(tmp_path / "cfg.yaml", "s3://outage/news", site_sources(site, lastmod_days=3650),
+                          endpoint_url=own_s3.endpoint_url, spool_wait=0)
+    state = tmp_path / "state"
+    own_s3.stop()
+    first = _crawl(config, env)
+    out, err = first.communicate(timeout=300)
+    assert first.returncode == 0, err[-3000:]
+    assert _spool_files(state), "writes waited in the spool"
+
+    own_s3.start()
+    second = _crawl(config, env)
+    out, err = second.communicate(timeout=300)
+    assert second.returncode == 0, err[-3000:]
+    assert not _spool_files(state), "the spool was replayed and emptied"
+    from archive.store import open_store
+
+    store = open_store("s3://outage/news", endpoint_url=own_s3.endpoint_url)
+    _check_archive(store, site)
+    assert len([k for k in store.list(RUNS_PREFIX)]) == 2, "both run records landed"
+
+
+def test_store_stopped_mid_crawl_comes_back_in_the_same_run(site, own_s3, tmp_path, monkeypatch):
+    import os
+
+    env = {**os.environ, **own_s3.env()}
+    for name, value in own_s3.env().items():
+        monkeypatch.setenv(name, value)
+    # Slow enough that the store can go away and come back while pages are still coming.
+    config = write_config(tmp_path / "cfg.yaml", "s3://outage/mid", site_sources(site, lastmod_days=3650), endpoint_url=own_s3.endpoint_url,
+                          download_delay=0.4, concurrency=1)
+    state = tmp_path / "state"
+    crawl = _crawl(config, env)
+    time.sleep(3)
+    own_s3.stop()
+    time.sleep(4)
+    own_s3.start()
+    out, err = crawl.communicate(timeout=300)
+    assert crawl.returncode == 0, err[-3000:]
+    assert not _spool_files(state), "drained before the run ended"
+    from archive.store import open_store
+
+    store = open_store("s3://outage/mid", endpoint_url=own_s3.endpoint_url)
+    _check_archive(store, site)
+    runs = list(store.list(RUNS_PREFIX))
+    assert len(runs) == 1
