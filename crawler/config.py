@@ -11,6 +11,8 @@ from typing import Annotated, Literal, Union
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import cssselect
+from lxml.cssselect import LxmlHTMLTranslator
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from crawler.schedule import BadSchedule, Schedule, parse_schedule
@@ -78,6 +80,10 @@ class CrawlSettings(_Strict):
     extract_workers: int | None = Field(None, ge=0, le=64)  # processes; 0 = in the crawl process
     max_page_bytes: int = Field(20 * 1024 * 1024, ge=1024)
     warc: bool = True  # keep every response raw, in WARC files under warc/
+    contact: str | None = None  # a URL or address for site owners: goes into the User-Agent
+    autothrottle: bool = True  # adapt the per-domain delay to each site's response times
+    allow_private_addresses: bool = False  # fetch private/loopback/link-local hosts pages link to
+    max_image_bytes: int = Field(20 * 1024 * 1024, ge=1024)
     spool_wait: float = Field(30, ge=0)  # seconds a crawl's end waits for an unreachable store to come back
     warc_max_bytes: int = Field(100 * 1024 * 1024, ge=1024)  # a WARC file is closed once it reaches this size
 
@@ -169,6 +175,17 @@ class ListingSource(SourceBase):
     date_selector: str | None = None
     author_selector: str | None = None
     body_selector: str | None = None
+
+    @field_validator("link_selector", "next_selector", "title_selector", "date_selector", "author_selector", "body_selector")
+    @classmethod
+    def _css(cls, value: str | None) -> str | None:
+        # Checked at load time: a typo would otherwise fail every article of every run.
+        if value is not None:
+            try:
+                LxmlHTMLTranslator().css_to_xpath(value)
+            except cssselect.SelectorError as exc:  # syntax, or a pseudo-class no page can match (:hover)
+                raise ValueError(f"bad CSS selector {value!r}: {exc}") from None
+        return value
 
     @field_validator("link_pattern")
     @classmethod

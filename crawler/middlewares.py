@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import ipaddress
+from email.utils import parsedate_to_datetime
+from datetime import datetime, timezone
+from urllib.parse import urlsplit
+
 from scrapy import Request
 from scrapy.crawler import Crawler
+from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.exceptions import IgnoreRequest, NotConfigured
+from twisted.internet import reactor
+from twisted.internet.task import deferLater
 
 FALLBACK_META = "newsarchive_fallback_url"
+# A server asking for longer than this is not waited for within a run: the
+# page is recorded as failed and tried again next run.
+MAX_RETRY_AFTER_SECONDS = 120.0
 
 
 class ProxyFallbackMiddleware:
@@ -35,3 +47,89 @@ class ProxyFallbackMiddleware:
 
     def process_exception(self, request, exception, spider=None):
         return self._fallback(request)
+
+
+def retry_after_seconds(value: bytes | str | None, now: datetime | None = None) -> float | None:
+    """Retry-After as seconds: delta-seconds or an HTTP date; None when absent or unreadable."""
+    if not value:
+        return None
+    text = value.decode("latin-1") if isinstance(value, bytes) else value
+    text = text.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
+
+
+class RetryAfterMiddleware(RetryMiddleware):
+    """Scrapy's retries, honouring a 429/503's Retry-After before the next try."""
+
+    async def process_response(self, request, response, spider=None):
+        result = super().process_response(request, response)
+        if isinstance(result, Request) and response.status in (429, 503):
+            delay = retry_after_seconds(response.headers.get(b"Retry-After"))
+            if delay is not None:
+                if delay > MAX_RETRY_AFTER_SECONDS:
+                    return response  # recorded as failed now, tried again next run
+                await deferLater(reactor, delay, lambda: None)
+        return result
+
+
+def _is_private(host: str) -> bool:
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return address.is_private or address.is_loopback or address.is_link_local or address.is_reserved or address.is_unspecified
+
+
+class PrivateAddressMiddleware:
+    """Refuses to fetch private, loopback and link-local addresses the sources did not name.
+
+    A page can link anywhere: without this, an article or an image URL could
+    make the crawler probe the operator's own network. Hosts of the
+    configured sources themselves are allowed wherever they are.
+    """
+
+    def __init__(self, allowed_hosts: set[str]) -> None:
+        self.allowed_hosts = allowed_hosts
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> "PrivateAddressMiddleware":
+        if crawler.settings.getbool("NEWSARCHIVE_ALLOW_PRIVATE_ADDRESSES"):
+            raise NotConfigured
+        hosts = {h.lower() for h in crawler.settings.getlist("NEWSARCHIVE_SOURCE_HOSTS")}
+        return cls(hosts)
+
+    async def process_request(self, request, spider=None):
+        host = (urlsplit(request.url).hostname or "").lower()
+        if not host or host in self.allowed_hosts:
+            return None
+        if host == "localhost" or host.endswith(".localhost"):
+            raise IgnoreRequest(f"refused: {host} is a local address")
+        addresses = [host] if _is_private(host) or _looks_like_ip(host) else await _resolve(host)
+        if any(_is_private(address) for address in addresses):
+            raise IgnoreRequest(f"refused: {host} is a private, loopback or link-local address")
+        return None
+
+
+def _looks_like_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return True
+    except ValueError:
+        return False
+
+
+async def _resolve(host: str) -> list[str]:
+    from scrapy.utils.defer import maybe_deferred_to_future
+
+    try:
+        return [await maybe_deferred_to_future(reactor.resolve(host))]
+    except Exception:  # noqa: BLE001 - the download itself will report the DNS failure
+        return []

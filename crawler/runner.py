@@ -34,6 +34,13 @@ def select_sources(config: Config, source_ids: list[str]) -> list[SourceBase]:
     return [known[s] for s in dict.fromkeys(source_ids)]
 
 
+def source_hosts(config: Config) -> list[str]:
+    """Hosts the operator configured: fetched even when private (a source on the LAN)."""
+    from urllib.parse import urlsplit
+
+    return sorted({(urlsplit(url).hostname or "").lower() for source in config.sources for url in source.start_urls} - {""})
+
+
 def crawl_settings(config: Config, *, archive_url: str | None = None, run_id: str | None = None, progress: bool = False, log_level: str | None = None) -> Settings:
     """Scrapy settings: the defaults module, then the config file's values."""
     settings = Settings()
@@ -55,7 +62,12 @@ def crawl_settings(config: Config, *, archive_url: str | None = None, run_id: st
             "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.concurrency,
             "DOWNLOAD_DELAY": crawl.download_delay,
             "ROBOTSTXT_OBEY": crawl.obey_robots_txt,
-            "USER_AGENT": crawl.user_agent,
+            "USER_AGENT": f"{crawl.user_agent} (+{crawl.contact})" if crawl.contact else crawl.user_agent,
+            "AUTOTHROTTLE_ENABLED": crawl.autothrottle,
+            "AUTOTHROTTLE_START_DELAY": max(crawl.download_delay, 0.5),
+            "NEWSARCHIVE_ALLOW_PRIVATE_ADDRESSES": crawl.allow_private_addresses,
+            "NEWSARCHIVE_SOURCE_HOSTS": source_hosts(config),
+            "NEWSARCHIVE_MAX_IMAGE_BYTES": crawl.max_image_bytes,
             "DOWNLOAD_TIMEOUT": crawl.timeout,
             "DOWNLOAD_MAXSIZE": crawl.max_page_bytes,
             "LOG_LEVEL": log_level or ("WARNING" if progress else "INFO"),

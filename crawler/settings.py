@@ -19,6 +19,12 @@ DOWNLOAD_MAXSIZE = 20 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 0
 RETRY_ENABLED = True
 RETRY_TIMES = 2
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+# Adapts the per-domain delay to how fast each site answers (never below DOWNLOAD_DELAY).
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 1.0
+AUTOTHROTTLE_MAX_DELAY = 60.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 LOG_LEVEL = "INFO"
@@ -36,6 +42,11 @@ ITEM_PIPELINES = {
     "crawler.pipelines.record.ArchiveRecordPipeline": 300,
 }
 DOWNLOADER_MIDDLEWARES = {
+    # Before anything is fetched: never probe private networks a page points at.
+    "crawler.middlewares.PrivateAddressMiddleware": 50,
+    # Scrapy's retries, plus Retry-After on 429/503.
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "crawler.middlewares.RetryAfterMiddleware": 550,
     "crawler.middlewares.ProxyFallbackMiddleware": 560,
     # Next to the downloader: sees every response as received, before decompression.
     "crawler.capture.WarcCaptureMiddleware": 950,
@@ -60,4 +71,7 @@ NEWSARCHIVE_STATE_DIR = "state"
 NEWSARCHIVE_WARC = True  # raw capture of every response into warc/
 NEWSARCHIVE_WARC_MAX_BYTES = 100 * 1024 * 1024
 NEWSARCHIVE_SPOOL_MAX_BYTES = 2 * 1024 * 1024 * 1024  # local room for writes while the store is down
-NEWSARCHIVE_SPOOL_WAIT = 30  # seconds a crawl's end waits for a store that is down to come back
+NEWSARCHIVE_SPOOL_WAIT = 30
+NEWSARCHIVE_ALLOW_PRIVATE_ADDRESSES = False
+NEWSARCHIVE_SOURCE_HOSTS = []  # hosts of the configured sources: allowed even when private
+NEWSARCHIVE_MAX_IMAGE_BYTES = 20 * 1024 * 1024  # seconds a crawl's end waits for a store that is down to come back

@@ -59,6 +59,7 @@ class ArchiveImagesPipeline(FilesPipeline):
         self.endpoint_url = endpoint_url
         self.crawler = crawler
         self.facts: dict[str, Any] = {}  # archive key -> facts, for items sharing an image
+        self.max_image_bytes = crawler.settings.getint("NEWSARCHIVE_MAX_IMAGE_BYTES")
         super().__init__(archive_url, crawler=crawler)
 
     @classmethod
@@ -82,6 +83,7 @@ class ArchiveImagesPipeline(FilesPipeline):
             origin = unwrap_proxy(url)
             # Fetch the origin; the proxy is the fallback (ProxyFallbackMiddleware).
             meta = {"newsarchive_fallback_url": url} if origin else {}
+            meta["download_maxsize"] = self.max_image_bytes  # a larger "image" is refused unread
             requests.append(Request(origin or url, meta={**meta, "newsarchive_page_url": item.url}))
         return requests
 
