@@ -11,6 +11,7 @@ from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import reactor
 from twisted.internet.task import deferLater
 
@@ -76,7 +77,7 @@ class RetryAfterMiddleware(RetryMiddleware):
             if delay is not None:
                 if delay > MAX_RETRY_AFTER_SECONDS:
                     return response  # recorded as failed now, tried again next run
-                await deferLater(reactor, delay, lambda: None)
+                await maybe_deferred_to_future(deferLater(reactor, delay, lambda: None))
         return result
 
 
@@ -127,8 +128,6 @@ def _looks_like_ip(host: str) -> bool:
 
 
 async def _resolve(host: str) -> list[str]:
-    from scrapy.utils.defer import maybe_deferred_to_future
-
     try:
         return [await maybe_deferred_to_future(reactor.resolve(host))]
     except Exception:  # noqa: BLE001 - the download itself will report the DNS failure

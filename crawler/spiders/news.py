@@ -12,6 +12,7 @@ from typing import Any, Iterable, Iterator
 
 import lxml.html
 import scrapy
+from scrapy import signals as scrapy_signals
 from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
@@ -22,7 +23,7 @@ from crawler.capture import CAPTURE_META
 from crawler.config import SourceBase
 from crawler.extract.core import ExtractOptions, FeedHints, canonical_url
 from crawler.items import ArticlePage
-from crawler.extract.rules import ZAKER_RULES, SiteRules, is_challenge_page, unwrap_link
+from crawler.extract.rules import CHALLENGE_MARKERS, ZAKER_RULES, SiteRules, is_challenge_page, unwrap_link
 from crawler.sources.feed import FeedError, parse_feed
 from crawler.sources.listing import parse_listing
 from crawler.sources.sitemap import SitemapError, parse_sitemap
@@ -30,6 +31,7 @@ from crawler.sources.xmlsafety import UnsafeXML
 from crawler.sources.zaker import parse_zaker_list
 
 HTML_CONTENT_TYPES = ("text/html", "application/xhtml+xml")
+ARTICLE_ID_META = "newsarchive_article_id"
 
 
 def site_rules(source: SourceBase) -> SiteRules | None:
@@ -57,6 +59,18 @@ class NewsSpider(scrapy.Spider):
         super().__init__(**kwargs)
         self.sources = {source.id: source for source in sources}
         self.requested_ids: set[str] = set()
+        # A WAF challenge answered instead of an article: the article is taken
+        # from a feed of this run that carries its whole body, whichever of the
+        # two arrives first. Article id -> (challenge response, source id) /
+        # (feed source id, the feed's hints).
+        self.challenged: dict[str, tuple[Response, str]] = {}
+        self.feed_bodies: dict[str, tuple[str, FeedHints]] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler, *args: Any, **kwargs: Any) -> "NewsSpider":
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider.report_unanswered_challenges, signal=scrapy_signals.spider_idle)
+        return spider
 
     # -- start ---------------------------------------------------------------
     async def start(self):
@@ -102,15 +116,30 @@ class NewsSpider(scrapy.Spider):
         candidate = article_id(canonical_url(None, url))
         if candidate in self.requested_ids:
             self.crawler.stats.inc_value("newsarchive/duplicate_links")
+            if hints is not None and hints.body_html:
+                # Kept in case the page turns out to be a WAF challenge.
+                self.feed_bodies.setdefault(candidate, (source_id, hints))
             return None
         self.requested_ids.add(candidate)
         return scrapy.Request(
             url,
             callback=self.parse_article,
             errback=self.on_error,
+            # Deduplicated above by article id; Scrapy's filter would also
+            # silently swallow redirect loops, which must be recorded.
+            dont_filter=True,
             cb_kwargs={"source_id": source_id, "hints": hints or FeedHints()},
-            meta={"newsarchive_source": source_id, "newsarchive_kind": "article"},
+            meta={"newsarchive_source": source_id, "newsarchive_kind": "article", ARTICLE_ID_META: candidate},
         )
+
+    def feed_stand_in(self, url: str) -> ArticlePage | None:
+        """The article of a challenge page met earlier, now that a feed carries its body."""
+        candidate = article_id(canonical_url(None, unwrap_link(url)))
+        if candidate not in self.challenged or candidate not in self.feed_bodies:
+            return None
+        response, _page_source = self.challenged.pop(candidate)
+        source_id, hints = self.feed_bodies.pop(candidate)
+        return self.article_page(response, source_id, hints)
 
     def report_failure(self, url: str, reason: str, source_id: str, *, kind: str) -> None:
         self.logger.warning("%s %s failed: %s", kind, url, reason)
@@ -133,6 +162,8 @@ class NewsSpider(scrapy.Spider):
         for entry in feed.entries:
             if request := self.article_request(entry.url, source_id, entry.hints):
                 yield request
+            elif entry.hints.body_html and (page := self.feed_stand_in(entry.url)):
+                yield page
 
     def parse_sitemap(self, response: Response, source_id: str, depth: int):
         source = self.sources[source_id]
@@ -157,10 +188,22 @@ class NewsSpider(scrapy.Spider):
             if request := self.article_request(response.urljoin(entry.loc), source_id, hints):
                 yield request
 
-    def _blocked(self, response: Response, source_id: str) -> bool:
-        """A WAF challenge instead of the list: say so, and leave the source alone this run."""
+    @staticmethod
+    def _is_challenge(response: Response) -> bool:
         text = response.text
-        if not is_challenge_page(lxml.html.document_fromstring(text or "<html></html>"), text):
+        # The marker search first: most pages need no second parse.
+        if not text or not CHALLENGE_MARKERS.search(text):
+            return False
+        return is_challenge_page(lxml.html.document_fromstring(text), text)
+
+    def _blocked(self, response: Response, source_id: str) -> bool:
+        """A WAF challenge instead of the list: say so, and leave the source alone this run.
+
+        Not solved and not retried: the list's paging and articles are not
+        requested, and the run record marks the source blocked (the daemon
+        backs off from blocked sources).
+        """
+        if not self._is_challenge(response):
             return False
         reason = f"WAF challenge page at {response.url}"
         self.report_failure(response.url, reason, source_id, kind="listing")
@@ -202,13 +245,36 @@ class NewsSpider(scrapy.Spider):
         return lastmod >= datetime.now(timezone.utc) - timedelta(days=days)
 
     def parse_article(self, response: Response, source_id: str, hints: FeedHints):
-        source = self.sources[source_id]
         content_type = response.headers.get("Content-Type", b"").decode("latin-1") or None
         mime = (content_type or "text/html").split(";")[0].strip().lower()
         if mime not in HTML_CONTENT_TYPES:
             self.report_failure(response.url, f"not an HTML page ({mime})", source_id, kind="article")
             return
-        yield ArticlePage(
+        if not hints.body_html and self._is_challenge(response):
+            # Never archived, never solved: the article comes from a feed that
+            # carries it, now or when that feed is read, else it is a failure.
+            self.crawler.stats.inc_value("newsarchive/challenge_pages")
+            candidate = response.meta.get(ARTICLE_ID_META) or article_id(canonical_url(None, response.url))
+            if candidate in self.feed_bodies:
+                source_id, hints = self.feed_bodies.pop(candidate)
+            else:
+                self.challenged[candidate] = (response, source_id)
+                return
+        else:
+            self.feed_bodies.pop(response.meta.get(ARTICLE_ID_META), None)  # the page itself will do
+        yield self.article_page(response, source_id, hints)
+
+    def report_unanswered_challenges(self, spider=None) -> None:
+        """At the end of the run: challenge pages no feed stood in for are failures."""
+        for response, source_id in self.challenged.values():
+            self.report_failure(response.url, "WAF challenge page instead of the article (not solved; no feed of this run carries it)",
+                                source_id, kind="article")
+        self.challenged.clear()
+
+    def article_page(self, response: Response, source_id: str, hints: FeedHints) -> ArticlePage:
+        source = self.sources[source_id]
+        content_type = response.headers.get("Content-Type", b"").decode("latin-1") or None
+        return ArticlePage(
             source=source_id,
             url=response.url,
             body=response.body,

@@ -1,0 +1,182 @@
+"""Real faults over real HTTP: every bad page is recorded with its reason, never archived,
+tried again next run; hostile pages cannot put script into stored HTML."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+
+import pytest
+
+from archive.keys import ARTICLES_PREFIX
+from tests.crawl_helpers import archive_store, article_records, crawl, latest_run, write_config
+from tests.fixture_site import ARTICLES, FixtureSite
+from tests.fixture_site.responses import Response
+
+PARAGRAPH = "这是一篇用来测试故障处理的新闻稿件，内容足够长，足以让正文提取器把它当作文章正文来看待，而不是页面上的导航或者广告。" * 3
+INJECTION = f"""<html lang="zh-CN"><head><meta charset="utf-8"><title>注入测试</title>
+<script>document.cookie</script></head><body onload="alert(1)"><h1>注入测试</h1>
+<p onclick="alert(2)">{PARAGRAPH}</p>
+<p>{PARAGRAPH}<script>alert(3)</script><a href="javascript:alert(4)">链接</a><a href="JaVaScRiPt:alert(5)">二</a></p>
+<iframe src="http://127.0.0.1/evil"></iframe><svg onload="alert(6)"><circle r="1"/></svg>
+<p>{PARAGRAPH}<img src="data:image/png;base64,iVBORw0KGgo=" onerror="alert(7)"><style>p{{x:expression(alert(8))}}</style></p>
+<p>{PARAGRAPH}<img src="http://localhost:9/internal.jpg"><img src="http://[::1]:9/internal.png"></p>
+</body></html>"""
+BILLION_LAUGHS = b"""<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>
+<rss version="2.0"><channel><title>&lol3;</title><item><title>x</title><link>http://127.0.0.1/x</link></item></channel></rss>"""
+
+
+def _article_page(title: str) -> bytes:
+    return f"<html lang='zh-CN'><head><meta charset='utf-8'><title>{title}</title></head><body><h1>{title}</h1><p>{PARAGRAPH}</p><p>{PARAGRAPH}</p></body></html>".encode()
+
+
+class TruncatingServer:
+    """Promises 5000 bytes, sends 40, hangs up: a truncated body."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.hits = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.hits += 1
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: 5000\r\n\r\n<html><body><p>cut short")
+            conn.close()
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture(scope="module")
+def faulty_site():
+    flaky_calls: list[float] = []
+
+    def flaky(request):
+        flaky_calls.append(time.monotonic())
+        if len(flaky_calls) % 2 == 1:
+            return Response(503, b"busy", "text/plain", headers={"Retry-After": "1"})
+        return Response(200, _article_page("稍后重试后成功的文章"))
+
+    site = FixtureSite().start()
+    truncating = TruncatingServer()
+    good = ARTICLES[0]
+    links = {
+        "good": site.url(good.path),
+        "500": site.url("/faults/500.html"),
+        "flaky": site.url("/faults/flaky.html"),
+        "slow": site.url("/faults/slow.html"),
+        "reset": site.url("/faults/reset.html"),
+        "pdf": site.url("/faults/report.pdf"),
+        "inject": site.url("/faults/inject.html"),
+        "robots": site.url("/private/drafts/preview.html"),
+        "truncated": f"http://127.0.0.1:{truncating.port}/cut.html",
+        "loop": site.url("/faults/loop-a.html"),
+    }
+    items = "".join(f"<item><title>{name}</title><link>{url}</link></item>" for name, url in links.items())
+    feed = f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>faults</title>{items}</channel></rss>'
+    site.add_route("/faults/feed.xml", lambda r: Response(200, feed.encode(), "application/rss+xml"))
+    site.add_route("/faults/bomb.xml", lambda r: Response(200, BILLION_LAUGHS, "application/rss+xml"))
+    site.add_route("/faults/500.html", lambda r: Response(500, b"oops", "text/plain"))
+    site.add_route("/faults/flaky.html", flaky)
+    site.add_route("/faults/slow.html", lambda r: Response(200, _article_page("慢"), delay=6))
+    site.add_route("/faults/reset.html", lambda r: Response(reset=True))
+    site.add_route("/faults/report.pdf", lambda r: Response(200, b"%PDF-1.4\n%fake\n", "application/pdf"))
+    site.add_route("/faults/inject.html", lambda r: Response(200, INJECTION.encode()))
+    site.add_route("/faults/loop-a.html", lambda r: Response(302, b"", "text/plain", headers={"Location": "/faults/loop-b.html"}))
+    site.add_route("/faults/loop-b.html", lambda r: Response(302, b"", "text/plain", headers={"Location": "/faults/loop-a.html"}))
+    yield site, links, flaky_calls, truncating
+    truncating.close()
+    site.stop()
+
+
+@pytest.fixture(scope="module")
+def fault_run(faulty_site, tmp_path_factory):
+    site, links, flaky_calls, truncating = faulty_site
+    root = tmp_path_factory.mktemp("faults")
+    sources = [
+        {"id": "faults", "kind": "feed", "url": site.url("/faults/feed.xml")},
+        {"id": "bomb", "kind": "feed", "url": site.url("/faults/bomb.xml")},
+    ]
+    config = write_config(root / "cfg.yaml", str(root / "archive"), sources, timeout=3, extract_workers=1)
+    crawl(config)  # exit 0: the run completed although pages failed
+    store = archive_store(str(root / "archive"))
+    return config, store, latest_run(store)
+
+
+def _reason(run: dict, url: str) -> str:
+    reasons = [f["reason"] for f in run["failures"] if f["url"] == url]
+    assert reasons, f"{url} is not in the run record's failures"
+    return reasons[0]
+
+
+def test_each_fault_is_recorded_with_its_reason(faulty_site, fault_run):
+    site, links, _calls, _trunc = faulty_site
+    _config, _store, run = fault_run
+    assert run["status"] == "completed"
+    assert "HTTP 500" in _reason(run, links["500"])
+    assert "timeout" in _reason(run, links["slow"]).lower() or "Timeout" in _reason(run, links["slow"])
+    assert _reason(run, links["reset"])
+    assert "application/pdf" in _reason(run, links["pdf"])
+    assert "robots" in _reason(run, links["robots"]).lower()
+    assert _reason(run, links["truncated"])
+    assert "redirect" in _reason(run, links["loop"]).lower()
+    assert "refused XML" in _reason(run, site.url("/faults/bomb.xml"))
+    assert site.count("/private/drafts/preview.html") == 0, "robots.txt obeyed"
+
+
+def test_no_fault_is_archived_and_good_pages_are(faulty_site, fault_run):
+    site, links, _calls, _trunc = faulty_site
+    _config, store, _run = fault_run
+    records = article_records(store)
+    urls = {r["url"] for r in records.values()}
+    assert links["good"] in urls and links["flaky"] in urls and links["inject"] in urls
+    for name in ("500", "slow", "reset", "pdf", "robots", "truncated", "loop"):
+        assert links[name] not in urls, name
+
+
+def test_retry_after_is_honoured(faulty_site, fault_run):
+    _site, _links, calls, _trunc = faulty_site
+    assert len(calls) >= 2
+    assert calls[1] - calls[0] >= 0.9, "the retry waited for Retry-After: 1"
+
+
+def test_hostile_page_cannot_inject_script(faulty_site, fault_run):
+    _site, links, _calls, _trunc = faulty_site
+    _config, store, _run = fault_run
+    record = next(r for r in article_records(store).values() if r["url"] == links["inject"])
+    html = record["html"].lower()
+    for forbidden in ("<script", "onload", "onclick", "onerror", "javascript:", "<iframe", "<svg", "<style", "data:image", "expression("):
+        assert forbidden not in html, forbidden
+    assert PARAGRAPH[:20] in record["text"]
+
+
+def test_failed_pages_are_tried_again_next_run(faulty_site, fault_run):
+    site, links, _calls, truncating = faulty_site
+    config, store, _run = fault_run
+    before = {name: site.count(links[name].replace(site.base_url, "")) for name in ("500", "pdf", "reset")}
+    hits = truncating.hits
+    crawl(config)
+    for name, count in before.items():
+        assert site.count(links[name].replace(site.base_url, "")) > count, name
+    assert truncating.hits > hits
+    assert all(json.loads(store.get(k))["url"] != links["500"] for k in store.list(ARTICLES_PREFIX))
+
+
+def test_private_addresses_a_page_points_at_are_refused(faulty_site, fault_run):
+    _site, _links, _calls, _trunc = faulty_site
+    _config, _store, run = fault_run
+    for url in ("http://localhost:9/internal.jpg", "http://[::1]:9/internal.png"):
+        assert "refused" in _reason(run, url), url
