@@ -12,6 +12,7 @@ import json
 import logging
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from archive.keys import ARTICLES_PREFIX, article_key
@@ -71,9 +72,23 @@ def segment_keys(store: ArchiveStore) -> list[str]:
 ENTRY_FIELDS = frozenset(CatalogEntry.__dataclass_fields__)
 
 
-def read_segment(store: ArchiveStore, key: str) -> Iterator[CatalogEntry]:
+def _segment_bytes(store: ArchiveStore, key: str, cache_dir: Path | None) -> bytes:
+    """A segment never changes once written, so a local copy is as good as the store's."""
+    cached = cache_dir / key if cache_dir is not None else None
+    if cached is not None and cached.is_file():
+        return cached.read_bytes()
+    data = store.get(key)
+    if cached is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        temp = cached.with_name(cached.name + ".part")
+        temp.write_bytes(data)
+        temp.replace(cached)
+    return data
+
+
+def read_segment(store: ArchiveStore, key: str, cache_dir: Path | None = None) -> Iterator[CatalogEntry]:
     """The entries of one segment; a damaged line is skipped (``verify --rebuild-index`` remakes the catalog)."""
-    for line in store.get(key).decode("utf-8", errors="replace").splitlines():
+    for line in _segment_bytes(store, key, cache_dir).decode("utf-8", errors="replace").splitlines():
         if not line.strip():
             continue
         try:
@@ -106,11 +121,11 @@ def entry_instant(entry: CatalogEntry) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def load_catalog(store: ArchiveStore) -> dict[str, CatalogEntry]:
+def load_catalog(store: ArchiveStore, cache_dir: Path | None = None) -> dict[str, CatalogEntry]:
     """id -> its newest entry (segments sort by date and run id, i.e. in time)."""
     entries: dict[str, CatalogEntry] = {}
     for key in segment_keys(store):
-        for entry in read_segment(store, key):
+        for entry in read_segment(store, key, cache_dir):
             entries[entry.id] = entry
     return entries
 

@@ -17,7 +17,7 @@ from archive.records import dump_record, utc_iso
 from archive.store import ArchiveStore
 
 RUN_SCHEMA = "newsarchive.run/1"
-COUNTERS = ("archived", "updated", "unchanged", "spooled", "duplicates", "failed", "images_stored", "images_failed", "image_bytes")
+COUNTERS = ("archived", "updated", "unchanged", "skipped", "spooled", "duplicates", "failed", "images_stored", "images_failed", "image_bytes")
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -36,6 +36,7 @@ class Failure:
     source: str
     kind: str  # article | feed | sitemap | listing | image | source | store
     article_url: str | None = None
+    attempt: int = 1  # runs in a row this URL has failed in
 
 
 @dataclass

@@ -43,8 +43,10 @@ def crawl(
     log_format: Annotated[str, typer.Option("--log-format", help="text or json")] = "text",
     run_id: Annotated[Optional[str], typer.Option("--run-id", hidden=True)] = None,
     run_record_file: Annotated[Optional[Path], typer.Option("--run-record-file", hidden=True)] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="distributed mode: wait until the crawl has drained")] = False,
+    wait_timeout: Annotated[float, typer.Option("--wait-timeout", help="seconds --wait waits at most")] = 3600,
 ) -> None:
-    """One crawl now, of the named sources; a summary at the end."""
+    """One crawl now, of the named sources; a summary at the end (distributed mode: enqueued for the workers)."""
     from contextlib import ExitStack
 
     from archive.runs import new_run_id
@@ -63,6 +65,8 @@ def crawl(
         err.print("nothing to crawl: the config has no sources")
         raise typer.Exit(0)
     run_id = run_id or new_run_id()
+    if settings_config.distributed is not None:
+        raise typer.Exit(enqueue_and_wait(settings_config, selected, run_id, wait, wait_timeout))
     progress = sys.stderr.isatty() and log_format == "text"
     level = log_level or ("WARNING" if progress else "INFO")
     setup_logging(log_format, level, source=",".join(s.id for s in selected), run_id=run_id)
@@ -78,6 +82,42 @@ def crawl(
         run = run_crawl(settings_config, [s for s in selected if s.id in locked], settings)
     print_summary(run)
     raise typer.Exit(0 if run.status == "completed" else 1)
+
+
+def enqueue_and_wait(config: Config, sources, run_id: str, wait: bool, timeout: float) -> int:
+    """Distributed mode: the workers crawl; this only enqueues (and waits for the run record)."""
+    from crawler.distributed import redis_client, wait_for_run
+    from crawler.runner import enqueue_sources
+
+    enqueue_sources(config, sources, run_id)
+    out.print(f"enqueued run {run_id} for {', '.join(s.id for s in sources)}")
+    if not wait:
+        return 0
+    run = wait_for_run(redis_client(config.distributed.redis_url), run_id, timeout)
+    if run is None:
+        err.print(f"run {run_id} has not drained after {timeout:.0f}s")
+        return 1
+    print_summary(run)
+    return 0
+
+
+@app.command()
+def worker(
+    config: ConfigOption = None,
+    archive: ArchiveOption = None,
+    log_format: Annotated[str, typer.Option("--log-format", help="text or json")] = "text",
+    log_level: Annotated[str, typer.Option("--log-level")] = "INFO",
+) -> None:
+    """Distributed mode: take crawl work from Redis until stopped."""
+    from crawler.logs import setup_logging
+    from crawler.runner import run_worker, worker_settings
+
+    settings_config = load(config)
+    if settings_config.distributed is None:
+        err.print("[red]error:[/] `worker` needs a config with a 'distributed:' section (redis_url)")
+        raise typer.Exit(EXIT_BAD_CONFIG)
+    setup_logging(log_format, log_level, source="worker")
+    run_worker(worker_settings(settings_config, archive_url=archive, log_level=log_level))
 
 
 def print_summary(run) -> None:
@@ -134,16 +174,25 @@ def extract(
 
 
 @app.command("sources")
-def list_sources(config: ConfigOption = None, archive: ArchiveOption = None) -> None:
-    """Sources with their kind, schedule, last run and next run."""
+def list_sources(
+    config: ConfigOption = None,
+    archive: ArchiveOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per source")] = False,
+) -> None:
+    """Sources with their kind, schedule, last run (result, counts) and next run."""
     from crawler.status import source_status
 
     settings_config = load(config)
+    rows = source_status(settings_config, archive_url=archive)
+    if as_json:
+        for row in rows:
+            sys.stdout.write(json.dumps(row.to_dict(), ensure_ascii=False) + "\n")
+        return
     table = Table()
     for column in ("id", "kind", "schedule", "last run", "result", "next run", "url"):
-        table.add_column(column)
-    for row in source_status(settings_config, archive_url=archive):
-        table.add_row(*row)
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*row.cells())
     out.print(table)
 
 
@@ -151,26 +200,42 @@ def list_sources(config: ConfigOption = None, archive: ArchiveOption = None) -> 
 def daemon(
     config: ConfigOption = None,
     archive: ArchiveOption = None,
-    metrics_port: Annotated[Optional[int], typer.Option("--metrics-port", help="serve /metrics and /healthz on this port")] = None,
+    metrics_port: Annotated[Optional[int], typer.Option("--metrics-port", help="serve /metrics and /healthz on this port (0: any free port, logged)")] = None,
     metrics_host: Annotated[str, typer.Option("--metrics-host")] = "127.0.0.1",
     log_format: Annotated[str, typer.Option("--log-format", help="text or json")] = "text",
     log_level: Annotated[str, typer.Option("--log-level")] = "INFO",
 ) -> None:
     """Run every source on its schedule until SIGTERM or SIGINT."""
-    from crawler.configfile import config_path
+    import logging
+
+    from crawler.configfile import config_path, load_config
     from crawler.daemon import Daemon
     from crawler.logs import setup_logging
 
-    settings_config = load(config)
+    if log_format not in ("text", "json"):
+        err.print(f"[red]error:[/] --log-format: {log_format!r} is neither text nor json")
+        raise typer.Exit(EXIT_BAD_CONFIG)
+    # Logging first: with --log-format json even a config error is a JSON line.
     setup_logging(log_format, log_level)
+    try:
+        settings_config = load_config(config)
+    except ConfigError as exc:
+        for line in exc.lines():
+            logging.getLogger("newsarchive.config").error("config error: %s", line)
+        raise typer.Exit(EXIT_BAD_CONFIG) from None
     runner = Daemon(settings_config, config_path(config), archive_url=archive, metrics_port=metrics_port,
-                    metrics_host=metrics_host, log_format=log_format)
+                    metrics_host=metrics_host, log_format=log_format, log_level=log_level)
     raise typer.Exit(runner.run())
 
 
-from crawler import archive_commands  # noqa: E402 - the archivists' commands join the same app
+def _register_archive_commands() -> None:
+    """ls, show, search, export, verify, serve (crawler/archive_commands.py)."""
+    from crawler.archive_commands import register
 
-archive_commands.register(app)
+    register(app)
+
+
+_register_archive_commands()
 
 
 def main() -> None:

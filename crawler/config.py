@@ -84,6 +84,7 @@ class CrawlSettings(_Strict):
     autothrottle: bool = True  # adapt the per-domain delay to each site's response times
     allow_private_addresses: bool = False  # fetch private/loopback/link-local hosts pages link to
     max_image_bytes: int = Field(20 * 1024 * 1024, ge=1024)
+    incremental: bool = True  # skip articles the archive holds; conditional requests for feeds and sitemaps
     spool_wait: float = Field(30, ge=0)  # seconds a crawl's end waits for an unreachable store to come back
     warc_max_bytes: int = Field(100 * 1024 * 1024, ge=1024)  # a WARC file is closed once it reaches this size
 
@@ -95,6 +96,7 @@ class SourceBase(_Strict):
     schedule: str = "every 1h"
     categories: list[str] = []
     timezone: str | None = None
+    revisit_days: float = Field(0, ge=0)  # re-fetch (conditionally) articles this young, to catch edits
 
     @field_validator("id")
     @classmethod

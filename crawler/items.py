@@ -22,6 +22,7 @@ class ArticlePage:
     hints: FeedHints = field(default_factory=FeedHints)
     options: ExtractOptions = field(default_factory=ExtractOptions)
     capture: Any = None  # archive.warc.Capture of the page's response
+    attempt: int = 1  # the how-manieth run in a row this page is tried
     # Set by ExtractPipeline:
     article: ExtractedArticle | None = None
     image_urls: list[str] = field(default_factory=list)

@@ -55,6 +55,9 @@ def crawl_settings(config: Config, *, archive_url: str | None = None, run_id: st
             "NEWSARCHIVE_RUN_ID": run_id or new_run_id(),
             "NEWSARCHIVE_PROGRESS": progress,
             "NEWSARCHIVE_STATE_DIR": config.daemon.state_dir,
+            "NEWSARCHIVE_INCREMENTAL": crawl.incremental,
+            "HTTPCACHE_ENABLED": crawl.incremental,
+            "HTTPCACHE_DIR": str((Path(config.daemon.state_dir) / "httpcache").resolve()),
             "NEWSARCHIVE_WARC": crawl.warc,
             "NEWSARCHIVE_SPOOL_WAIT": crawl.spool_wait,
             "NEWSARCHIVE_WARC_MAX_BYTES": crawl.warc_max_bytes,
@@ -93,3 +96,30 @@ def run_crawl(config: Config, sources: list[SourceBase], settings: Settings) -> 
         if not record_file.exists():
             raise RuntimeError("the crawl ended without writing its run record (see the log above)")
         return RunRecord.from_dict(json.loads(record_file.read_text(encoding="utf-8")))
+
+
+def worker_settings(config: Config, *, archive_url: str | None = None, log_level: str = "INFO") -> Settings:
+    """A distributed-mode worker: the crawl settings plus scrapy-redis' scheduler in Redis."""
+    from crawler.distributed import scrapy_redis_settings
+
+    if config.distributed is None:
+        raise ValueError("the config has no 'distributed:' section (redis_url)")
+    settings = crawl_settings(config, archive_url=archive_url, log_level=log_level)
+    settings.setdict({**scrapy_redis_settings(config.distributed.redis_url), "NEWSARCHIVE_WORKER": True}, priority="cmdline")
+    return settings
+
+
+def run_worker(settings: Settings) -> None:
+    """Take crawl work from Redis until SIGTERM/SIGINT."""
+    from crawler.spiders.distributed import DistributedNewsSpider
+
+    process = CrawlerProcess(settings)
+    process.crawl(DistributedNewsSpider)
+    process.start()
+
+
+def enqueue_sources(config: Config, sources: list[SourceBase], run_id: str) -> None:
+    from crawler.distributed import enqueue_crawl, redis_client
+
+    client = redis_client(config.distributed.redis_url)
+    enqueue_crawl(client, run_id, [source.model_dump(mode="json") for source in sources])

@@ -110,8 +110,23 @@ def test_categories_join_config_and_feed(site, crawled):
 def test_second_crawl_writes_no_new_article_objects(site, crawled):
     config, env, store, records, _run = crawled
     before = object_fingerprints(store, ARTICLES_PREFIX)
+    pages_before = sum(site.count(a.path) for a in ARTICLES)
     crawl(config, env=env)
     assert object_fingerprints(store, ARTICLES_PREFIX) == before
     run = latest_run(store)
     assert run["counts"]["archived"] == 0 and run["counts"]["updated"] == 0
-    assert run["counts"]["unchanged"] == len(ARTICLES)
+    # Incremental: what the archive holds is not even fetched again.
+    assert run["counts"]["skipped"] == len(ARTICLES)
+    assert sum(site.count(a.path) for a in ARTICLES) == pages_before
+
+
+def test_without_incremental_a_second_crawl_compares_and_writes_nothing(site, backend, tmp_path):
+    url, endpoint, env = backend
+    config = write_config(tmp_path / "full.yaml", url, site_sources(site, lastmod_days=3650), endpoint_url=endpoint, incremental=False)
+    crawl(config, env=env)
+    store = archive_store(url, endpoint)
+    before = object_fingerprints(store, ARTICLES_PREFIX)
+    crawl(config, env=env)
+    assert object_fingerprints(store, ARTICLES_PREFIX) == before
+    run = latest_run(store)
+    assert run["counts"]["unchanged"] == len(ARTICLES) and run["counts"]["archived"] == 0

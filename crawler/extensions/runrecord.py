@@ -8,6 +8,7 @@ from pathlib import Path
 
 from scrapy import signals as scrapy_signals
 from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.threads import deferToThread
 
@@ -33,6 +34,8 @@ class RunRecordExtension:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "RunRecordExtension":
         settings = crawler.settings
+        if settings.getbool("NEWSARCHIVE_WORKER"):
+            raise NotConfigured("a worker's runs are kept in Redis (RedisRunExtension)")
         local = settings.get("NEWSARCHIVE_RUN_RECORD_FILE")
         extension = cls(crawler, archive_writer(crawler), settings.get("NEWSARCHIVE_RUN_ID") or new_run_id(),
                         Path(local) if local else None, settings.getfloat("NEWSARCHIVE_SPOOL_WAIT"))
@@ -44,6 +47,7 @@ class RunRecordExtension:
         connect(extension.item_error, scrapy_signals.item_error)
         connect(extension.fetch_failed, signals.fetch_failed)
         connect(extension.source_blocked, signals.source_blocked)
+        connect(extension.article_skipped, signals.article_skipped)
         return extension
 
     async def spider_opened(self, spider) -> None:
@@ -77,14 +81,18 @@ class RunRecordExtension:
         if isinstance(exception, DuplicateArticle):
             self.run.count("duplicates", source)
             return
-        self._fail(Failure(url=getattr(item, "url", ""), reason=str(exception), source=source or "", kind="article"))
+        self._fail(Failure(url=getattr(item, "url", ""), reason=str(exception), source=source or "", kind="article",
+                           attempt=getattr(item, "attempt", 1)))
 
     def item_error(self, item, response, spider=None, failure=None) -> None:
         reason = failure.getErrorMessage() if failure is not None else "pipeline error"
         self._fail(Failure(url=getattr(item, "url", ""), reason=f"could not archive: {reason}", source=getattr(item, "source", ""), kind="store"))
 
-    def fetch_failed(self, url: str, reason: str, source: str, kind: str, article_url: str | None = None) -> None:
-        self._fail(Failure(url=url, reason=reason, source=source, kind=kind, article_url=article_url))
+    def fetch_failed(self, url: str, reason: str, source: str, kind: str, article_url: str | None = None, attempt: int = 1) -> None:
+        self._fail(Failure(url=url, reason=reason, source=source, kind=kind, article_url=article_url, attempt=attempt))
+
+    def article_skipped(self, url: str, source: str, status: str = "skipped") -> None:
+        self.run.count(status, source)
 
     def source_blocked(self, source: str, reason: str) -> None:
         self.run.blocked[source] = reason

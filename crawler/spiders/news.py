@@ -8,6 +8,8 @@ the fetch happens in the pipelines.
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
+from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 import lxml.html
@@ -22,6 +24,7 @@ from crawler import signals
 from crawler.capture import CAPTURE_META
 from crawler.config import SourceBase
 from crawler.extract.core import ExtractOptions, FeedHints, canonical_url
+from crawler.incremental import revisit_due
 from crawler.items import ArticlePage
 from crawler.extract.rules import CHALLENGE_MARKERS, ZAKER_RULES, SiteRules, is_challenge_page, unwrap_link
 from crawler.sources.feed import FeedError, parse_feed
@@ -32,6 +35,7 @@ from crawler.sources.zaker import parse_zaker_list
 
 HTML_CONTENT_TYPES = ("text/html", "application/xhtml+xml")
 ARTICLE_ID_META = "newsarchive_article_id"
+ATTEMPT_META = "newsarchive_attempt"  # the how-manieth run in a row this page is tried
 
 
 def site_rules(source: SourceBase) -> SiteRules | None:
@@ -74,6 +78,7 @@ class NewsSpider(scrapy.Spider):
 
     # -- start ---------------------------------------------------------------
     async def start(self):
+        await self.load_archive_state()
         for source in self.sources.values():
             handler = getattr(self, f"start_{source.kind}", None)
             if handler is None:
@@ -81,6 +86,27 @@ class NewsSpider(scrapy.Spider):
                 continue
             for request in handler(source):
                 yield request
+        # Pages that failed last time are asked for again, even if no list names them now.
+        for failure in self.retries:
+            if failure.source in self.sources and (request := self.article_request(failure.url, failure.source)):
+                request.meta[ATTEMPT_META] = failure.attempt + 1
+                yield request
+
+    async def load_archive_state(self) -> None:
+        """What the archive already holds (incremental crawls) and what failed last run."""
+        self.archived, self.retries = {}, []
+        if not self.settings.getbool("NEWSARCHIVE_INCREMENTAL"):
+            return
+        from scrapy.utils.defer import maybe_deferred_to_future
+        from twisted.internet.threads import deferToThread
+
+        from crawler.incremental import archived_articles, failures_to_retry
+        from crawler.storage import archive_writer
+
+        store = archive_writer(self.crawler).store
+        cache = Path(self.settings.get("NEWSARCHIVE_STATE_DIR") or "state") / "catalog-cache"
+        self.archived = await maybe_deferred_to_future(deferToThread(archived_articles, store, cache))
+        self.retries = await maybe_deferred_to_future(deferToThread(failures_to_retry, store, set(self.sources)))
 
     def start_feed(self, source: SourceBase) -> Iterator[scrapy.Request]:
         for url in source.start_urls:
@@ -114,13 +140,25 @@ class NewsSpider(scrapy.Spider):
         """None when this run already asked for the same article through another URL."""
         url = unwrap_link(url)
         candidate = article_id(canonical_url(None, url))
-        if candidate in self.requested_ids:
+        archived = getattr(self, "archived", {}).get(candidate)
+        revisit = archived is not None and revisit_due(archived, getattr(self.sources[source_id], "revisit_days", 0), datetime.now(timezone.utc))
+        if archived is not None and not revisit and candidate not in self.requested_ids:
+            self.requested_ids.add(candidate)
+            self.crawler.signals.send_catch_log(signals.article_skipped, url=url, source=source_id)
+            return None
+        if candidate in self.requested_ids or not self.claim_article(candidate, source_id):
             self.crawler.stats.inc_value("newsarchive/duplicate_links")
             if hints is not None and hints.body_html:
                 # Kept in case the page turns out to be a WAF challenge.
                 self.feed_bodies.setdefault(candidate, (source_id, hints))
             return None
         self.requested_ids.add(candidate)
+        meta = {"newsarchive_source": source_id, "newsarchive_kind": "article", ARTICLE_ID_META: candidate}
+        headers = {}
+        if revisit:
+            # Revisited while young: conditionally, and a 304 means unchanged.
+            headers["If-Modified-Since"] = format_datetime(datetime.fromisoformat(archived.fetched), usegmt=True)
+            meta["handle_httpstatus_list"] = [304]
         return scrapy.Request(
             url,
             callback=self.parse_article,
@@ -128,9 +166,14 @@ class NewsSpider(scrapy.Spider):
             # Deduplicated above by article id; Scrapy's filter would also
             # silently swallow redirect loops, which must be recorded.
             dont_filter=True,
+            headers=headers,
             cb_kwargs={"source_id": source_id, "hints": hints or FeedHints()},
-            meta={"newsarchive_source": source_id, "newsarchive_kind": "article", ARTICLE_ID_META: candidate},
+            meta=meta,
         )
+
+    def claim_article(self, candidate: str, source_id: str) -> bool:
+        """Whether this process may fetch the article (distributed workers share the claim)."""
+        return True
 
     def feed_stand_in(self, url: str) -> ArticlePage | None:
         """The article of a challenge page met earlier, now that a feed carries its body."""
@@ -141,15 +184,15 @@ class NewsSpider(scrapy.Spider):
         source_id, hints = self.feed_bodies.pop(candidate)
         return self.article_page(response, source_id, hints)
 
-    def report_failure(self, url: str, reason: str, source_id: str, *, kind: str) -> None:
+    def report_failure(self, url: str, reason: str, source_id: str, *, kind: str, attempt: int = 1) -> None:
         self.logger.warning("%s %s failed: %s", kind, url, reason)
-        self.crawler.signals.send_catch_log(signals.fetch_failed, url=url, reason=reason, source=source_id, kind=kind)
+        self.crawler.signals.send_catch_log(signals.fetch_failed, url=url, reason=reason, source=source_id, kind=kind, attempt=attempt)
 
     def on_error(self, failure: Failure) -> None:
         request = failure.request
         self.report_failure(
             request.url, failure_reason(failure), request.meta.get("newsarchive_source", ""),
-            kind=request.meta.get("newsarchive_kind", "article"),
+            kind=request.meta.get("newsarchive_kind", "article"), attempt=request.meta.get(ATTEMPT_META, 1),
         )
 
     # -- callbacks -----------------------------------------------------------
@@ -245,10 +288,14 @@ class NewsSpider(scrapy.Spider):
         return lastmod >= datetime.now(timezone.utc) - timedelta(days=days)
 
     def parse_article(self, response: Response, source_id: str, hints: FeedHints):
+        if response.status == 304:
+            self.crawler.signals.send_catch_log(signals.article_skipped, url=response.url, source=source_id, status="unchanged")
+            return
         content_type = response.headers.get("Content-Type", b"").decode("latin-1") or None
         mime = (content_type or "text/html").split(";")[0].strip().lower()
         if mime not in HTML_CONTENT_TYPES:
-            self.report_failure(response.url, f"not an HTML page ({mime})", source_id, kind="article")
+            self.report_failure(response.url, f"not an HTML page ({mime})", source_id, kind="article",
+                                attempt=response.meta.get(ATTEMPT_META, 1))
             return
         if not hints.body_html and self._is_challenge(response):
             # Never archived, never solved: the article comes from a feed that
@@ -283,6 +330,7 @@ class NewsSpider(scrapy.Spider):
             categories=list(source.categories),
             hints=hints,
             capture=response.meta.get(CAPTURE_META),
+            attempt=response.meta.get(ATTEMPT_META, 1),
             options=ExtractOptions(
                 timezone=source.timezone,
                 include_images=self.settings.getbool("NEWSARCHIVE_IMAGES"),

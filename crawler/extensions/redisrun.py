@@ -1,0 +1,120 @@
+"""A worker's share of the run records: counts and failures into Redis, and
+the run record written by whichever worker sees the run drained."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+
+from scrapy import signals as scrapy_signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet.task import LoopingCall
+from twisted.internet.threads import deferToThread
+
+from archive.runs import Failure, run_bytes
+from crawler import distributed, signals
+from crawler.items import ArticlePage
+from crawler.pipelines.record import ArchiveRecordPipeline, DuplicateArticle
+from crawler.storage import archive_writer
+
+logger = logging.getLogger(__name__)
+HEARTBEAT_SECONDS = 1.0
+
+
+class RedisRunExtension:
+    def __init__(self, crawler: Crawler, client) -> None:
+        self.crawler = crawler
+        self.client = client
+        self.worker_id = f"{socket.gethostname()}-{os.getpid()}"
+        self.quiet_since: float | None = None
+        self.loop = LoopingCall(self.heartbeat)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> "RedisRunExtension":
+        if not crawler.settings.getbool("NEWSARCHIVE_WORKER"):
+            raise NotConfigured
+        extension = cls(crawler, distributed.redis_client(crawler.settings["REDIS_URL"]))
+        connect = crawler.signals.connect
+        connect(extension.opened, scrapy_signals.spider_opened)
+        connect(extension.closed, scrapy_signals.spider_closed)
+        connect(extension.item_scraped, scrapy_signals.item_scraped)
+        connect(extension.item_dropped, scrapy_signals.item_dropped)
+        connect(extension.fetch_failed, signals.fetch_failed)
+        connect(extension.source_blocked, signals.source_blocked)
+        connect(extension.article_skipped, signals.article_skipped)
+        return extension
+
+    def _run(self, source: str | None) -> str | None:
+        return distributed.source_run(self.client, source) if source else None
+
+    def item_scraped(self, item, spider=None) -> None:
+        if isinstance(item, ArticlePage) and item.status and (run := self._run(item.source)):
+            distributed.count(self.client, run, item.source, item.status)
+            distributed.count(self.client, run, item.source, "images_stored", len(item.images_stored))
+            distributed.count(self.client, run, item.source, "image_bytes", sum(i["bytes"] for i in item.images_stored))
+
+    def item_dropped(self, item, exception, spider=None, response=None) -> None:
+        source = getattr(item, "source", None)
+        if not (run := self._run(source)):
+            return
+        if isinstance(exception, DuplicateArticle):
+            distributed.count(self.client, run, source, "duplicates")
+        else:
+            distributed.record_failure(self.client, run, Failure(url=getattr(item, "url", ""), reason=str(exception), source=source, kind="article"))
+
+    def fetch_failed(self, url: str, reason: str, source: str, kind: str, article_url: str | None = None, attempt: int = 1) -> None:
+        if run := self._run(source):
+            distributed.record_failure(self.client, run, Failure(url=url, reason=reason, source=source, kind=kind,
+                                                                 article_url=article_url, attempt=attempt))
+
+    def article_skipped(self, url: str, source: str, status: str = "skipped") -> None:
+        if run := self._run(source):
+            distributed.count(self.client, run, source, status)
+
+    def source_blocked(self, source: str, reason: str) -> None:
+        if run := self._run(source):
+            distributed.mark_blocked(self.client, run, source, reason)
+
+    # -- heartbeat: tell the others we are busy; finish drained runs ----------
+    def in_flight(self) -> int:
+        engine = self.crawler.engine
+        slot = getattr(engine.scraper, "slot", None)
+        busy = len(engine.downloader.active)
+        if slot is not None:
+            busy += len(slot.active) + slot.itemproc_size
+        return busy
+
+    def opened(self, spider) -> None:
+        self.loop.start(HEARTBEAT_SECONDS)
+
+    async def heartbeat(self) -> None:
+        distributed.set_worker_busy(self.client, self.worker_id, self.in_flight())
+        if not distributed.is_drained(self.client):
+            self.quiet_since = None
+            return
+        now = time.monotonic()
+        self.quiet_since = self.quiet_since or now
+        if now - self.quiet_since < distributed.DRAIN_QUIET_SECONDS:
+            return
+        for run_id in distributed.open_runs(self.client):
+            await self._flush_catalog()
+            run = distributed.finish_run(self.client, run_id)
+            if run is not None:
+                await maybe_deferred_to_future(deferToThread(
+                    archive_writer(self.crawler).write, "put", run.key, run_bytes(run), "application/json; charset=utf-8"))
+                self.client.hset(distributed.run_key(run_id), "written", "1")
+                logger.info("run %s drained: run record written", run_id)
+
+    async def _flush_catalog(self) -> None:
+        for pipe in self.crawler.engine.scraper.itemproc.middlewares:
+            if isinstance(pipe, ArchiveRecordPipeline):
+                await pipe.flush_catalog()
+
+    def closed(self, spider, reason: str) -> None:
+        if self.loop.running:
+            self.loop.stop()
+        self.client.delete(f"{distributed.WORKER_PREFIX}{self.worker_id}")

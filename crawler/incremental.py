@@ -1,0 +1,91 @@
+"""What a crawl need not fetch again, and what it must try again.
+
+The state lives with the archive (its catalog and run records), so a second
+machine or a wiped work directory does not re-crawl everything; the
+catalog's segments are cached locally in the state directory.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from scrapy.extensions.httpcache import RFC2616Policy
+
+from archive.catalog import CatalogEntry, load_catalog
+from archive.keys import RUNS_PREFIX
+from archive.records import article_id
+from archive.runs import Failure
+from archive.store import ArchiveStore, StoreError
+from crawler.extract.core import canonical_url
+
+# A page that failed this many runs in a row is left alone (its failures stay in the run records).
+MAX_ATTEMPTS = 5
+# How far back run records are read for failures to try again.
+RETRY_LOOKBACK_DAYS = 14
+LISTING_KINDS = ("feed", "sitemap", "listing")
+
+
+class ListingCachePolicy(RFC2616Policy):
+    """HTTP caching (ETag, Last-Modified, max-age) for feeds, sitemaps and list pages only.
+
+    Articles are skipped through the archive's catalog instead, and images
+    are content-addressed: caching their bodies locally would only cost disk.
+    """
+
+    def should_cache_request(self, request) -> bool:
+        return request.meta.get("newsarchive_kind") in LISTING_KINDS and super().should_cache_request(request)
+
+
+def archived_articles(store: ArchiveStore, cache_dir: Path | None) -> dict[str, CatalogEntry]:
+    """Article id -> catalog entry, also under the id its fetched URL alone gives.
+
+    A page whose rel=canonical differs from its URL is recognised before it
+    is fetched again.
+    """
+    try:
+        catalog = load_catalog(store, cache_dir)
+    except StoreError:
+        return {}  # no catalog reachable: everything is fetched and compared, nothing lost
+    known = dict(catalog)
+    for entry in catalog.values():
+        known.setdefault(article_id(canonical_url(None, entry.url)), entry)
+    return known
+
+
+def revisit_due(entry: CatalogEntry, revisit_days: float, now: datetime) -> bool:
+    """Still young enough that the site may edit it: fetch it again (conditionally)."""
+    if revisit_days <= 0:
+        return False
+    published = datetime.fromisoformat(entry.published or entry.fetched)
+    return now - published <= timedelta(days=revisit_days)
+
+
+def failures_to_retry(store: ArchiveStore, source_ids: set[str], now: datetime | None = None) -> list[Failure]:
+    """Article pages that failed in each source's latest run, still under MAX_ATTEMPTS."""
+    now = now or datetime.now(timezone.utc)
+    keys: list[str] = []
+    try:
+        for days_back in range(RETRY_LOOKBACK_DAYS):
+            day = now - timedelta(days=days_back)
+            keys += list(store.list(f"{RUNS_PREFIX}{day:%Y/%m/%d}/"))
+    except StoreError:
+        return []
+    pending: list[Failure] = []
+    covered: set[str] = set()
+    for key in sorted(keys, reverse=True):
+        try:
+            run = json.loads(store.get(key))
+        except (StoreError, ValueError):
+            continue
+        fresh = set(run.get("sources", [])) & source_ids - covered
+        if not fresh:
+            continue
+        covered |= fresh
+        for failure in run.get("failures", []):
+            if failure.get("source") in fresh and failure.get("kind") == "article" and failure.get("attempt", 1) < MAX_ATTEMPTS:
+                pending.append(Failure(**failure))
+        if covered == source_ids:
+            break
+    return pending

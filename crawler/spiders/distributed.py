@@ -1,0 +1,64 @@
+"""The worker's spider: NewsSpider fed by jobs from Redis (scrapy-redis)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import TypeAdapter
+from scrapy_redis.spiders import RedisMixin
+
+from crawler import distributed
+from crawler.config import Source
+from crawler.spiders.news import NewsSpider
+
+SOURCE_ADAPTER = TypeAdapter(Source)
+
+
+class RedisSources(dict):
+    """Source configs by id, fetched from Redis the first time a worker meets one."""
+
+    def __init__(self, client) -> None:
+        super().__init__()
+        self.client = client
+
+    def __missing__(self, source_id: str):
+        raw = distributed.source_config(self.client, source_id)
+        if raw is None:
+            raise KeyError(source_id)
+        source = SOURCE_ADAPTER.validate_python(raw)
+        self[source_id] = source
+        return source
+
+
+class DistributedNewsSpider(RedisMixin, NewsSpider):
+    name = "news-worker"
+    redis_key = distributed.JOBS_KEY
+
+    @classmethod
+    def from_crawler(cls, crawler, *args: Any, **kwargs: Any) -> "DistributedNewsSpider":
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        spider.setup_redis(crawler)
+        spider.redis_client = distributed.redis_client(crawler.settings["REDIS_URL"])
+        spider.sources = RedisSources(spider.redis_client)
+        return spider
+
+    async def start(self):
+        for request in self.next_requests():
+            yield request
+
+    def make_request_from_data(self, data):
+        """A job: crawl one source for one run."""
+        job = json.loads(data)
+        source = SOURCE_ADAPTER.validate_python(job["source"])
+        self.sources[source.id] = source
+        handler = getattr(self, f"start_{source.kind}", None)
+        if handler is None:
+            self.report_failure(source.start_urls[0], f"source kind {source.kind!r} is not supported", source.id, kind="source")
+            return []
+        return list(handler(source))
+
+    def claim_article(self, candidate: str, source_id: str) -> bool:
+        """First worker to ask for an article in this run gets it: no page fetched twice."""
+        run_id = distributed.source_run(self.redis_client, source_id) or "unknown"
+        return distributed.claim_article(self.redis_client, run_id, candidate)

@@ -1,0 +1,85 @@
+"""Incremental crawls: conditional feeds, no re-fetch of archived pages, revisits, bounded retries."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+from archive.runs import Failure, start_run
+from archive.store import open_store
+from crawler.incremental import MAX_ATTEMPTS, failures_to_retry, revisit_due
+from archive.catalog import CatalogEntry
+from tests.crawl_helpers import archive_store, crawl, latest_run, write_config
+from tests.fixture_site import ARTICLES, FixtureSite
+from tests.fixture_site.responses import Response
+
+ETAG = '"feed-v1"'
+
+
+def _feed(site) -> bytes:
+    items = "".join(f"<item><title>{a.title}</title><link>{a.url(site.base_url)}</link></item>" for a in ARTICLES[:3])
+    return f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>{items}</channel></rss>'.encode()
+
+
+def test_feeds_are_fetched_conditionally_and_archived_pages_not_again(tmp_path):
+    site = FixtureSite().start()
+    feed_requests: list[dict] = []
+
+    def feed(request):
+        feed_requests.append(request.headers)
+        if request.headers.get("If-None-Match") == ETAG:
+            return Response(304, b"", "application/rss+xml", headers={"ETag": ETAG})
+        return Response(200, _feed(site), "application/rss+xml", headers={"ETag": ETAG})
+
+    site.add_route("/cond/feed.xml", feed)
+    try:
+        config = write_config(tmp_path / "cfg.yaml", str(tmp_path / "archive"),
+                              [{"id": "cond", "kind": "feed", "url": site.url("/cond/feed.xml")}])
+        crawl(config)
+        pages = {a.path: site.count(a.path) for a in ARTICLES[:3]}
+        crawl(config)
+        assert feed_requests[-1].get("If-None-Match") == ETAG, "the second fetch of the feed is conditional"
+        assert {a.path: site.count(a.path) for a in ARTICLES[:3]} == pages, "archived pages are not fetched again"
+        run = latest_run(archive_store(str(tmp_path / "archive")))
+        assert run["counts"]["skipped"] == 3 and run["status"] == "completed"
+    finally:
+        site.stop()
+
+
+def test_young_articles_are_revisited_conditionally(site, tmp_path):
+    config = write_config(tmp_path / "cfg.yaml", str(tmp_path / "archive"),
+                          [{"id": "rss", "kind": "feed", "url": site.url("/feeds/atom.xml"), "revisit_days": 36500}])
+    crawl(config)
+    site.reset_log()
+    crawl(config)
+    article_hits = [h for m, p, h in site.requests if any(p.startswith(a.path) for a in ARTICLES)]
+    assert article_hits and all("If-Modified-Since" in h for h in article_hits)
+    run = latest_run(archive_store(str(tmp_path / "archive")))
+    assert run["counts"]["unchanged"] == len(article_hits) and run["counts"]["skipped"] == 0
+
+
+def test_revisit_due_by_publication_age():
+    now = datetime(2021, 11, 1, tzinfo=timezone.utc)
+    entry = CatalogEntry(id="a" * 16, key="k", source="s", title="t", url="u", published="2021-10-30T00:00:00+00:00",
+                         fetched="2021-10-30T01:00:00+00:00", language="zh")
+    assert revisit_due(entry, 3, now)
+    assert not revisit_due(entry, 1, now)
+    assert not revisit_due(entry, 0, now)
+
+
+def test_failures_are_retried_a_bounded_number_of_times(tmp_path):
+    store = open_store(str(tmp_path / "archive"))
+    now = datetime.now(timezone.utc)
+    older = start_run(f"{(now - timedelta(hours=2)):%Y%m%dT%H%M%SZ}-aaaaaa", ["feed-a", "feed-b"])
+    older.failures = [Failure(url="http://x/old", reason="HTTP 500", source="feed-a", kind="article")]
+    newer = start_run(f"{(now - timedelta(hours=1)):%Y%m%dT%H%M%SZ}-bbbbbb", ["feed-a"])
+    newer.failures = [
+        Failure(url="http://x/again", reason="HTTP 500", source="feed-a", kind="article", attempt=2),
+        Failure(url="http://x/given-up", reason="HTTP 500", source="feed-a", kind="article", attempt=MAX_ATTEMPTS),
+        Failure(url="http://x/img.jpg", reason="HTTP 404", source="feed-a", kind="image"),
+    ]
+    for run in (older, newer):
+        store.put(run.key, json.dumps(run.to_dict()).encode())
+    retry = failures_to_retry(store, {"feed-a", "feed-b"}, now)
+    # feed-a: only its latest run counts; feed-b's latest run is the older one (no failures of its own).
+    assert [(f.url, f.attempt) for f in retry] == [("http://x/again", 2)]
