@@ -13,6 +13,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 out = Console()
 err = Console(stderr=True)
@@ -38,20 +39,41 @@ def open_archive(config: Path | None, archive: str | None):
     return open_store(archive, endpoint_url=endpoint)
 
 
+def _since(value: str | None):
+    """--since parsed, or exit 2 naming the bad value."""
+    from archive.catalog import parse_since
+
+    if value is None:
+        return None
+    try:
+        return parse_since(value)
+    except ValueError as exc:
+        err.print(Text(f"--since: {exc}"))
+        raise typer.Exit(2) from None
+
+
 def register(app: typer.Typer) -> None:
     @app.command("ls")
     def list_articles(source: SourceOption = None, since: SinceOption = None, limit: Annotated[int, typer.Option("--limit")] = 0,
                       config: ConfigOption = None, archive: ArchiveOption = None) -> None:
-        """Archived articles, newest first: date, source, id, title."""
-        from archive.catalog import list_entries
+        """Archived articles, newest first: date, source, id, title (tab-separated when piped)."""
+        from archive.catalog import list_entries, segment_keys
 
-        entries = list_entries(open_archive(config, archive), source=source, since=since)
-        table = Table(box=None, show_header=True, pad_edge=False)
-        for column in ("date", "source", "id", "title"):
-            table.add_column(column, overflow="fold")
-        for entry in entries[: limit or None]:
-            table.add_row((entry.sort_time or "")[:16].replace("T", " "), entry.source, entry.id, entry.title)
-        out.print(table, soft_wrap=True)
+        cutoff = _since(since)
+        store = open_archive(config, archive)
+        entries = list_entries(store, source=source, since=cutoff)[: limit or None]
+        if not entries and not segment_keys(store):
+            err.print(f"the catalog of {store.url} is empty (rebuild it with `newsarchive verify --rebuild-index`)")
+        rows = [((e.sort_time or "")[:16].replace("T", " "), e.source, e.id, " ".join(e.title.split())) for e in entries]
+        if out.is_terminal:
+            table = Table(box=None, show_header=True, pad_edge=False)
+            for column in ("date", "source", "id", "title"):
+                table.add_column(column, overflow="fold")
+            for row in rows:
+                table.add_row(*(Text(cell) for cell in row))
+            out.print(table)
+        else:
+            sys.stdout.write("".join("\t".join(row) + "\n" for row in rows))
 
     @app.command()
     def show(article_id: str, as_json: Annotated[bool, typer.Option("--json", help="the raw record")] = False,
@@ -64,35 +86,45 @@ def register(app: typer.Typer) -> None:
         try:
             data = store.get(article_key(article_id))
         except (KeyNotFound, BadKey):
-            err.print(f"no article {article_id!r} in {store.url}")
+            err.print(Text(f"no article {article_id!r} in {store.url}"))
             raise typer.Exit(1) from None
         if as_json:
             sys.stdout.write(data.decode("utf-8"))
             return
-        record = json.loads(data)
-        out.print(f"[bold]{record['title']}[/]", highlight=False)
-        out.print(f"{record['source']} · {record.get('published') or 'no date'} · {', '.join(record['authors']) or 'no author'}", highlight=False)
-        out.print(f"{record['url']}", highlight=False)
+        try:
+            record = json.loads(data)
+        except ValueError as exc:
+            err.print(Text(f"the record of {article_id} is damaged ({exc}); `newsarchive verify` reports it"))
+            raise typer.Exit(1) from None
+        meta = [record.get("source", ""), record.get("published") or "no date", ", ".join(record.get("authors") or []) or "no author"]
+        lines = [Text(record.get("title", ""), style="bold"), Text(" · ".join(meta)), Text(record.get("url", ""))]
         if record.get("categories"):
-            out.print(" · ".join(record["categories"]), highlight=False)
-        out.print(f"{len(record.get('images') or [])} images\n", highlight=False)
-        out.print(record["text"], highlight=False, markup=False)
+            lines.append(Text(" · ".join(record["categories"])))
+        images = record.get("images") or []
+        lines.append(Text(f"{len(images)} images" + "".join(f"\n  {i.get('key')}  ({i.get('url')})" for i in images)))
+        lines += [Text(""), Text(record.get("text", ""))]
+        for line in lines:
+            out.print(line, soft_wrap=True, highlight=False)
 
     @app.command()
     def search(text: str, limit: Annotated[int, typer.Option("--limit")] = 20,
                config: ConfigOption = None, archive: ArchiveOption = None) -> None:
-        """Full-text search over titles and bodies (Chinese included)."""
+        """Full-text search over titles and bodies (Chinese included); exit 1 when nothing matches."""
         from archive.search import SearchIndex, default_index_path
 
         store = open_archive(config, archive)
         index = SearchIndex(default_index_path(store.url))
-        index.update(store)
-        hits = index.search(text, limit=limit)
+        try:
+            index.update(store)
+            hits = index.search(text, limit=limit)
+        finally:
+            index.close()
         for hit in hits:
-            out.print(f"{(hit.published or '')[:10]:10} {hit.source:16} {hit.id}  [bold]{hit.title}[/]", highlight=False)
-            out.print(f"    {hit.snippet}", highlight=False, markup=False)
+            out.print(Text(f"{(hit.published or '')[:10]:10} {hit.source:16} {hit.id}  ") + Text(hit.title, style="bold"),
+                      soft_wrap=True, highlight=False)
+            out.print(Text("    " + " ".join(hit.snippet.split())), soft_wrap=True, highlight=False)
         if not hits:
-            err.print("no article matches")
+            err.print(Text(f"no article matches {text!r}"))
             raise typer.Exit(1)
 
     @app.command()
@@ -107,8 +139,9 @@ def register(app: typer.Typer) -> None:
         if fmt not in EXPORT_FORMATS:
             err.print(f"unknown format {fmt!r}: use one of {', '.join(EXPORT_FORMATS)}")
             raise typer.Exit(2)
+        cutoff = _since(since)
         store = open_archive(config, archive)
-        entries = list_entries(store, source=source, since=since)
+        entries = list_entries(store, source=source, since=cutoff)
         count = getattr(exporters, f"export_{fmt}")(store, entries, output)
         out.print(f"exported {count} {'WARC files' if fmt == 'warc' else 'articles'} to {output}")
 
@@ -127,9 +160,11 @@ def register(app: typer.Typer) -> None:
         else:
             out.print(f"{report.records} records, {report.images} images, {report.captures} captures checked")
             for problem in report.problems:
-                out.print(f"[red]damaged[/] {problem.key}: {problem.what}", highlight=False)
+                named = f" (named by {', '.join(problem.named_by)})" if problem.named_by else ""
+                out.print(Text("damaged ", style="red") + Text(f"{problem.key}: {problem.what}{named}"), soft_wrap=True, highlight=False)
+            out.print("archive OK" if report.ok else f"{len(report.problems)} problems")
         if rebuild_index:
-            out.print(f"catalog rebuilt: {rebuild_catalog(store)} entries")
+            (err if as_json else out).print(f"catalog rebuilt: {rebuild_catalog(store)} entries")
         raise typer.Exit(0 if report.ok else 1)
 
     @app.command()

@@ -91,6 +91,10 @@ class WarcCaptureMiddleware:
             if not any(run_dir.iterdir()):
                 run_dir.rmdir()
 
+    async def finish_file(self) -> None:
+        """Close and upload the current WARC file (a worker does so when a run drains)."""
+        await self._upload(self.spool.finish())
+
     async def spider_closed(self, spider) -> None:
         await self._upload(self.spool.finish())
         if self.spool.spool_dir.is_dir() and not any(self.spool.spool_dir.iterdir()):

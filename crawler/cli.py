@@ -66,7 +66,7 @@ def crawl(
         raise typer.Exit(0)
     run_id = run_id or new_run_id()
     if settings_config.distributed is not None:
-        raise typer.Exit(enqueue_and_wait(settings_config, selected, run_id, wait, wait_timeout))
+        raise typer.Exit(enqueue_and_wait(settings_config, selected, run_id, wait, wait_timeout, run_record_file))
     progress = sys.stderr.isatty() and log_format == "text"
     level = log_level or ("WARNING" if progress else "INFO")
     setup_logging(log_format, level, source=",".join(s.id for s in selected), run_id=run_id)
@@ -84,7 +84,7 @@ def crawl(
     raise typer.Exit(0 if run.status == "completed" else 1)
 
 
-def enqueue_and_wait(config: Config, sources, run_id: str, wait: bool, timeout: float) -> int:
+def enqueue_and_wait(config: Config, sources, run_id: str, wait: bool, timeout: float, record_file: Path | None = None) -> int:
     """Distributed mode: the workers crawl; this only enqueues (and waits for the run record)."""
     from crawler.distributed import redis_client, wait_for_run
     from crawler.runner import enqueue_sources
@@ -97,6 +97,11 @@ def enqueue_and_wait(config: Config, sources, run_id: str, wait: bool, timeout: 
     if run is None:
         err.print(f"run {run_id} has not drained after {timeout:.0f}s")
         return 1
+    if record_file is not None:
+        from archive.runs import run_bytes
+
+        record_file.parent.mkdir(parents=True, exist_ok=True)
+        record_file.write_bytes(run_bytes(run))
     print_summary(run)
     return 0
 

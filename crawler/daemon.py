@@ -5,18 +5,26 @@ take the scheduler with it: the daemon runs ``newsarchive crawl SOURCE`` as
 a child process per run, with a wall-clock limit, and keeps the schedule
 state in the state directory so that a restart neither reruns a fresh
 source nor forgets a stale one.
+
+Each crawl runs in a process group of its own (its extraction workers
+included), so a crawl over its limit is ended whole: SIGTERM first (Scrapy
+finishes the items in flight and writes its run record), SIGKILL to the
+group after ``daemon.stop_grace`` seconds. Objects are written to a temp
+name and renamed, so even a SIGKILL leaves no half-written object.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import random
 import signal
 import subprocess
 import sys
 import threading
 import time
+from collections import deque
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -24,26 +32,33 @@ from archive.records import utc_iso
 from archive.runs import Failure, RunRecord, new_run_id, save_run, start_run
 from archive.store import StoreError, open_store
 from crawler.config import Config, SourceBase
-from crawler.logs import log_run_id, log_source
+from crawler.locks import DaemonLock, DaemonRunning
+from crawler.logs import forward_child_line, log_run_id, log_source
 from crawler.metrics import DaemonMetrics, serve_metrics
-from crawler.state import ScheduleState
+from crawler.schedule import Schedule
+from crawler.state import FAILED_RESULTS, ScheduleState, SourceState
 
 logger = logging.getLogger("newsarchive.daemon")
 
 EXIT_ALL_BUSY = 3  # `crawl` found every named source locked by another process
-KILL_GRACE_SECONDS = 10  # between SIGTERM and SIGKILL for a crawl over its time limit
+EXIT_DAEMON_FAILED = 1  # the daemon could not start (another one runs, port taken)
+SETTLE_SECONDS = 10  # at stop: how long job threads get to record the crawls that just ended
+POLL_SECONDS = 0.1
+CHILD_ENV = {"_TYPER_STANDARD_TRACEBACK": "1", "PYTHONUNBUFFERED": "1"}
+STDERR_TAIL_LINES = 5  # of a crashed crawl's stderr, kept for the reason
 
 
 def backoff_delay(schedule_interval: timedelta, failures: int, cap: float) -> timedelta:
     """Exponential, capped: one interval after the first failure, doubling after each next."""
     if failures <= 0:
         return timedelta(0)
-    seconds = schedule_interval.total_seconds() * 2 ** (failures - 1)
+    exponent = min(failures - 1, 64)  # 2**64 intervals is past any cap
+    seconds = schedule_interval.total_seconds() * 2**exponent
     return timedelta(seconds=min(seconds, cap))
 
 
 def classify_run(source_id: str, returncode: int, run: RunRecord | None) -> tuple[str, str | None]:
-    """(result, reason): ok | failed | interrupted | busy | crashed."""
+    """(result, reason) of a crawl process that ended by itself: ok | failed | interrupted | busy | crashed."""
     if returncode == EXIT_ALL_BUSY:
         return "busy", "another process is crawling this source"
     if run is None:
@@ -53,210 +68,472 @@ def classify_run(source_id: str, returncode: int, run: RunRecord | None) -> tupl
     if source_id in run.blocked:
         return "failed", f"blocked: {run.blocked[source_id]}"
     counts = run.per_source.get(source_id, {})
-    reached = sum(counts.get(c, 0) for c in ("archived", "updated", "unchanged", "duplicates"))
-    source_failures = [f for f in run.failures if f.source == source_id and f.kind in ("feed", "sitemap", "listing", "source")]
-    if source_failures and reached == 0:
-        return "failed", source_failures[0].reason
+    # spooled: archived to the local spool while the store was out of reach; it follows.
+    reached = sum(counts.get(c, 0) for c in ("archived", "updated", "unchanged", "spooled", "duplicates"))
+    if reached:
+        return "ok", None
+    # Nothing reached: a source whose every fetch failed has failed (an empty feed has not).
+    failures = [f for f in run.failures if f.source == source_id and f.kind != "image"]
+    source_level = [f for f in failures if f.kind in ("feed", "sitemap", "listing", "source")]
+    if source_level:
+        return "failed", source_level[0].reason
+    if failures:
+        return "failed", f"all {len(failures)} article(s) failed; first: {failures[0].reason}"
+    if run.status not in ("completed", "running"):
+        return "failed", f"the run ended {run.status}"
     return "ok", None
+
+
+def first_run_time(schedule: Schedule, state: SourceState, now: datetime, backoff_max: float,
+                   jitter: float = 0.0) -> datetime | None:
+    """When a source runs first after the daemon starts; None: at its schedule's next time.
+
+    At once (within ``jitter``) if it never ran, if its last run is older than
+    its interval, or if its last run never finished (the daemon died or was
+    stopped during it). A failing source waits out its backoff first.
+    """
+    interval = schedule.nominal_interval
+    last = state.started_at
+    unfinished = state.last_result in ("running", "interrupted")
+    at_once = now + timedelta(seconds=random.uniform(0, jitter)) if jitter > 0 else now
+    if last is None or unfinished or now - last >= interval:
+        due = at_once
+    else:
+        due = last + interval if schedule.interval is not None else None
+    if state.consecutive_failures and last is not None:
+        retry = last + backoff_delay(interval, state.consecutive_failures, backoff_max)
+        if retry > now:
+            due = retry if due is None else max(due, retry)
+    return due
+
+
+def schedule_trigger(schedule: Schedule, jitter: float):
+    """APScheduler trigger with jitter, for cron lines too (from_crontab takes none)."""
+    jitter_seconds = int(jitter) or None
+    trigger = schedule.trigger(jitter=jitter_seconds)
+    if schedule.cron is not None:
+        trigger.jitter = jitter_seconds
+    return trigger
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class CrawlProcess:
+    """A crawl child: waited for without reaping, so its process group can still be killed.
+
+    While the leader is a zombie its pid (the group's id) cannot be reused,
+    so killing the group never hits a stranger.
+    """
+
+    def __init__(self, popen: subprocess.Popen, source_id: str, run_id: str) -> None:
+        self.popen = popen
+        self.pid = popen.pid
+        self.source_id = source_id
+        self.run_id = run_id
+        self.ended_by: str | None = None  # None | "timeout" | "stop"
+        self.stderr_tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
+        self._lock = threading.Lock()
+        self._reaped = False
+        self._pump: threading.Thread | None = None
+
+    def start_pump(self) -> None:
+        """Forward the crawl's stderr into the daemon's log, under its source and run id."""
+        def pump() -> None:
+            log_source.set(self.source_id)
+            log_run_id.set(self.run_id)
+            stream = self.popen.stderr
+            for raw in iter(stream.readline, b""):
+                line = raw.decode("utf-8", errors="replace")
+                if line.strip():
+                    self.stderr_tail.append(line.strip())
+                forward_child_line(line, self.source_id, self.run_id)
+            stream.close()
+
+        self._pump = threading.Thread(target=pump, name=f"crawl-log-{self.source_id}", daemon=True)
+        self._pump.start()
+
+    def exited(self) -> bool:
+        with self._lock:
+            if self._reaped:
+                return True
+            try:
+                info = os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            except ChildProcessError:
+                return True
+            return info is not None and info.si_pid != 0
+
+    def wait(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while not self.exited():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            time.sleep(min(POLL_SECONDS, remaining))
+        return True
+
+    def signal(self, signum: int) -> None:
+        """To the crawl process only: Scrapy's handler stops it gracefully."""
+        with self._lock:
+            if not self._reaped:
+                try:
+                    os.kill(self.pid, signum)
+                except ProcessLookupError:
+                    pass
+
+    def kill_group(self) -> None:
+        with self._lock:
+            if not self._reaped:
+                try:
+                    os.killpg(self.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+
+    def reap(self) -> int:
+        """Kill what is left of the group (orphaned helpers), collect the exit status."""
+        self.kill_group()
+        with self._lock:
+            returncode = self.popen.wait()
+            self._reaped = True
+        if self._pump is not None:
+            self._pump.join(5)
+        return returncode
+
+    def stop(self, grace: float) -> bool:
+        """SIGTERM, up to ``grace`` seconds to finish, then SIGKILL to the group. True if it ended in time."""
+        self.signal(signal.SIGTERM)
+        if self.wait(grace):
+            return True
+        logger.warning("crawl of %s (pid %d) still running after %.0fs: killing it", self.source_id, self.pid, grace)
+        self.kill_group()
+        self.wait(5)
+        return False
 
 
 class Daemon:
     def __init__(self, config: Config, config_path: Path, *, archive_url: str | None = None, metrics_port: int | None = None,
-                 metrics_host: str = "127.0.0.1", log_format: str = "text") -> None:
+                 metrics_host: str = "127.0.0.1", log_format: str = "text", log_level: str = "INFO") -> None:
         self.config = config
-        self.config_path = config_path
+        self.config_path = Path(config_path).resolve()
         self.archive_url = archive_url
         self.metrics_port = metrics_port
         self.metrics_host = metrics_host
         self.log_format = log_format
+        self.log_level = log_level
         self.settings = config.daemon
         self.state_dir = Path(self.settings.state_dir)
         self.state = ScheduleState(self.state_dir)
         self.metrics = DaemonMetrics()
         self.stopping = threading.Event()
-        self.children: dict[str, subprocess.Popen] = {}
+        self.children: dict[str, CrawlProcess] = {}
         self.children_lock = threading.Lock()
+        self.slots = threading.BoundedSemaphore(self.settings.max_concurrent_crawls)
         self.scheduler = None
+        self.metrics_server = None
+        self._scheduled: dict[str, datetime] = {}
+        self._active_jobs = 0
+        self._jobs_changed = threading.Condition()
 
     # -- scheduling ----------------------------------------------------------
     def first_run_time(self, source: SourceBase, now: datetime) -> datetime | None:
-        """When a source runs first after start: at once if it never ran or is stale."""
-        schedule = source.parsed_schedule
-        state = self.state.get(source.id)
-        last = state.started_at
-        interval = schedule.nominal_interval
-        due = now if last is None or now - last >= interval else (last + interval if schedule.interval else None)
-        if state.consecutive_failures and last is not None:
-            retry = last + backoff_delay(interval, state.consecutive_failures, self.settings.backoff_max)
-            due = max(due or retry, retry)
-        return due
+        return first_run_time(source.parsed_schedule, self.state.get(source.id), now, self.settings.backoff_max, self.settings.jitter)
 
-    def start_scheduler(self) -> None:
+    def start_scheduler(self, paused: bool = False) -> None:
         from apscheduler.events import EVENT_JOB_SUBMITTED
         from apscheduler.executors.pool import ThreadPoolExecutor
         from apscheduler.schedulers.background import BackgroundScheduler
 
+        # A thread per source: a due run waits for a free crawl slot (the
+        # global cap) in run_source, where its lag is measured.
+        workers = max(len(self.config.sources), self.settings.max_concurrent_crawls, 1)
         self.scheduler = BackgroundScheduler(
-            executors={"default": ThreadPoolExecutor(self.settings.max_concurrent_crawls)},
+            executors={"default": ThreadPoolExecutor(workers)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": int(self.settings.misfire_grace)},
             timezone="UTC",
         )
-        now = datetime.now(timezone.utc)
+        now = _utcnow()
         for source in self.config.sources:
-            trigger = source.parsed_schedule.trigger(jitter=int(self.settings.jitter) or None)
+            trigger = schedule_trigger(source.parsed_schedule, self.settings.jitter)
             first = self.first_run_time(source, now)
             kwargs = {"next_run_time": first} if first is not None else {}
             self.scheduler.add_job(self.run_source, trigger, args=[source.id], id=source.id, name=source.id, **kwargs)
-            logger.info("scheduled %s (%s), first run %s", source.id, source.schedule, first.isoformat() if first else "on schedule")
         self.scheduler.add_listener(self._job_submitted, EVENT_JOB_SUBMITTED)
-        self.scheduler.start()
+        self.scheduler.start(paused=paused)
+        for source in self.config.sources:
+            next_time = self._record_next_run(source.id)
+            logger.info("scheduled %s (%s): next run %s", source.id, source.schedule, next_time.isoformat() if next_time else "never")
+
+    def _record_next_run(self, source_id: str) -> datetime | None:
+        job = self.scheduler.get_job(source_id) if self.scheduler is not None else None
+        next_time = job.next_run_time if job is not None else None
+        self.state.update(source_id, next_run=utc_iso(next_time) if next_time else None)
+        if next_time is not None:
+            self.metrics.next_run.labels(source_id).set(next_time.timestamp())
+        return next_time
 
     def _job_submitted(self, event) -> None:
         if event.scheduled_run_times:
-            lag = (datetime.now(timezone.utc) - event.scheduled_run_times[0]).total_seconds()
-            self.metrics.lag.labels(event.job_id).set(max(lag, 0.0))
+            scheduled = event.scheduled_run_times[-1]
+            self._scheduled[event.job_id] = scheduled
+            self.metrics.lag.labels(event.job_id).set(max((_utcnow() - scheduled).total_seconds(), 0.0))
+        job = self.scheduler.get_job(event.job_id) if self.scheduler is not None else None
+        if job is not None and job.next_run_time is not None:
+            self.metrics.next_run.labels(event.job_id).set(job.next_run_time.timestamp())
 
     # -- one run -------------------------------------------------------------
     def crawl_command(self, source_id: str, run_id: str, record_file: Path) -> list[str]:
-        command = [sys.executable, "-m", "crawler.cli", "crawl", source_id, "--config", str(self.config_path),
-                   "--run-id", run_id, "--run-record-file", str(record_file), "--log-format", self.log_format]
+        # -P: the working directory stays off sys.path, so an archive kept in
+        # ./archive cannot shadow the `archive` package.
+        command = [sys.executable, "-P", "-m", "crawler.cli", "crawl", source_id, "--config", str(self.config_path),
+                   "--run-id", run_id, "--run-record-file", str(record_file),
+                   "--log-format", self.log_format, "--log-level", self.log_level]
         if self.archive_url:
             command += ["--archive", self.archive_url]
+        if self.config.distributed is not None:
+            # Distributed mode: the child enqueues for the workers and waits for the run to drain.
+            command += ["--wait", "--wait-timeout", str(int(self.settings.run_timeout))]
         return command
 
     def run_source(self, source_id: str) -> str:
+        """One scheduled run (an APScheduler job): returns its result."""
         if self.stopping.is_set():
             return "skipped"
-        run_id = new_run_id()
-        log_source.set(source_id)
-        log_run_id.set(run_id)
+        with self._jobs_changed:
+            self._active_jobs += 1
+        tokens = (log_source.set(source_id), log_run_id.set("-"))
+        try:
+            if not self._take_slot(source_id):
+                return "skipped"
+            try:
+                run_id = new_run_id()  # once it has a slot: the id tells when the run started
+                log_run_id.set(run_id)
+                return self._run(source_id, run_id)
+            finally:
+                self.slots.release()
+        except Exception:
+            logger.exception("the run of %s went wrong in the daemon", source_id)
+            return "error"
+        finally:
+            log_source.reset(tokens[0])
+            log_run_id.reset(tokens[1])
+            with self._jobs_changed:
+                self._active_jobs -= 1
+                self._jobs_changed.notify_all()
+
+    def _take_slot(self, source_id: str) -> bool:
+        """Wait for one of the max_concurrent_crawls slots; False when the daemon stops meanwhile."""
+        if not self.slots.acquire(blocking=False):
+            logger.info("%s is due; waiting for a free crawl slot (at most %d crawls at once)", source_id,
+                        self.settings.max_concurrent_crawls)
+            while not self.slots.acquire(timeout=0.5):
+                if self.stopping.is_set():
+                    return False
+        if self.stopping.is_set():
+            self.slots.release()
+            return False
+        return True
+
+    def _run(self, source_id: str, run_id: str) -> str:
+        scheduled = self._scheduled.pop(source_id, None)
+        if scheduled is not None:
+            self.metrics.lag.labels(source_id).set(max((_utcnow() - scheduled).total_seconds(), 0.0))
         record_file = self.state_dir / "runs" / f"{run_id}.json"
         started = time.monotonic()
-        self.state.update(source_id, last_started=utc_iso(datetime.now(timezone.utc)), last_run_id=run_id)
+        crawl = self._start_child(source_id, run_id, self.crawl_command(source_id, run_id, record_file))
+        if crawl is None:
+            return "skipped"
+        self.state.update(source_id, last_started=utc_iso(_utcnow()), last_run_id=run_id, last_result="running",
+                          reason=None, last_counts=None)
         self.metrics.running.inc()
         try:
-            returncode, killed = self._run_child(source_id, self.crawl_command(source_id, run_id, record_file))
-        finally:
-            self.metrics.running.dec()
-        duration = time.monotonic() - started
-        run = self._read_run(record_file)
-        if killed:
-            result, reason = "killed", f"killed after {duration:.0f}s (limit {self.settings.run_timeout:.0f}s)"
-        else:
-            result, reason = classify_run(source_id, returncode, run)
-        if run is None and result in ("killed", "crashed"):
-            run = self._record_lost_run(source_id, run_id, reason)
-        self._settle(source_id, result, reason, run, duration)
-        record_file.unlink(missing_ok=True)
-        return result
-
-    def _run_child(self, source_id: str, command: list[str]) -> tuple[int, bool]:
-        # A session of its own: a terminal's Ctrl-C reaches the daemon, which
-        # then stops its crawls gracefully, instead of killing them all at once.
-        child = subprocess.Popen(command, start_new_session=True)
-        with self.children_lock:
-            self.children[source_id] = child
-        try:
-            try:
-                return child.wait(timeout=self.settings.run_timeout), False
-            except subprocess.TimeoutExpired:
-                logger.error("crawl of %s is over its time limit: stopping it", source_id)
-                _terminate(child, KILL_GRACE_SECONDS)
-                return child.returncode, True
+            if not crawl.wait(self.settings.run_timeout):
+                if crawl.ended_by is None:
+                    crawl.ended_by = "timeout"
+                logger.error("crawl of %s is over its time limit of %.0fs: stopping it", source_id, self.settings.run_timeout)
+                crawl.stop(self.settings.stop_grace)
+            returncode = crawl.reap()
         finally:
             with self.children_lock:
                 self.children.pop(source_id, None)
+            self.metrics.running.dec()
+        duration = time.monotonic() - started
+        run = self._read_run(record_file)
+        record_file.unlink(missing_ok=True)
+        result, reason = self._outcome(source_id, crawl, returncode, run, duration)
+        if result in ("killed", "crashed") or (result == "interrupted" and run is None):
+            run = self._record_ended_run(source_id, run_id, run, result, reason)
+        self._settle(source_id, result, reason, run, duration)
+        return result
+
+    def _outcome(self, source_id: str, crawl: CrawlProcess, returncode: int, run: RunRecord | None,
+                 duration: float) -> tuple[str, str | None]:
+        if crawl.ended_by == "timeout":
+            return "killed", f"killed after {duration:.0f}s: over the time limit of {self.settings.run_timeout:.0f}s (daemon.run_timeout)"
+        if crawl.ended_by == "stop" and (run is None or run.status != "completed"):
+            return "interrupted", "the daemon was stopping" + ("" if run else ": the crawl was killed after the grace period")
+        result, reason = classify_run(source_id, returncode, run)
+        if result == "crashed" and crawl.stderr_tail:
+            reason = f"{reason}: {crawl.stderr_tail[-1][:500]}"
+        return result, reason
+
+    def _start_child(self, source_id: str, run_id: str, command: list[str]) -> CrawlProcess | None:
+        # Under the lock, so a stop either sees this child or this run sees the stop.
+        with self.children_lock:
+            if self.stopping.is_set():
+                return None
+            # A session of its own: a terminal's Ctrl-C reaches the daemon,
+            # which stops its crawls gracefully, instead of killing them all
+            # at once; and the crawl's workers share its process group.
+            # stdout (the summary table) is dropped: the daemon logs each run's
+            # result. stderr is forwarded line by line into the daemon's log;
+            # a crash's traceback plain, not drawn in boxes.
+            popen = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                     start_new_session=True, env={**os.environ, **CHILD_ENV})
+            crawl = CrawlProcess(popen, source_id, run_id)
+            self.children[source_id] = crawl
+        crawl.start_pump()
+        logger.info("crawl of %s started (pid %d)", source_id, crawl.pid)
+        return crawl
 
     @staticmethod
     def _read_run(record_file: Path) -> RunRecord | None:
         try:
             return RunRecord.from_dict(json.loads(record_file.read_text(encoding="utf-8")))
-        except (OSError, ValueError, TypeError):
+        except (OSError, ValueError, TypeError, KeyError):
             return None
 
-    def _record_lost_run(self, source_id: str, run_id: str, reason: str) -> RunRecord:
-        """A killed or crashed crawl wrote no run record: the daemon writes one for it."""
-        run = start_run(run_id, [source_id])
-        run.finished = utc_iso(datetime.now(timezone.utc))
-        run.status = "failed"
-        run.failures.append(Failure(url="", reason=reason, source=source_id, kind="source"))
-        run.count("failed", source_id)
+    def _record_ended_run(self, source_id: str, run_id: str, run: RunRecord | None, result: str, reason: str) -> RunRecord:
+        """A crawl the daemon ended, or one that died, gets a run record that says so.
+
+        Killed or crashed: status failed, the reason as a source failure. One
+        that wrote its own record (it stopped gracefully after SIGTERM) keeps
+        its counts.
+        """
+        if run is None:
+            run = start_run(run_id, [source_id])
+        run.finished = utc_iso(_utcnow())
+        run.status = "interrupted" if result == "interrupted" else "failed"
+        if source_id not in run.sources:
+            run.sources = sorted({*run.sources, source_id})
+        if result != "interrupted":
+            run.failures.append(Failure(url="", reason=f"{result}: {reason}", source=source_id, kind="source"))
+            run.count("failed", source_id)
         try:
             store = open_store(self.archive_url or self.config.archive.url, endpoint_url=self.config.archive.endpoint_url)
+            # Drops the temp files a killed crawl left in a local archive's .tmp/.
+            store.ensure()
             save_run(store, run)
         except StoreError as exc:
             logger.error("could not write the run record of %s: %s", run_id, exc)
         return run
 
     def _settle(self, source_id: str, result: str, reason: str | None, run: RunRecord | None, duration: float) -> None:
-        now = datetime.now(timezone.utc)
+        now = _utcnow()
         previous = self.state.get(source_id)
-        fields: dict = {"last_finished": utc_iso(now), "last_result": result, "reason": reason}
+        fields: dict = {"last_finished": utc_iso(now), "last_result": result, "reason": reason,
+                        "last_counts": dict(run.per_source.get(source_id, {})) if run is not None else None}
         if result == "ok":
             fields.update(consecutive_failures=0, last_success=utc_iso(now))
-        elif result in ("failed", "killed", "crashed"):
+        elif result in FAILED_RESULTS:
             fields["consecutive_failures"] = previous.consecutive_failures + 1
         state = self.state.update(source_id, **fields)
-        if result != "busy":
-            self.metrics.record_run(source_id, run, result, duration, now.timestamp())
+        self.metrics.record_run(source_id, run, result, duration, now.timestamp())
         self.metrics.failures_in_row.labels(source_id).set(state.consecutive_failures)
-        logger.info("run of %s: %s%s (%.1fs)", source_id, result, f" ({reason})" if reason else "", duration)
-        if state.consecutive_failures and self.scheduler is not None and not self.stopping.is_set():
+        counts = run.per_source.get(source_id, {}) if run is not None else {}
+        logger.info("run of %s: %s%s; %d new, %d updated, %d unchanged, %d failed (%.1fs)", source_id, result,
+                    f" ({reason})" if reason else "", counts.get("archived", 0), counts.get("updated", 0),
+                    counts.get("unchanged", 0), counts.get("failed", 0), duration)
+        if self.scheduler is None or self.stopping.is_set():
+            return
+        if state.consecutive_failures and result in FAILED_RESULTS:
             source = self.config.source(source_id)
             retry = now + backoff_delay(source.parsed_schedule.nominal_interval, state.consecutive_failures, self.settings.backoff_max)
             job = self.scheduler.get_job(source_id)
             if job is not None and job.next_run_time is not None and job.next_run_time < retry:
                 job.modify(next_run_time=retry)
-                logger.warning("%s failed %d time(s) in a row: next try %s", source_id, state.consecutive_failures, retry.isoformat())
+            logger.warning("%s failed %d time(s) in a row: next try %s", source_id, state.consecutive_failures, retry.isoformat())
+        self._record_next_run(source_id)
 
     # -- lifecycle -----------------------------------------------------------
+    def healthy(self) -> bool:
+        return not self.stopping.is_set() and self.scheduler is not None and self.scheduler.running
+
     def run(self) -> int:
+        lock = DaemonLock(self.state_dir)
+        try:
+            lock.acquire()
+        except DaemonRunning as exc:
+            logger.error("%s", exc)
+            return EXIT_DAEMON_FAILED
+        try:
+            return self._run_locked()
+        finally:
+            lock.release()
+
+    def _run_locked(self) -> int:
         self.state.load()
         for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: self.stopping.set())
-        server = None
+            signal.signal(signum, self._on_signal)
+        self.metrics.started.set(time.time())
+        self.metrics.max_running.set(self.settings.max_concurrent_crawls)
+        for source in self.config.sources:
+            state = self.state.get(source.id)
+            success = state.success_at
+            self.metrics.add_source(source.id, source.parsed_schedule.nominal_interval.total_seconds(),
+                                    success.timestamp() if success else None, state.consecutive_failures)
         if self.metrics_port is not None:
-            server = serve_metrics(self.metrics, self.metrics_port, lambda: not self.stopping.is_set(), self.metrics_host)
-            logger.info("metrics on http://%s:%d/metrics", self.metrics_host, server.server_port)
-        self.start_scheduler()
-        while not self.stopping.wait(1.0):
-            pass
-        logger.info("stopping: no new runs; running crawls get %.0fs to finish", self.settings.stop_grace)
-        self.scheduler.shutdown(wait=False)
-        self._stop_children()
-        self.scheduler.shutdown(wait=True) if self.scheduler.running else None
-        if server is not None:
-            server.shutdown()
+            try:
+                self.metrics_server = serve_metrics(self.metrics, self.metrics_port, self.healthy, self.metrics_host)
+            except OSError as exc:
+                logger.error("cannot serve metrics on %s:%d: %s", self.metrics_host, self.metrics_port, exc)
+                return EXIT_DAEMON_FAILED
+            logger.info("metrics on http://%s:%d/metrics", self.metrics_host, self.metrics_server.server_port)
+        self.state.set_daemon({"pid": os.getpid(), "started": utc_iso(_utcnow())})
+        try:
+            self.start_scheduler()
+            logger.info("daemon started: %d source(s), at most %d crawl(s) at once", len(self.config.sources),
+                        self.settings.max_concurrent_crawls)
+            while not self.stopping.wait(1.0):
+                pass
+            self.stop()
+        finally:
+            self.state.set_daemon(None)
+            if self.metrics_server is not None:
+                self.metrics_server.shutdown()
+                self.metrics_server.server_close()
         logger.info("stopped")
         return 0
 
+    def _on_signal(self, signum, _frame) -> None:
+        if self.stopping.is_set():
+            logger.info("already stopping (%s)", signal.Signals(signum).name)
+            return
+        logger.info("%s received", signal.Signals(signum).name)
+        self.stopping.set()
+
+    def stop(self) -> None:
+        """No new runs; running crawls get stop_grace seconds to finish, then are killed."""
+        logger.info("stopping: no new runs; running crawls get %.0fs to finish", self.settings.stop_grace)
+        self.stopping.set()
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        self._stop_children()
+        # Let the job threads record what their crawls did.
+        deadline = time.monotonic() + SETTLE_SECONDS
+        with self._jobs_changed:
+            while self._active_jobs > 0 and time.monotonic() < deadline:
+                self._jobs_changed.wait(max(0.0, deadline - time.monotonic()))
+
     def _stop_children(self) -> None:
         with self.children_lock:
-            children = list(self.children.values())
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)  # Scrapy finishes its in-flight items, then closes
+            crawls = list(self.children.values())
+        for crawl in crawls:
+            crawl.ended_by = crawl.ended_by or "stop"
+            crawl.signal(signal.SIGTERM)  # Scrapy finishes its in-flight items, then closes
         deadline = time.monotonic() + self.settings.stop_grace
-        for child in children:
-            try:
-                child.wait(timeout=max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
-        # Let the job threads record what their crawls did.
-        deadline = time.monotonic() + KILL_GRACE_SECONDS
-        while self.metrics.running._value.get() > 0 and time.monotonic() < deadline:
-            time.sleep(0.1)
-
-
-def _terminate(child: subprocess.Popen, grace: float) -> None:
-    child.send_signal(signal.SIGTERM)
-    try:
-        child.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        child.kill()
-        child.wait()
-
-
-def jittered(seconds: float) -> float:
-    return random.uniform(0, seconds)
+        for crawl in crawls:
+            if not crawl.wait(max(0.0, deadline - time.monotonic())):
+                logger.warning("crawl of %s (pid %d) did not finish within %.0fs: killing it", crawl.source_id, crawl.pid,
+                               self.settings.stop_grace)
+                crawl.kill_group()

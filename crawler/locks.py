@@ -15,8 +15,42 @@ from pathlib import Path
 LOCKS_SUBDIR = "locks"
 
 
+DAEMON_LOCK = "daemon.lock"
+
+
 class SourceBusy(RuntimeError):
     """Another process is crawling this source right now."""
+
+
+class DaemonRunning(RuntimeError):
+    """Another daemon already uses this state directory."""
+
+
+def _holder(path: Path) -> str:
+    try:
+        pid = path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return ""
+    return f" (pid {pid})" if pid.isdigit() else ""
+
+
+def _try_flock(path: Path) -> int | None:
+    """An fd holding an exclusive flock on path, or None when another process holds it.
+
+    The fd is not inherited by children (Python's default): a crawl's
+    helper processes can never keep a lock alive after the crawl died.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    # The holder's pid, for an operator wondering who has it.
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
 
 
 class SourceLock:
@@ -26,16 +60,11 @@ class SourceLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise SourceBusy(f"source {self.source_id} is being crawled by another process") from None
-        # The holder's pid, for an operator wondering who has it.
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        if self._fd is not None:
+            raise RuntimeError(f"the lock of {self.source_id} is already held by this object")
+        fd = _try_flock(self.path)
+        if fd is None:
+            raise SourceBusy(f"source {self.source_id} is being crawled by another process{_holder(self.path)}")
         self._fd = fd
 
     def release(self) -> None:
@@ -62,3 +91,30 @@ def lock_free_sources(stack: ExitStack, state_dir: Path, source_ids: list[str]) 
         except SourceBusy:
             busy.append(source_id)
     return locked, busy
+
+
+class DaemonLock:
+    """One daemon per state directory: two would run every source twice as often."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.path = Path(state_dir) / DAEMON_LOCK
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        fd = _try_flock(self.path)
+        if fd is None:
+            raise DaemonRunning(f"another daemon{_holder(self.path)} uses the state directory {self.path.parent}")
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> "DaemonLock":
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.release()

@@ -1,35 +1,86 @@
 """The daemon's schedule state: a JSON file in the state directory.
 
 It survives restarts (a source that ran recently waits for its next time)
-and an operator can read it.
+and an operator can read it (``newsarchive sources`` does). Written whole
+to a temp file and renamed, so a crash never leaves half a file.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from pathlib import Path
 
 STATE_FILE = "schedule.json"
+STATE_SCHEMA = "newsarchive.schedule/1"
+logger = logging.getLogger("newsarchive.state")
+
+# last_result values. "running" is written when a run starts: found at the
+# next start it means the daemon died mid-run, so the source runs at once.
+RESULTS = ("running", "ok", "failed", "killed", "crashed", "interrupted", "busy")
+FAILED_RESULTS = ("failed", "killed", "crashed")
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return None
 
 
 @dataclass
 class SourceState:
-    last_started: str | None = None  # UTC ISO
+    last_started: str | None = None  # UTC ISO, when the last run (or attempt) started
     last_finished: str | None = None
-    last_result: str | None = None  # ok | failed | killed | busy | crashed
+    last_result: str | None = None  # one of RESULTS
     last_run_id: str | None = None
-    last_success: str | None = None
+    last_success: str | None = None  # when the last ok run finished
     consecutive_failures: int = 0
     reason: str | None = None  # why the last run failed
+    next_run: str | None = None  # when the daemon means to run it next (backoff included)
+    last_counts: dict[str, int] | None = None  # the last run's counts for this source (archived, failed...)
 
     @property
     def started_at(self) -> datetime | None:
-        return datetime.fromisoformat(self.last_started) if self.last_started else None
+        return _parse_time(self.last_started)
+
+    @property
+    def success_at(self) -> datetime | None:
+        return _parse_time(self.last_success)
+
+    @property
+    def next_run_at(self) -> datetime | None:
+        return _parse_time(self.next_run)
+
+    @classmethod
+    def from_dict(cls, data: object) -> "SourceState":
+        """Tolerant: unknown keys (a newer version's) are ignored, bad values dropped."""
+        if not isinstance(data, dict):
+            return cls()
+        known = {f.name: f for f in fields(cls)}
+        values = {}
+        for name, value in data.items():
+            if name not in known:
+                continue
+            if name == "consecutive_failures":
+                values[name] = value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+            elif name == "last_counts":
+                if isinstance(value, dict):
+                    values[name] = {str(k): v for k, v in value.items() if isinstance(v, int) and not isinstance(v, bool)}
+            elif value is None or isinstance(value, str):
+                values[name] = value
+        return cls(**values)
+
+
+def _copy(state: SourceState) -> SourceState:
+    return SourceState(**asdict(state))  # asdict copies the counts dict too
 
 
 class ScheduleState:
@@ -37,35 +88,82 @@ class ScheduleState:
         self.path = Path(state_dir) / STATE_FILE
         self._lock = threading.Lock()
         self.sources: dict[str, SourceState] = {}
+        self.daemon: dict | None = None  # {"pid": ..., "started": ...} while a daemon runs
 
     def load(self) -> "ScheduleState":
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             data = {}
-        except ValueError:
-            data = {}  # a damaged state file means "nothing ran": runs come early, never lost
-        self.sources = {source: SourceState(**fields) for source, fields in data.get("sources", {}).items()}
+        except (OSError, ValueError) as exc:
+            # A damaged state file means "nothing ran": runs come early, never lost.
+            logger.warning("schedule state %s is unreadable (%s): starting from scratch", self.path, exc)
+            data = {}
+        if not isinstance(data, dict):
+            data = {}
+        sources = data.get("sources")
+        with self._lock:
+            self.sources = {str(k): SourceState.from_dict(v) for k, v in sources.items()} if isinstance(sources, dict) else {}
+            self.daemon = data.get("daemon") if isinstance(data.get("daemon"), dict) else None
         return self
 
     def get(self, source_id: str) -> SourceState:
+        """A copy: change it with update()."""
         with self._lock:
-            return self.sources.setdefault(source_id, SourceState())
+            return _copy(self.sources.get(source_id, SourceState()))
 
-    def update(self, source_id: str, **fields) -> SourceState:
+    def update(self, source_id: str, **changes) -> SourceState:
+        known = {f.name for f in fields(SourceState)}
+        unknown = set(changes) - known
+        if unknown:
+            raise TypeError(f"unknown state field(s): {', '.join(sorted(unknown))}")
         with self._lock:
             state = self.sources.setdefault(source_id, SourceState())
-            for name, value in fields.items():
+            for name, value in changes.items():
                 setattr(state, name, value)
             self._save()
-            return state
+            return _copy(state)
+
+    def set_daemon(self, info: dict | None) -> None:
+        with self._lock:
+            self.daemon = info
+            self._save()
+
+    def save(self) -> None:
+        with self._lock:
+            self._save()
 
     def _save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        payload = json.dumps({"sources": {k: asdict(v) for k, v in sorted(self.sources.items())}}, indent=1)
+        data: dict = {"schema": STATE_SCHEMA, "sources": {k: asdict(v) for k, v in sorted(self.sources.items())}}
+        if self.daemon:
+            data["daemon"] = self.daemon
+        payload = json.dumps(data, indent=1)
         fd, temp = tempfile.mkstemp(dir=self.path.parent, prefix=".schedule-", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, self.path)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(payload)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temp, self.path)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+
+
+def daemon_alive(info: dict | None) -> bool:
+    """Whether the daemon a state file names is still running (same machine)."""
+    if not info or not isinstance(info.get("pid"), int):
+        return False
+    pid = info["pid"]
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return True
+    return b"daemon" in cmdline

@@ -11,18 +11,21 @@ import time
 from scrapy import signals as scrapy_signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
-from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from twisted.internet.task import LoopingCall
 from twisted.internet.threads import deferToThread
 
 from archive.runs import Failure, run_bytes
 from crawler import distributed, signals
+from crawler.capture import WarcCaptureMiddleware
 from crawler.items import ArticlePage
 from crawler.pipelines.record import ArchiveRecordPipeline, DuplicateArticle
 from crawler.storage import archive_writer
 
 logger = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 1.0
+# Several heartbeats: every worker has flushed its buffers before a run is declared finished.
+FINISH_AFTER_FLUSH_SECONDS = 3 * HEARTBEAT_SECONDS
 
 
 class RedisRunExtension:
@@ -31,7 +34,8 @@ class RedisRunExtension:
         self.client = client
         self.worker_id = f"{socket.gethostname()}-{os.getpid()}"
         self.quiet_since: float | None = None
-        self.loop = LoopingCall(self.heartbeat)
+        # deferred_from_coro runs the coroutine as an asyncio task (it awaits futures).
+        self.loop = LoopingCall(lambda: deferred_from_coro(self.heartbeat()))
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "RedisRunExtension":
@@ -98,10 +102,14 @@ class RedisRunExtension:
             return
         now = time.monotonic()
         self.quiet_since = self.quiet_since or now
-        if now - self.quiet_since < distributed.DRAIN_QUIET_SECONDS:
-            return
-        for run_id in distributed.open_runs(self.client):
+        quiet = now - self.quiet_since
+        if quiet >= distributed.DRAIN_QUIET_SECONDS:
+            # Every worker writes what it buffers (catalog, WARC) once all is quiet...
             await self._flush_catalog()
+        if quiet < distributed.DRAIN_QUIET_SECONDS + FINISH_AFTER_FLUSH_SECONDS:
+            return
+        # ...and a little later one of them writes the run records: all parts are in by then.
+        for run_id in distributed.open_runs(self.client):
             run = distributed.finish_run(self.client, run_id)
             if run is not None:
                 await maybe_deferred_to_future(deferToThread(
@@ -110,9 +118,13 @@ class RedisRunExtension:
                 logger.info("run %s drained: run record written", run_id)
 
     async def _flush_catalog(self) -> None:
+        """A worker never closes between runs: what it buffers is written when a run drains."""
         for pipe in self.crawler.engine.scraper.itemproc.middlewares:
             if isinstance(pipe, ArchiveRecordPipeline):
                 await pipe.flush_catalog()
+        for middleware in self.crawler.engine.downloader.middleware.middlewares:
+            if isinstance(middleware, WarcCaptureMiddleware):
+                await middleware.finish_file()
 
     def closed(self, spider, reason: str) -> None:
         if self.loop.running:

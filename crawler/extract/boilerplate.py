@@ -34,6 +34,11 @@ def prune_boilerplate(tree: HtmlElement) -> None:
     for xpath in PRUNE_XPATHS:
         for element in tree.xpath(xpath):
             element.drop_tree()
+    # A block holding nothing but a call to action (ZAKER's <p>分享让更多人看到</p>):
+    # body_text drops such lines, and the stored HTML must not keep them either.
+    for element in tree.xpath("//body//*[self::p or self::div or self::span][not(*)]"):
+        if is_boilerplate_line(element.text_content()) and element.getparent() is not None:
+            element.drop_tree()
     for element in tree.xpath("//body//*[@class or @id]"):
         marker = f"{element.get('class', '')} {element.get('id', '')}"
         if SHARE_BLOCK_RE.search(marker) and len(element.text_content()) <= SHARE_BLOCK_MAX_CHARS:

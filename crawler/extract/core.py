@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import re
+import warnings
 from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urldefrag, urljoin, urlsplit
@@ -26,7 +27,8 @@ from crawler.extract.decode import decode_html
 from crawler.extract.images import ImageAnchor, image_anchors, resolve_lazy_images, squash
 from crawler.extract.language import page_language, text_language
 from crawler.extract.metadata import page_metadata, parse_zh_datetime
-from crawler.extract.rules import SiteRules, is_challenge_page, select_first_text, select_texts, unwrap_links
+from crawler.extract.rules import SiteRules, is_challenge_page, select_first, select_first_text, select_texts, unwrap_links
+from crawler.extract.zh_patterns import person_names
 from crawler.extract.sanitize import safe_html
 from archive.records import utc_iso
 
@@ -214,18 +216,80 @@ def _feed_tree(feed: FeedHints) -> lxml.html.HtmlElement:
 
 def _body_tree(tree: lxml.html.HtmlElement, selector: str) -> lxml.html.HtmlElement | None:
     """Only the element a site rule names as the body, as a document of its own."""
-    found = tree.cssselect(selector)
+    found = select_first(tree, selector)
     if not found:
         return None
-    inner = etree.tostring(found[0], encoding="unicode", method="html")
+    body = copy.deepcopy(found[0])
+    _wrap_loose_text(body)
+    inner = etree.tostring(body, encoding="unicode", method="html", with_tail=False)
     return parse_html(f"<html><body><article>{inner}</article></body></html>")
+
+
+# Elements that start a block of their own; everything else flows inline.
+BLOCK_TAGS = frozenset(
+    "address article aside blockquote dd div dl dt figure footer form h1 h2 h3 h4 h5 h6 header hr li "
+    "main nav ol p pre section table ul".split()
+)
+
+
+def _is_block(element: etree._Element) -> bool:
+    return isinstance(element.tag, str) and element.tag in BLOCK_TAGS
+
+
+def _wrap_loose_text(container: etree._Element) -> None:
+    """Put text that sits bare between blocks into paragraphs of its own.
+
+    ZAKER leaves the paragraph after each image box as a bare text node
+    (``<div class="img_box">…</div>据<a>新华网</a>报道…<p></p>``); with an
+    inline link in it trafilatura splits it into two paragraphs. Only
+    containers that also hold blocks are touched: inline-only ones are
+    paragraphs already.
+    """
+    for element in list(container.iter()):
+        if not isinstance(element.tag, str) or element.tag in ("p", "pre"):
+            continue
+        children = list(element)
+        if not any(_is_block(child) for child in children):
+            continue
+        lead: str | None = None  # loose text of the current run
+        if element.text and element.text.strip():
+            lead, element.text = element.text, None
+        run: list[etree._Element] = []  # inline elements of the current run
+        for child in children:
+            if not _is_block(child):
+                run.append(child)
+                continue
+            _wrap_run(element, lead, run, before=child)
+            lead, run = None, []
+            if child.tail and child.tail.strip():
+                lead, child.tail = child.tail, None
+        _wrap_run(element, lead, run, before=None)
+
+
+def _wrap_run(parent: etree._Element, lead: str | None, run: list[etree._Element], *, before: etree._Element | None) -> None:
+    if lead is None and not run:
+        return
+    paragraph = parent.makeelement("p", {})
+    paragraph.text = lead
+    paragraph.extend(run)  # moved, each with its tail
+    if before is None:
+        parent.append(paragraph)
+    else:
+        before.addprevious(paragraph)
 
 
 def parse_any_date(value: str | None, now: datetime | None = None) -> datetime | None:
     """A date as pages, feeds and list pages write it, Chinese and relative ones included."""
     if not value:
         return None
-    return parse_zh_datetime(value, now=now) or parse_datetime(value)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zone names dateutil does not know (CST): read as naive
+        machine = parse_datetime(value)
+    if machine is not None and machine.utcoffset() is not None:
+        # An explicit offset (RSS's "... 02:30:00 GMT", ISO's +08:00) is the
+        # truth: the Chinese parser would keep the wall time and drop the zone.
+        return machine
+    return parse_zh_datetime(value, now=now) or machine
 
 
 def extract_article(
@@ -247,15 +311,18 @@ def extract_article(
     language_tag = page_language(tree, fallback=feed.language)
     canonical = canonical_url(tree if own_page else None, url)
     unwrap_links(tree)
-    rule_title = select_first_text(tree, rules.title)
-    rule_published = parse_any_date(select_first_text(tree, rules.published), options.now)
-    rule_authors = select_texts(tree, rules.author)
-    rule_tags = select_texts(tree, rules.tags)
+    # Pruned first: a recommendation block repeats the byline classes of other articles.
     for selector in rules.prune:
         for element in tree.cssselect(selector):
             element.drop_tree()
+    rule_title = select_first_text(tree, rules.title)
+    rule_published = parse_any_date(select_first_text(tree, rules.published), options.now)
+    rule_authors = _rule_authors(select_texts(tree, rules.author))
+    rule_tags = select_texts(tree, rules.tags)
 
-    source_tree = (_body_tree(tree, rules.body) if rules.body else None) or tree
+    source_tree = _body_tree(tree, rules.body) if rules.body else None
+    if source_tree is None:
+        source_tree = tree
     document, anchors = _extract_body(source_tree, url, options, recall=source_tree is not tree)
     article_text = body_text(document.body) if document is not None else ""
     if len(article_text) < SHORT_PAGE_CHARS and feed.body_html and own_page:
@@ -306,6 +373,12 @@ def extract_article(
         html=html,
         image_urls=_image_urls(html),
     )
+
+
+def _rule_authors(texts: list[str]) -> list[str]:
+    """Names in what a site's author selector holds: a byline (本报记者 张三 通讯员 李四,
+    editors dropped) or a bare name / account (人民网)."""
+    return list(dict.fromkeys(name for text in texts for name in person_names(text)))
 
 
 def _split_authors(value: str | None) -> list[str]:

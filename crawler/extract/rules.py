@@ -2,6 +2,11 @@
 
 A ``listing`` source can carry its own; ZAKER's are built in. Selectors win
 over everything generic: a site's own markup is the best witness.
+
+A selector may list alternatives (``.article_header span.time, span.time``):
+they are tried in the order written and the first that matches wins, so the
+specific one comes first. (CSS itself would return every match of the group
+in document order, and a sidebar above the article would win.)
 """
 
 from __future__ import annotations
@@ -12,12 +17,16 @@ import re
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlsplit
 
+from cssselect import parse as parse_css
+from lxml.cssselect import LxmlHTMLTranslator
 from lxml.html import HtmlElement
 
 # A WAF's JavaScript challenge stands where the article should be. Markers
 # seen on such pages; the page is judged by them plus how little text it has.
 CHALLENGE_MARKERS = re.compile(r"window\.captcha|_waf_|waf_challenge|acw_sc__v2|__jsl_clearance|slider-captcha|请完成安全验证|访问验证", re.I)
 CHALLENGE_MAX_TEXT_CHARS = 600
+# Never visible: a challenge inlines kilobytes of obfuscated script in <body>.
+INVISIBLE_TAGS = ("script", "style", "template")
 # ZAKER wraps outbound links: .../zaker/link.php?...&b=<base64 of the target>.
 WRAPPED_LINK_RE = re.compile(r"/link\.php$", re.I)
 
@@ -32,31 +41,69 @@ class SiteRules:
     prune: tuple[str, ...] = ()  # blocks to drop before extraction
 
 
+# ZAKER reuses span.auther / span.time in its recommendation and hot lists
+# (one of them above the article in the HTML): the header's come first.
 ZAKER_RULES = SiteRules(
     title=".article_header h1",
-    published=".article_header span.time, span.time",
-    author="a.article-auther, span.auther",
+    published=".article_header span.time, .article_tips span.time, span.time",
+    author=".article_header a.article-auther, .article_header span.auther, a.article-auther, span.auther",
     tags=".lebel-list a",
     body="div.article_content",
     prune=("#recommend_bottom", "#article_bottom", ".recommend", ".article_recommend", ".share"),
 )
 
 
+_TRANSLATOR = LxmlHTMLTranslator()
+
+
+def _alternatives(selector: str) -> list[str]:
+    """XPath of each comma-separated alternative of a CSS selector, in written order."""
+    return [_TRANSLATOR.selector_to_xpath(alternative) for alternative in parse_css(selector)]
+
+
+def select_first(tree: HtmlElement, selector: str | None) -> list[HtmlElement]:
+    """The elements of the first alternative of `selector` that matches anything."""
+    if not selector:
+        return []
+    for xpath in _alternatives(selector):
+        if found := tree.xpath(xpath):
+            return found
+    return []
+
+
+def _text(element: HtmlElement) -> str:
+    return " ".join(element.text_content().split())
+
+
 def select_first_text(tree: HtmlElement, selector: str | None) -> str | None:
     if not selector:
         return None
-    for element in tree.cssselect(selector):
-        text = " ".join(element.text_content().split())
-        if text:
-            return text
+    for xpath in _alternatives(selector):
+        for element in tree.xpath(xpath):
+            if text := _text(element):
+                return text
     return None
 
 
 def select_texts(tree: HtmlElement, selector: str | None) -> list[str]:
+    """Texts of every match of the first alternative that has any text."""
     if not selector:
         return []
-    texts = (" ".join(e.text_content().split()) for e in tree.cssselect(selector))
-    return list(dict.fromkeys(t for t in texts if t))
+    for xpath in _alternatives(selector):
+        texts = [t for t in (_text(e) for e in tree.xpath(xpath)) if t]
+        if texts:
+            return list(dict.fromkeys(texts))
+    return []
+
+
+def _visible_text(element: HtmlElement) -> str:
+    """Text a reader could see: no script, style or template content, no comments."""
+    if not isinstance(element.tag, str) or element.tag in INVISIBLE_TAGS:
+        return ""
+    parts = [element.text or ""]
+    for child in element:
+        parts += [_visible_text(child), child.tail or ""]
+    return "".join(parts)
 
 
 def is_challenge_page(tree: HtmlElement, html_text: str) -> bool:
@@ -64,8 +111,8 @@ def is_challenge_page(tree: HtmlElement, html_text: str) -> bool:
     if not CHALLENGE_MARKERS.search(html_text):
         return False
     body = tree.find("body")
-    visible = " ".join((body if body is not None else tree).text_content().split()) if len(tree) else ""
-    return len(visible) <= CHALLENGE_MAX_TEXT_CHARS
+    visible = _visible_text(body if body is not None else tree)
+    return len(" ".join(visible.split())) <= CHALLENGE_MAX_TEXT_CHARS
 
 
 def unwrap_link(url: str) -> str:
@@ -75,6 +122,8 @@ def unwrap_link(url: str) -> str:
         return url
     for name, value in parse_qsl(parts.query):
         if name == "b" and value:
+            # An unescaped "+" of the base64 arrives as a space: base64 has no spaces.
+            value = value.replace(" ", "+")
             try:
                 target = base64.b64decode(value + "=" * (-len(value) % 4), altchars=b"-_" if "-" in value or "_" in value else None).decode("utf-8")
             except (binascii.Error, UnicodeDecodeError, ValueError):

@@ -73,6 +73,9 @@ AGO_RE = re.compile(r"(?P<num>\d+|半)\s*(?P<unit>秒|分钟|分|小时|个小�
 # The clock time is required: a bare 今日 is also in 今日头条.
 DAY_WORD_RE = re.compile(r"(?P<word>今天|今日|昨天|昨日|前天)\s*(?P<hour>\d{1,2})\s*:\s*(?P<minute>\d{2})")
 DAY_WORD_OFFSETS = {"今天": 0, "今日": 0, "昨天": 1, "昨日": 1, "前天": 2}
+# A day word alone is a date only when it is the whole label (ZAKER's
+# <span class="time">前天</span>): inside text, 昨天 is prose and 今日 a name.
+DAY_WORD_ONLY_RE = re.compile(r"^\s*(?P<word>今天|今日|昨天|昨日|前天)\s*$")
 AGO_UNITS_SECONDS = {"秒": 1, "分钟": 60, "分": 60, "小时": 3600, "个小时": 3600, "天": 86400, "日": 86400}
 
 # A label right before a date says what the date is. Publishing labels make a
@@ -261,10 +264,11 @@ def _relative(pattern: re.Pattern[str], m: re.Match[str], now: datetime) -> date
     if pattern is AGO_RE:
         num = 0.5 if m["num"] == "半" else int(m["num"])
         return (now - timedelta(seconds=num * AGO_UNITS_SECONDS[m["unit"]])).replace(microsecond=0)
-    if pattern is DAY_WORD_RE:
+    if pattern is DAY_WORD_RE or pattern is DAY_WORD_ONLY_RE:
         day = (now - timedelta(days=DAY_WORD_OFFSETS[m["word"]])).date()
         try:
-            return datetime.combine(day, time(int(m["hour"]), int(m["minute"])), SHANGHAI)
+            clock = time(int(m["hour"]), int(m["minute"])) if pattern is DAY_WORD_RE else time(0, 0)
+            return datetime.combine(day, clock, SHANGHAI)
         except ValueError:
             return None
     value = _from_groups(m, year=now.year, tz=SHANGHAI)
@@ -302,9 +306,9 @@ def scan_dates(text: str, now: datetime | None = None) -> list[DateMatch]:
         value = dateutil_complete(m.group(0))
         add(m, value if plausible(value, now) else None, "en", bool(HAS_TIME_RE.search(m.group(0))))
     if now is not None:
-        for pattern in (ZH_MD_RE, NUM_MD_RE, DAY_WORD_RE, AGO_RE, JUST_NOW_RE):
+        for pattern in (ZH_MD_RE, NUM_MD_RE, DAY_WORD_RE, AGO_RE, JUST_NOW_RE, DAY_WORD_ONLY_RE):
             for m in pattern.finditer(text):
-                has_time = pattern is not ZH_MD_RE or m["hour"] is not None
+                has_time = pattern is not DAY_WORD_ONLY_RE and (pattern is not ZH_MD_RE or m["hour"] is not None)
                 add(m, _relative(pattern, m, now), "relative", has_time)
     return sorted(found, key=lambda d: d.start)
 
@@ -427,8 +431,10 @@ def person_names(value: str) -> list[str]:
     text = normalize_text(value)
     if not text or text.startswith(("http://", "https://", "/")):
         return []
-    if byline := parse_byline(text)[0]:
-        return byline
+    authors, editors, source = parse_byline(text)
+    if authors or editors or source or BYLINE_LABEL_RE.fullmatch(text):
+        # A labelled credit: its authors only (编辑：李四 names no author, 本报记者 alone no one).
+        return authors
     names: list[str] = []
     for part in filter(None, EN_NAME_SPLIT_RE.split(text)):
         names += part.split() if re.fullmatch(rf"[{HAN}]+(?: [{HAN}]+)+", part) else [part]

@@ -34,6 +34,8 @@ class RedisSources(dict):
 class DistributedNewsSpider(RedisMixin, NewsSpider):
     name = "news-worker"
     redis_key = distributed.JOBS_KEY
+    # One job (one source) at a time: an idle worker finds the next one left for it.
+    redis_batch_size = 1
 
     @classmethod
     def from_crawler(cls, crawler, *args: Any, **kwargs: Any) -> "DistributedNewsSpider":
@@ -50,6 +52,10 @@ class DistributedNewsSpider(RedisMixin, NewsSpider):
     def make_request_from_data(self, data):
         """A job: crawl one source for one run."""
         job = json.loads(data)
+        if job["run_id"] != getattr(self, "current_run", None):
+            # A worker outlives runs: what it asked for in the last one says nothing of this one.
+            self.current_run = job["run_id"]
+            self.requested_ids.clear()
         source = SOURCE_ADAPTER.validate_python(job["source"])
         self.sources[source.id] = source
         handler = getattr(self, f"start_{source.kind}", None)

@@ -1,0 +1,107 @@
+"""Distributed mode: real Redis, two worker processes, one SeaweedFS bucket."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from archive.keys import RUNS_PREFIX
+from archive.store import open_store
+from tests.conftest import ROOT, run_cli
+from tests.crawl_helpers import article_records, site_sources
+from tests.fixture_site import ARTICLES
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    from tests.services import RedisServer
+
+    server = RedisServer(tmp_path / "redis").start()
+    yield server
+    server.stop()
+
+
+def _config(path: Path, site, bucket: str, endpoint: str, redis_url: str, state: Path) -> Path:
+    config = {
+        "archive": {"url": f"s3://{bucket}/dist", "endpoint_url": endpoint},
+        "crawl": {"download_delay": 0.5, "concurrency": 2, "extract_workers": 1},
+        "sources": site_sources(site, lastmod_days=3650),
+        "daemon": {"state_dir": str(state)},
+        "distributed": {"redis_url": redis_url},
+    }
+    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def _start_worker(config: Path, env: dict, log: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "crawler.cli", "worker", "--config", str(config)], cwd=ROOT, env=env,
+                            stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _stop(process: subprocess.Popen, sig=signal.SIGTERM) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, sig)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+@pytest.fixture
+def cluster(site, s3_server, s3_bucket, s3_env, redis_server, tmp_path):
+    env = {**os.environ, **s3_server.env()}
+    configs = [
+        _config(tmp_path / f"worker{i}.yaml", site, s3_bucket, s3_server.endpoint_url, redis_server.url, tmp_path / f"state{i}")
+        for i in (1, 2)
+    ]
+    admin = _config(tmp_path / "admin.yaml", site, s3_bucket, s3_server.endpoint_url, redis_server.url, tmp_path / "state-admin")
+    workers = [_start_worker(c, env, tmp_path / f"worker{i}.log") for i, c in enumerate(configs, 1)]
+    store = open_store(f"s3://{s3_bucket}/dist", endpoint_url=s3_server.endpoint_url)
+    yield admin, env, workers, store, tmp_path
+    for worker in workers:
+        _stop(worker, signal.SIGKILL)
+
+
+def _warc_run_prefixes(store) -> set[str]:
+    return {key.rsplit("/", 1)[-1].rsplit("-", 1)[0] for key in store.list("warc/") if key.endswith(".warc.gz")}
+
+
+def test_two_workers_archive_every_article_once(site, cluster):
+    admin, env, workers, store, _tmp = cluster
+    result = run_cli("crawl", "--config", str(admin), "--wait", "--wait-timeout", "240", env=env, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    records = article_records(store)  # one per canonical URL, or it fails
+    assert set(records) == {a.url(site.base_url) for a in ARTICLES}
+    runs = [k for k in store.list(RUNS_PREFIX)]
+    assert len(runs) == 1, "one run record for the enqueued crawl"
+    # Each worker keeps its own WARC files: both did work.
+    assert len(_warc_run_prefixes(store)) == 2, "both workers fetched pages"
+    for worker in workers:
+        assert worker.poll() is None, "workers keep running after the crawl"
+
+
+def test_a_worker_killed_midway_loses_no_article(site, cluster):
+    admin, env, workers, store, _tmp = cluster
+    enqueue = run_cli("crawl", "--config", str(admin), env=env)
+    assert enqueue.returncode == 0, enqueue.stderr[-2000:]
+    time.sleep(2.5)
+    _stop(workers[0], signal.SIGKILL)  # whatever it held in flight is lost for this run
+    # The survivor drains the run; a second run recovers anything the dead worker held.
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and not list(store.list(RUNS_PREFIX)):
+        time.sleep(1)
+    assert list(store.list(RUNS_PREFIX)), "the surviving worker finished the run"
+    again = run_cli("crawl", "--config", str(admin), "--wait", "--wait-timeout", "240", env=env, timeout=300)
+    assert again.returncode == 0, again.stdout + again.stderr[-3000:]
+    records = article_records(store)
+    runs = [json.loads(store.get(k)) for k in store.list(RUNS_PREFIX)]
+    assert set(records) == {a.url(site.base_url) for a in ARTICLES}, [(r["counts"], r["failures"]) for r in runs]
