@@ -22,7 +22,7 @@ from archive.catalog import read_segment, segment_keys
 from archive.store import ArchiveStore, KeyNotFound
 
 TRIGRAM_MIN_CHARS = 3
-SNIPPET_TOKENS = 24
+SNIPPET_TOKENS = 48  # trigram tokens: about this many characters around the match
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS docs (id TEXT PRIMARY KEY, rowid_ INTEGER, source TEXT, title TEXT,
                                  published TEXT, content_sha256 TEXT);

@@ -54,6 +54,7 @@ def _archived_image_url(src: str) -> str | None:
 
 def create_app(store: ArchiveStore, index: SearchIndex) -> Flask:
     app = Flask(__name__, template_folder=str(Path(__file__).parent / "templates"))
+    app.url_map.merge_slashes = False  # /files//etc/passwd is no key: 404, not a redirect to another path
 
     @app.before_request
     def _read_only():

@@ -65,3 +65,29 @@ def latest_run(store) -> dict:
     keys = sorted(store.list(RUNS_PREFIX))
     assert keys, "no run record written"
     return json.loads(store.get(keys[-1]))
+
+
+def archive_backend(request, tmp_path: Path) -> tuple[str, str | None, dict | None]:
+    """(archive URL, endpoint, env) of a fresh archive; ``request.param`` is "local" or "s3".
+
+    For a fixture parametrized ``params=["local", "s3"]``; the S3 one also sets
+    this process's AWS variables so the test can read the bucket back.
+    """
+    if request.param == "local":
+        return str(tmp_path / "archive"), None, None
+    s3 = request.getfixturevalue("s3_server")
+    request.getfixturevalue("s3_env")
+    bucket = request.getfixturevalue("s3_bucket")
+    return f"s3://{bucket}/news", s3.endpoint_url, s3.env()
+
+
+def check_image(store, record: dict, url: str, *, sha256: str, width: int, height: int, content_type: str) -> dict:
+    """The record's image whose origin is `url`, checked against the stored object."""
+    by_url = {image["url"]: image for image in record["images"]}
+    assert url in by_url, f"{record['canonical_url']}: no image {url} in {sorted(by_url)}"
+    image = by_url[url]
+    assert (image["sha256"], image["width"], image["height"], image["content_type"]) == (sha256, width, height, content_type)
+    data = store.get(image["key"])
+    assert hashlib.sha256(data).hexdigest() == sha256 and image["bytes"] == len(data)
+    assert f'src="{image["key"]}"' in record["html"], "the page's <img> points at the archived copy"
+    return image

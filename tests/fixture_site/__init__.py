@@ -9,8 +9,12 @@
 Modules: ``catalog`` (expected data, the single source of truth), ``model``
 (its dataclasses), ``articles_zh``/``articles_en`` (the declarations),
 ``images`` (Pillow-drawn files), ``templates_*``/``pages``/``feeds``/
-``sitemaps`` (rendering), ``routes`` (path -> handler), ``server``
-(FixtureSite). ``python -m tests.fixture_site [--port N]`` runs it standalone.
+``sitemaps`` (rendering), ``routes`` (path -> handler; ``responses`` holds
+its Request/Response), ``server`` (FixtureSite). ZAKER lives apart:
+``zaker_catalog`` (its articles, images and expected data) and ``zaker_pages``
+(channel/source/article pages, WAF challenges, the RSSHub feed); so does the
+e-paper of the ``listing`` tests (``epaper``). ``python -m tests.fixture_site
+[--port N]`` runs it standalone.
 """
 
 from .catalog import (

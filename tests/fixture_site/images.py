@@ -91,10 +91,14 @@ def _draw(spec: ImageSpec) -> Image.Image:
     return image
 
 
-@functools.cache
 def image_bytes(key: str) -> bytes:
-    """The encoded file of one image (drawn once per process)."""
-    spec = IMAGES[key]
+    """The encoded file of one image of :data:`IMAGES` (drawn once per process)."""
+    return spec_bytes(IMAGES[key])
+
+
+@functools.cache
+def spec_bytes(spec: ImageSpec) -> bytes:
+    """The encoded file of any spec (also those of other catalogs, e.g. ZAKER's)."""
     buffer = io.BytesIO()
     if spec.format == JPEG:
         # No optimize/progressive: those only add encoder-dependent variation.

@@ -17,56 +17,22 @@ is ``/a.html``); handlers that need it read ``request.query``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from . import feeds, pages, sitemaps
 from .catalog import ALL_ARTICLES, FEEDS, PRIVATE_PATHS, SITEMAPS, ExpectedArticle
-from .images import IMAGE_SPECS, IMAGES_BY_PATH, PLACEHOLDER_GIF, PLACEHOLDER_PATH, image_bytes
+from .epaper import EPAPER_ROUTES
+from .images import IMAGE_SPECS, PLACEHOLDER_GIF, PLACEHOLDER_PATH, image_bytes, spec_bytes
+from .responses import (  # noqa: F401  (re-exported: the table's types live in responses)
+    HTML_NO_CHARSET, HTML_UTF8, TEXT_UTF8, Handler, Request, Response, html, not_found, text,
+)
 from .templates_common import CORS_PROXY_PATH
 from .templates_en import english_page
 from .templates_zh import gbk_page, portal_page
+from .zaker_catalog import PROXIED_IMAGES_BY_PATH
+from .zaker_pages import ZAKER_ROUTES
 
-HTML_UTF8 = "text/html; charset=utf-8"
-# The GBK page's header names no charset: only its <meta> does.
-HTML_NO_CHARSET = "text/html"
-TEXT_UTF8 = "text/plain; charset=utf-8"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
-
-
-@dataclass(frozen=True)
-class Request:
-    method: str
-    path: str  # without the query string
-    query: str  # raw, without "?"
-    headers: dict[str, str]
-    base: str  # the site's origin, e.g. http://127.0.0.1:41234
-
-
-@dataclass
-class Response:
-    status: int = 200
-    body: bytes = b""
-    content_type: str = HTML_UTF8
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0  # seconds to sleep before answering (slow pages, timeouts)
-    reset: bool = False  # close with a TCP RST and send nothing
-
-
-Handler = Callable[[Request], Response]
-
-
-def html(text: str, *, delay: float = 0.0, status: int = 200) -> Response:
-    return Response(status, text.encode("utf-8"), HTML_UTF8, delay=delay)
-
-
-def text(body: str, content_type: str = TEXT_UTF8) -> Response:
-    return Response(200, body.encode("utf-8"), content_type)
-
-
-def not_found(request: Request) -> Response:
-    return Response(404, f"404 Not Found: {request.path}\n".encode(), TEXT_UTF8)
 
 
 # --- handlers --------------------------------------------------------------
@@ -129,12 +95,13 @@ def app_js(request: Request) -> Response:
 
 def cors_proxy(request: Request) -> Response:
     """``/cors/?http://127.0.0.1:PORT/images/x.jpg``: the image, as a CORS
-    proxy would relay it. Only this site's own images (no internet)."""
+    proxy would relay it. Only this site's own images (no internet), ZAKER's
+    included -- also the one whose origin is gone (the proxy still has it)."""
     target = urlsplit(request.query)
-    spec = IMAGES_BY_PATH.get(target.path)
-    if target.hostname not in LOOPBACK_HOSTS or spec is None or spec.missing:
+    spec = PROXIED_IMAGES_BY_PATH.get(target.path)
+    if target.hostname not in LOOPBACK_HOSTS or spec is None:
         return Response(502, b"proxy: upstream unavailable\n", TEXT_UTF8)
-    return Response(200, image_bytes(spec.key), spec.content_type, {"Access-Control-Allow-Origin": "*"})
+    return Response(200, spec_bytes(spec), spec.content_type, {"Access-Control-Allow-Origin": "*"})
 
 
 def article_handler(article: ExpectedArticle) -> Handler:
@@ -179,3 +146,6 @@ ROUTES: dict[str, Handler] = {
 ROUTES.update({article.path: article_handler(article) for article in ALL_ARTICLES})
 # Missing images get no route: the site answers 404 for them.
 ROUTES.update({spec.path: image_handler(spec.key, spec.content_type) for spec in IMAGE_SPECS if not spec.missing})
+# ZAKER (channel, source, articles, WAF challenges, RSSHub feed) and the e-paper listing site.
+ROUTES.update(ZAKER_ROUTES)
+ROUTES.update(EPAPER_ROUTES)

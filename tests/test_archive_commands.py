@@ -1,0 +1,340 @@
+"""The archivists' commands (`ls`, `show`, `search`, `export`, `verify`) through the real CLI.
+
+The fixture site is crawled once per backend (a directory, an S3 bucket);
+every command then runs as an admin would run it, in a process of its own.
+The tests that damage the archive put it back as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+
+import lxml.html
+import pytest
+import yaml
+
+from archive.catalog import CATALOG_PREFIX
+from archive.warc import WARC_PREFIX
+from tests.archive_helpers import crawled_archive, parse_ls
+
+# The seed ZAKER post's front matter, key by key (/work/shared/seeds/000_*.txt).
+SEED_FRONT_MATTER_KEYS = ["title", "categories", "headimg", "author", "comments", "date", "thumbnail"]
+RFC2822_GMT = re.compile(r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT$")
+HIT_LINE = re.compile(r"^\S.*\b([0-9a-f]{16})\b")
+
+
+@pytest.fixture(scope="module", params=["local", pytest.param("s3", marks=pytest.mark.s3)])
+def archived(request, site, tmp_path_factory):
+    yield from crawled_archive(request.param, site, tmp_path_factory, request)
+
+
+def newest_first(records) -> list[str]:
+    instant = lambda r: datetime.fromisoformat(r["published"] or r["fetched"])  # noqa: E731
+    return [r["id"] for r in sorted(records, key=lambda r: (instant(r), r["id"]), reverse=True)]
+
+
+def ls_ids(archived, *args: str) -> list[str]:
+    return [row[2] for row in parse_ls(archived.ok("ls", *args))]
+
+
+# --- ls ----------------------------------------------------------------------
+
+
+def test_ls_lists_every_article_newest_first(archived):
+    rows = parse_ls(archived.ok("ls"))
+    records = archived.by_id
+    assert [row[2] for row in rows] == newest_first(records.values())
+    for date, source, article_id, title in rows:
+        record = records[article_id]
+        assert (source, title) == (record["source"], record["title"])
+        assert date == record["published"][:16].replace("T", " ")
+
+
+def test_ls_filters_by_source(archived):
+    sources = {r["source"] for r in archived.records.values()}
+    assert len(sources) > 1, "the fixture crawl fills several sources"
+    for source in sorted(sources):
+        expected = newest_first(r for r in archived.records.values() if r["source"] == source)
+        assert ls_ids(archived, "--source", source) == expected, source
+    assert ls_ids(archived, "--source", "no-such-source") == []
+
+
+def test_ls_filters_by_since(archived):
+    records = list(archived.records.values())
+    ordered = newest_first(records)
+    pivot = archived.by_id[ordered[len(ordered) // 2]]
+    moment = datetime.fromisoformat(pivot["published"])
+    expected = [i for i in ordered if datetime.fromisoformat(archived.by_id[i]["published"]) >= moment]
+    assert 0 < len(expected) < len(ordered)
+    # The same instant, in UTC and as a Beijing wall-clock time with its offset.
+    assert ls_ids(archived, "--since", pivot["published"]) == expected
+    beijing = moment.astimezone(timezone(timedelta(hours=8))).isoformat()
+    assert ls_ids(archived, "--since", beijing) == expected
+    # One second later the pivot itself is out.
+    later = moment + timedelta(seconds=1)
+    after = [i for i in ordered if datetime.fromisoformat(archived.by_id[i]["published"]) >= later]
+    assert pivot["id"] not in after
+    assert ls_ids(archived, "--since", later.isoformat()) == after
+    # A plain date: from midnight UTC on.
+    day = pivot["published"][:10]
+    by_day = [i for i in ordered if archived.by_id[i]["published"][:10] >= day]
+    assert ls_ids(archived, "--since", day) == by_day
+    # Both filters at once.
+    source = pivot["source"]
+    both = [i for i in expected if archived.by_id[i]["source"] == source]
+    assert ls_ids(archived, "--source", source, "--since", pivot["published"]) == both
+    bad = archived.cli("ls", "--since", "last tuesday")
+    assert bad.returncode == 2 and "--since" in bad.stderr
+
+
+# --- show --------------------------------------------------------------------
+
+
+def test_show_prints_the_article_readably(archived):
+    for record in archived.records.values():
+        stdout = archived.ok("show", record["id"])
+        lines = stdout.splitlines()
+        assert lines[0] == record["title"]
+        assert record["source"] in lines[1] and record["published"] in lines[1]
+        assert record["url"] in stdout
+        assert record["text"] in stdout, "the body whole, not re-wrapped"
+        for paragraph in archived.expected(record).paragraphs:
+            assert paragraph in stdout
+        for image in record["images"]:
+            assert image["key"] in stdout
+
+
+def test_show_json_is_the_stored_record(archived):
+    for record in archived.records.values():
+        stdout = archived.ok("show", "--json", record["id"])
+        stored = archived.store.get(archived.key(record))
+        assert stdout.encode("utf-8") == stored
+        assert json.loads(stdout) == record
+
+
+def test_show_unknown_id_fails(archived):
+    for bad in ("0123456789abcdef", "../../etc/passwd"):
+        result = archived.cli("show", bad)
+        assert result.returncode == 1 and not result.stdout
+
+
+# --- search ------------------------------------------------------------------
+
+
+def search_ids(archived, text: str) -> list[str]:
+    result = archived.cli("search", text)
+    assert result.returncode == 0, f"search {text!r}: {result.returncode}\n{result.stdout}\n{result.stderr[-2000:]}"
+    return [m.group(1) for line in result.stdout.splitlines() if (m := HIT_LINE.match(line))]
+
+
+def containing(archived, text: str) -> set[str]:
+    needle = text.casefold()
+    return {r["id"] for r in archived.records.values() if needle in (r["title"] + "\n" + r["text"]).casefold()}
+
+
+def a_chinese_phrase(archived) -> str:
+    """Ten characters from the middle of the longest paragraph of a Chinese article."""
+    zh = [archived.expected(r) for r in archived.records.values() if r["language"] == "zh"]
+    paragraph = max((p for a in zh for p in a.paragraphs), key=len)
+    middle = len(paragraph) // 2
+    return paragraph[middle - 5: middle + 5]
+
+
+@pytest.mark.parametrize("query", ["疫情", "PHRASE", "wetlands", "Port Congestion"])
+def test_search_finds_titles_and_bodies(archived, query):
+    if query == "PHRASE":
+        query = a_chinese_phrase(archived)
+    expected = containing(archived, query)
+    assert expected, f"the fixture has {query!r} somewhere"
+    hits = search_ids(archived, query)
+    assert len(hits) == len(set(hits))
+    assert set(hits) == expected, query
+    if query == "疫情":
+        assert len(expected) < len(archived.records), "a word some articles lack"
+
+
+def test_search_miss_exits_1(archived):
+    result = archived.cli("search", "量子纠缠计算机")
+    assert result.returncode == 1
+    assert not HIT_LINE.search(result.stdout)
+
+
+# --- export ------------------------------------------------------------------
+
+
+def test_export_jsonl(archived, tmp_path):
+    out = tmp_path / "jsonl"
+    archived.ok("export", "--format", "jsonl", "--output", str(out))
+    files = list(out.iterdir())
+    assert len(files) == 1
+    lines = files[0].read_text(encoding="utf-8").splitlines()
+    assert len(lines) == len(archived.records)
+    exported = [json.loads(line) for line in lines]
+    assert {r["canonical_url"]: r for r in exported} == archived.records
+    assert [r["id"] for r in exported] == newest_first(archived.records.values())
+
+
+def front_matter(post: str) -> tuple[str, str]:
+    assert post.startswith("---\n"), post[:80]
+    head, sep, body = post[4:].partition("\n---\n")
+    assert sep, "front matter closed by ---"
+    return head, body
+
+
+def test_export_hexo_matches_the_seed_shape(archived, tmp_path):
+    out = tmp_path / "hexo"
+    archived.ok("export", "--format", "hexo", "--output", str(out))
+    posts = {p.stem: p for p in (out / "_posts").glob("*.md")}
+    assert set(posts) == set(archived.by_id)
+    configured = {s["id"]: s["categories"] for s in yaml.safe_load(archived.config.read_text(encoding="utf-8"))["sources"]}
+    for article_id, path in posts.items():
+        record = archived.by_id[article_id]
+        head, body = front_matter(path.read_text(encoding="utf-8"))
+        keys = [line.split(":", 1)[0] for line in head.splitlines() if not line.startswith(" ")]
+        expected_keys = [k for k in SEED_FRONT_MATTER_KEYS if record["images"] or k not in ("headimg", "thumbnail")]
+        assert keys == expected_keys, article_id
+        meta = yaml.safe_load(head)
+        assert meta["title"] == record["title"]
+        assert meta["comments"] is False
+        assert meta["categories"][: len(configured[record["source"]])] == configured[record["source"]]
+        assert set(record["categories"]) <= set(meta["categories"])
+        assert meta["author"] == (", ".join(record["authors"]) or record["source"])
+        date_line = next(line for line in head.splitlines() if line.startswith("date: "))
+        assert RFC2822_GMT.match(date_line[len("date: "):]), date_line
+        assert parsedate_to_datetime(meta["date"]) == datetime.fromisoformat(record["published"])
+        if record["images"]:
+            first = record["images"][0]
+            assert meta["headimg"] == meta["thumbnail"]
+            assert not re.match(r"^[a-z]+:", meta["headimg"]) and not meta["headimg"].startswith("/"), "relative"
+            copy = (path.parent / meta["headimg"]).resolve()
+            assert copy.is_relative_to(out.resolve())
+            assert hashlib.sha256(copy.read_bytes()).hexdigest() == first["sha256"]
+        # The body: the record's HTML, every image a relative path to a copy in the export.
+        fragment = lxml.html.fragment_fromstring(body.strip(), create_parent="div")
+        hashes = {i["sha256"] for i in record["images"]}
+        shown = set()
+        for img in fragment.iter("img"):
+            src = img.get("src")
+            assert not re.match(r"^[a-z]+:", src) and not src.startswith("/"), (article_id, src)
+            digest = hashlib.sha256((path.parent / src).read_bytes()).hexdigest()
+            assert digest in hashes, (article_id, src)
+            shown.add(digest)
+        assert shown == hashes, "every mirrored image appears in the body"
+        assert archived.expected(record).paragraphs[0] in fragment.text_content()
+    for exported in out.rglob("*"):
+        if exported.suffix in (".md", ".html", ".json", ".yml", ".yaml"):
+            assert "cors" not in exported.read_text(encoding="utf-8").lower(), exported
+
+
+def test_export_hexo_never_points_at_the_origin_for_a_missing_image(archived, tmp_path):
+    """An image the crawl could not mirror is a link to its origin, never an <img> loading from it."""
+    out = tmp_path / "hexo"
+    archived.ok("export", "--format", "hexo", "--output", str(out))
+    with_missing = [r for r in archived.records.values() if any(i.missing for i in archived.expected(r).images)]
+    assert with_missing, "the fixture has an article whose image is gone"
+    for record in with_missing:
+        post = (out / "_posts" / f"{record['id']}.md").read_text(encoding="utf-8")
+        fragment = lxml.html.fragment_fromstring(front_matter(post)[1].strip(), create_parent="div")
+        assert all(not img.get("src", "").startswith(("http:", "https:")) for img in fragment.iter("img"))
+
+
+def test_export_warc_copies_the_capture_files(archived, tmp_path):
+    from warcio.archiveiterator import ArchiveIterator
+
+    out = tmp_path / "warc"
+    archived.ok("export", "--format", "warc", "--output", str(out))
+    named = {r["capture"]["warc"] for r in archived.records.values()}
+    exported = {p.relative_to(out).as_posix() for p in out.rglob("*.warc.gz")}
+    assert named and exported == named
+    urls = set()
+    for key in exported:
+        assert (out / key).read_bytes() == archived.store.get(key)
+        with (out / key).open("rb") as handle:
+            for warc_record in ArchiveIterator(handle):
+                if warc_record.rec_type == "response":
+                    urls.add(warc_record.rec_headers.get_header("WARC-Target-URI"))
+        assert list(out.glob("index/cdxj/**/*.cdxj")), "each file's CDXJ index comes along"
+    assert {r["url"] for r in archived.records.values()} <= urls
+
+
+def test_export_rejects_an_unknown_format(archived, tmp_path):
+    result = archived.cli("export", "--format", "pdf", "--output", str(tmp_path / "x"))
+    assert result.returncode == 2
+
+
+# --- verify ------------------------------------------------------------------
+
+
+def verify_json(archived, *extra: str) -> tuple[int, dict]:
+    result = archived.cli("verify", "--json", *extra)
+    return result.returncode, json.loads(result.stdout)
+
+
+def test_verify_clean_archive(archived):
+    code, report = verify_json(archived)
+    assert (code, report["ok"], report["problems"]) == (0, True, [])
+    assert report["records"] == len(archived.records)
+    assert report["images"] == len({i["key"] for r in archived.records.values() for i in r["images"]})
+    assert report["captures"] == len(archived.records)
+    text = archived.cli("verify")
+    assert text.returncode == 0 and "damaged" not in text.stdout
+
+
+@pytest.mark.parametrize("damage", ["invalid-json", "schema-break"])
+def test_verify_reports_exactly_the_damaged_objects(archived, damage):
+    store = archived.store
+    records = sorted(archived.records.values(), key=lambda r: r["id"])
+    victim = next(r for r in records if r["images"])
+    image_owner = next(r for r in records if r["images"] and r["id"] != victim["id"])
+    image_key = image_owner["images"][0]["key"]
+    record_key = archived.key(victim)
+    saved = {key: store.get(key) for key in (image_key, record_key)}
+    try:
+        store.put(image_key, b"\xff\xd8 not the picture any more " + saved[image_key][:64])
+        if damage == "invalid-json":
+            store.put(record_key, saved[record_key][: len(saved[record_key]) // 2])
+        else:
+            broken = json.loads(saved[record_key])
+            broken["published"] = "2021-10-27T06:06:31+08:00"  # an instant, but not normalised to UTC
+            store.put(record_key, json.dumps(broken, ensure_ascii=False).encode("utf-8"))
+        code, report = verify_json(archived)
+        assert code == 1 and report["ok"] is False
+        assert sorted(p["key"] for p in report["problems"]) == sorted([image_key, record_key]), report["problems"]
+        image_problem = next(p for p in report["problems"] if p["key"] == image_key)
+        assert archived.key(image_owner) in image_problem["named_by"]
+        text = archived.cli("verify")
+        assert text.returncode == 1
+        assert image_key in text.stdout and record_key in text.stdout
+    finally:
+        for key, data in saved.items():
+            store.put(key, data)
+    assert verify_json(archived)[0] == 0
+
+
+def test_verify_rebuild_index_restores_ls_and_search(archived):
+    store = archived.store
+    before = archived.ok("ls")
+    query = a_chinese_phrase(archived)
+    hits_before = search_ids(archived, query)
+    segments = {key: store.get(key) for key in store.list(CATALOG_PREFIX)}
+    assert segments, "the crawl wrote a catalog"
+    try:
+        for key in segments:
+            store.delete(key)
+        empty = archived.cli("ls")
+        assert empty.returncode == 0 and empty.stdout == ""
+        assert "rebuild-index" in empty.stderr
+        assert archived.cli("search", query).returncode == 1, "search follows the catalog"
+        assert archived.cli("verify", "--rebuild-index").returncode == 0
+        assert archived.ok("ls") == before
+        assert sorted(search_ids(archived, query)) == sorted(hits_before)
+        assert list(store.list(WARC_PREFIX)), "rebuilding touches the catalog only"
+    finally:
+        if not list(store.list(CATALOG_PREFIX)):
+            for key, data in segments.items():
+                store.put(key, data)

@@ -1,0 +1,246 @@
+"""`newsarchive serve`: the read-only site, driven in real headless Chromium.
+
+For each backend the fixture site is crawled once, `serve` runs as a
+process of its own, and Playwright reads the pages as a person would.
+Screenshots land in test-artifacts/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections import Counter
+
+import pytest
+
+from tests.archive_helpers import ARTIFACTS, ROOT, crawled_archive
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+HOSTILE = "<script>alert(1)</script>"
+START_TIMEOUT = 30
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module", params=["local", pytest.param("s3", marks=pytest.mark.s3)])
+def archived(request, site, tmp_path_factory):
+    yield from crawled_archive(request.param, site, tmp_path_factory, request)
+
+
+@pytest.fixture(scope="module")
+def server(archived):
+    """`newsarchive serve` on a free port; yields its base URL."""
+    port = free_port()
+    log = (archived.workdir / "serve.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "crawler.cli", "serve", "--port", str(port), "--config", str(archived.config)],
+        env={**os.environ, **archived.env}, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        assert process.poll() is None, (archived.workdir / "serve.log").read_text(errors="replace")
+        try:
+            with urllib.request.urlopen(base + "/", timeout=2):
+                break
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            assert time.monotonic() < deadline, "serve did not answer in time"
+            time.sleep(0.1)
+    yield base
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    """A fresh page; any JavaScript dialog (an executed alert) fails the test."""
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    dialogs = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    yield page
+    context.close()
+    assert not dialogs, f"script ran in the page: {dialogs}"
+
+
+def shot(page, archived, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"serve-{archived.kind}-{name}.png"), full_page=True)
+
+
+def status_of(base: str, method: str, path: str) -> int:
+    """The status of one raw request; the path goes out exactly as given (no client normalisation)."""
+    parts = urllib.parse.urlsplit(base)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    try:
+        connection.putrequest(method, path, skip_accept_encoding=True)
+        connection.putheader("Content-Length", "0")
+        connection.endheaders()
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    finally:
+        connection.close()
+
+
+def titles_on(page) -> list[str]:
+    return [t.strip() for t in page.locator("a.title").all_inner_texts()]
+
+
+# --- browsing ----------------------------------------------------------------
+
+
+def test_home_lists_every_title(page, server, archived):
+    page.goto(server + "/")
+    titles = titles_on(page)
+    assert Counter(titles) == Counter(r["title"] for r in archived.records.values())
+    shot(page, archived, "home")
+
+
+def test_browse_by_source_and_day(page, server, archived):
+    sources = Counter(r["source"] for r in archived.records.values())
+    page.goto(server + "/")
+    for source, count in sources.items():
+        page.goto(server + "/")
+        page.locator(f'a[href="/source/{source}"]').first.click()
+        page.wait_for_url(f"**/source/{source}")
+        assert sorted(titles_on(page)) == sorted(r["title"] for r in archived.records.values() if r["source"] == source)
+    days = Counter(r["published"][:10] for r in archived.records.values())
+    for day in days:
+        page.goto(f"{server}/day/{day}")
+        assert sorted(titles_on(page)) == sorted(r["title"] for r in archived.records.values() if r["published"][:10] == day)
+    shot(page, archived, "day")
+
+
+def test_article_pages_show_text_and_every_image_loads(page, server, archived):
+    for record in archived.records.values():
+        page.goto(f"{server}/")
+        page.locator(f'a.title[href="/article/{record["id"]}"]').click()
+        page.wait_for_url(f"**/article/{record['id']}")
+        page.wait_for_load_state("load")
+        text = page.locator("article").inner_text()
+        assert record["title"] in text
+        for paragraph in archived.expected(record).paragraphs:
+            assert " ".join(paragraph.split()) in " ".join(text.split()), (record["id"], paragraph[:40])
+        images = page.locator("article img")
+        assert images.count() == len(record["images"]), record["id"]
+        for img in images.all():
+            src = img.get_attribute("src")
+            assert src.startswith("/files/images/"), src
+            assert img.evaluate("i => i.complete && i.naturalWidth > 0"), f"{record['id']}: {src} did not load"
+        shot(page, archived, f"article-{archived.expected(record).key}")  # ids follow the site's port: name by key
+
+
+def test_images_are_served_as_mirrored(server, archived):
+    for record in archived.records.values():
+        for image in record["images"]:
+            with urllib.request.urlopen(f"{server}/files/{image['key']}", timeout=10) as response:
+                assert hashlib.sha256(response.read()).hexdigest() == image["sha256"]
+                assert response.headers["Content-Type"] == image["content_type"]
+
+
+def test_unmirrored_image_is_a_link_not_a_fetch(page, server, archived):
+    """The image the crawl could not mirror is never loaded from its origin."""
+    requested = []
+    page.on("request", lambda request: requested.append(request.url))
+    with_missing = [r for r in archived.records.values() if any(i.missing for i in archived.expected(r).images)]
+    assert with_missing
+    for record in with_missing:
+        page.goto(f"{server}/article/{record['id']}")
+        missing = [i.url(archived.base_url) for i in archived.expected(record).images if i.missing]
+        for url in missing:
+            assert page.locator(f'article a[href="{url}"]').count() == 1
+    assert all(url.startswith(server) for url in requested), [u for u in requested if not u.startswith(server)]
+
+
+# --- search ------------------------------------------------------------------
+
+
+def test_search_from_the_form(page, server, archived):
+    zh = [r for r in archived.records.values() if r["language"] == "zh"]
+    record = max(zh, key=lambda r: len(r["text"]))
+    paragraph = max(archived.expected(record).paragraphs, key=len)
+    phrase = paragraph[len(paragraph) // 2 - 4: len(paragraph) // 2 + 4]
+    for query in (phrase, "疫情", "wetlands"):
+        page.goto(server + "/")
+        page.fill('input[name="q"]', query)
+        page.locator("header form button").click()
+        page.wait_for_url("**/search?q=*")
+        expected = sorted(r["title"] for r in archived.records.values()
+                          if query.casefold() in (r["title"] + "\n" + r["text"]).casefold())
+        assert expected and sorted(titles_on(page)) == expected, query
+    shot(page, archived, "search")
+
+
+def test_hostile_query_is_shown_escaped(page, server, archived):
+    page.goto(server + "/")
+    page.fill('input[name="q"]', HOSTILE)
+    page.locator("header form button").click()
+    page.wait_for_url("**/search?q=*")
+    assert HOSTILE in page.locator("h2").inner_text()
+    assert page.locator('input[name="q"]').input_value() == HOSTILE
+    assert page.locator("main script").count() == 0
+    html = page.content()
+    assert HOSTILE not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "No article matches" in page.locator("main").inner_text()
+    shot(page, archived, "hostile")
+    # The source page echoes its path back: escaped as well.
+    hostile_source = '"><img src=x onerror=alert(1)>'
+    page.goto(server + "/source/" + urllib.parse.quote(hostile_source, safe=""))
+    assert hostile_source in page.locator("h2").inner_text()
+    assert page.locator("img").count() == 0 and hostile_source not in page.content()
+
+
+# --- read-only, and nothing beyond the images ----------------------------------
+
+
+def test_writes_are_refused(server, archived):
+    record = next(iter(archived.records.values()))
+    paths = ["/", "/search?q=x", f"/article/{record['id']}", f"/source/{record['source']}",
+             f"/files/{record['images'][0]['key'] if record['images'] else 'images/x.jpg'}", "/no/such/page"]
+    for path in paths:
+        for method in ("POST", "PUT", "DELETE", "PATCH"):
+            assert status_of(server, method, path) == 405, (method, path)
+    assert status_of(server, "GET", "/") == 200
+
+
+def test_only_images_are_served_raw(server, archived):
+    record = next(iter(archived.records.values()))
+    article_path = f"articles/{record['id'][:2]}/{record['id']}.json"
+    image = next(i for r in archived.records.values() for i in r["images"])
+    bad = ["/files/../x", "/files/..%2Fx", "/files/%2e%2e/x", f"/files/{article_path}", f"/files/images/../{article_path}",
+           "/files/runs/", f"/files/{record['capture']['warc']}", "/files/images/00/00/nothing.jpg", "/files//etc/passwd",
+           "/article/../files/x", "/article/not-an-id", "/day/yesterday"]
+    for path in bad:
+        assert status_of(server, "GET", path) == 404, path
+    assert status_of(server, "GET", f"/files/{image['key']}") == 200
