@@ -63,7 +63,7 @@ def revisit_due(entry: CatalogEntry, revisit_days: float, now: datetime) -> bool
 
 
 def failures_to_retry(store: ArchiveStore, source_ids: set[str], now: datetime | None = None) -> list[Failure]:
-    """Article pages that failed in each source's latest run, still under MAX_ATTEMPTS."""
+    """Article pages that failed (or whose images failed) in each source's latest run, under MAX_ATTEMPTS."""
     now = now or datetime.now(timezone.utc)
     keys: list[str] = []
     try:
@@ -84,8 +84,13 @@ def failures_to_retry(store: ArchiveStore, source_ids: set[str], now: datetime |
             continue
         covered |= fresh
         for failure in run.get("failures", []):
-            if failure.get("source") in fresh and failure.get("kind") == "article" and failure.get("attempt", 1) < MAX_ATTEMPTS:
+            if failure.get("source") not in fresh or failure.get("attempt", 1) >= MAX_ATTEMPTS:
+                continue
+            if failure.get("kind") == "article":
                 pending.append(Failure(**failure))
+            elif failure.get("kind") == "image" and failure.get("article_url"):
+                # The article is fetched again: its images are tried again with it.
+                pending.append(Failure(**{**failure, "url": failure["article_url"], "kind": "article"}))
         if covered == source_ids:
             break
     return pending

@@ -83,3 +83,19 @@ def test_failures_are_retried_a_bounded_number_of_times(tmp_path):
     retry = failures_to_retry(store, {"feed-a", "feed-b"}, now)
     # feed-a: only its latest run counts; feed-b's latest run is the older one (no failures of its own).
     assert [(f.url, f.attempt) for f in retry] == [("http://x/again", 2)]
+
+
+def test_an_archived_article_with_a_failed_image_is_fetched_again(site, tmp_path):
+    """The missing image of the fixture site is tried again next run, with its article."""
+    missing = next(a for a in ARTICLES if any(i.missing for i in a.images))
+    config = write_config(tmp_path / "cfg.yaml", str(tmp_path / "archive"),
+                          [{"id": "rss", "kind": "feed", "url": site.url("/feeds/rss.xml")}])
+    crawl(config)
+    image = next(i for i in missing.images if i.missing)
+    hits = site.count(image.path)
+    page_hits = site.count(missing.path)
+    crawl(config)
+    assert site.count(missing.path) == page_hits + 1, "the article page is fetched again"
+    assert site.count(image.path) > hits, "and its failed image with it"
+    run = latest_run(archive_store(str(tmp_path / "archive")))
+    assert any(f["kind"] == "image" and f["attempt"] == 2 for f in run["failures"]), run["failures"]

@@ -143,7 +143,7 @@ class ArchiveImagesPipeline(FilesPipeline):
                 reason = value.getErrorMessage() if hasattr(value, "getErrorMessage") else str(value)
                 self.crawler.signals.send_catch_log(
                     signals.fetch_failed, url=unwrap_proxy(url) or url, reason=reason or "download failed",
-                    source=item.source, kind="image", article_url=item.url,
+                    source=item.source, kind="image", article_url=item.url, attempt=item.attempt,
                 )
         item.images_stored = stored
         return item

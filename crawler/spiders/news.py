@@ -88,7 +88,7 @@ class NewsSpider(scrapy.Spider):
                 yield request
         # Pages that failed last time are asked for again, even if no list names them now.
         for failure in self.retries:
-            if failure.source in self.sources and (request := self.article_request(failure.url, failure.source)):
+            if failure.source in self.sources and (request := self.article_request(failure.url, failure.source, force=True)):
                 request.meta[ATTEMPT_META] = failure.attempt + 1
                 yield request
 
@@ -136,13 +136,13 @@ class NewsSpider(scrapy.Spider):
             meta={"newsarchive_source": source.id, "newsarchive_kind": kind},
         )
 
-    def article_request(self, url: str, source_id: str, hints: FeedHints | None = None) -> scrapy.Request | None:
+    def article_request(self, url: str, source_id: str, hints: FeedHints | None = None, *, force: bool = False) -> scrapy.Request | None:
         """None when this run already asked for the same article through another URL."""
         url = unwrap_link(url)
         candidate = article_id(canonical_url(None, url))
         archived = getattr(self, "archived", {}).get(candidate)
         revisit = archived is not None and revisit_due(archived, getattr(self.sources[source_id], "revisit_days", 0), datetime.now(timezone.utc))
-        if archived is not None and not revisit and candidate not in self.requested_ids:
+        if archived is not None and not revisit and not force and candidate not in self.requested_ids:
             self.requested_ids.add(candidate)
             self.crawler.signals.send_catch_log(signals.article_skipped, url=url, source=source_id)
             return None
