@@ -53,18 +53,22 @@ def _try_flock(path: Path) -> int | None:
     return fd
 
 
-class SourceLock:
-    def __init__(self, state_dir: Path, source_id: str) -> None:
-        self.path = Path(state_dir) / LOCKS_SUBDIR / f"{source_id}.lock"
-        self.source_id = source_id
+class FileLock:
+    """An flock on one file: held by this process until released, or until it dies."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
         self._fd: int | None = None
+
+    def busy(self) -> Exception:
+        raise NotImplementedError
 
     def acquire(self) -> None:
         if self._fd is not None:
-            raise RuntimeError(f"the lock of {self.source_id} is already held by this object")
+            raise RuntimeError(f"{self.path} is already held by this object")
         fd = _try_flock(self.path)
         if fd is None:
-            raise SourceBusy(f"source {self.source_id} is being crawled by another process{_holder(self.path)}")
+            raise self.busy()
         self._fd = fd
 
     def release(self) -> None:
@@ -73,12 +77,21 @@ class SourceLock:
             os.close(self._fd)
             self._fd = None
 
-    def __enter__(self) -> "SourceLock":
+    def __enter__(self):
         self.acquire()
         return self
 
     def __exit__(self, *exc_info) -> None:
         self.release()
+
+
+class SourceLock(FileLock):
+    def __init__(self, state_dir: Path, source_id: str) -> None:
+        super().__init__(Path(state_dir) / LOCKS_SUBDIR / f"{source_id}.lock")
+        self.source_id = source_id
+
+    def busy(self) -> Exception:
+        return SourceBusy(f"source {self.source_id} is being crawled by another process{_holder(self.path)}")
 
 
 def lock_free_sources(stack: ExitStack, state_dir: Path, source_ids: list[str]) -> tuple[list[str], list[str]]:
@@ -93,28 +106,11 @@ def lock_free_sources(stack: ExitStack, state_dir: Path, source_ids: list[str]) 
     return locked, busy
 
 
-class DaemonLock:
+class DaemonLock(FileLock):
     """One daemon per state directory: two would run every source twice as often."""
 
     def __init__(self, state_dir: Path) -> None:
-        self.path = Path(state_dir) / DAEMON_LOCK
-        self._fd: int | None = None
+        super().__init__(Path(state_dir) / DAEMON_LOCK)
 
-    def acquire(self) -> None:
-        fd = _try_flock(self.path)
-        if fd is None:
-            raise DaemonRunning(f"another daemon{_holder(self.path)} uses the state directory {self.path.parent}")
-        self._fd = fd
-
-    def release(self) -> None:
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
-
-    def __enter__(self) -> "DaemonLock":
-        self.acquire()
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.release()
+    def busy(self) -> Exception:
+        return DaemonRunning(f"another daemon{_holder(self.path)} uses the state directory {self.path.parent}")

@@ -28,6 +28,8 @@ AUTOTHROTTLE_MAX_DELAY = 60.0
 AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
+# No control port in every crawl: the daemon manages crawls through signals and locks.
+REMOTE_CONTROL_ENABLED = False
 LOG_LEVEL = "INFO"
 # Outputs of one callback processed in parallel. An article callback yields
 # one item; feeds and lists yield requests (and, rarely, a few stand-in
