@@ -33,7 +33,7 @@ deps-debian:
 	fi
 
 run: install
-	$(BIN)/newsarchive --config $(CONFIG) daemon
+	$(BIN)/newsarchive daemon --config $(CONFIG)
 
 # The suite starts its own services on loopback (SeaweedFS S3, the fixture
 # news site, Redis) and stops them when it ends.
