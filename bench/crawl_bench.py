@@ -1,0 +1,359 @@
+"""Crawl throughput: `newsarchive crawl` over N portal-weight pages on loopback.
+
+For each N, a site of N distinct ~100 KB article pages (Chinese and English,
+one JPEG each; see portal_site.py) is served by a threaded HTTP server in this
+process, and the real command crawls its RSS feed into a fresh temporary
+archive (robots.txt obeyed; no download delay and no AutoThrottle, which
+are politeness, not cost). Measured:
+
+- wall time of the command, from launch to exit;
+- CPU seconds of the crawl's process tree (the crawl, the forkserver and the
+  extraction workers): the crawl's own from this process's RUSAGE_CHILDREN
+  delta, the others' from psutil, sampled every 0.2 s (see tree_cpu);
+- peak RSS of the tree (the sum of its processes' RSS, sampled every 0.2 s;
+  pages the workers share with the forkserver count once per process), and
+  the peak of the summed PSS beside it (shared pages counted once);
+- articles/s and CPU s/article; the archive must hold N records and N images;
+- trafilatura alone: CPU time (time.process_time) of ``trafilatura.extract``
+  over the same N page bodies, in one process pinned to one core;
+- the ratio of the crawl's wall time to that CPU time (target: <= 0.8 on 2 cores).
+
+    python bench/crawl_bench.py [--n 150 600] [--concurrency 16] [--workers N]
+        [--set warc=false]                       # a crawl setting of the config
+        [--py-spy FILE | --cprofile FILE]        # profile the crawl (see pyspy_top.py)
+
+The load average is printed when other work runs on the machine: wall times
+are only comparable on an otherwise idle machine; CPU figures much less so.
+
+Figures only: nothing here is asserted by the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from portal_site import PortalServer, build_site  # noqa: E402
+
+from crawler.config import CrawlSettings  # noqa: E402
+
+try:
+    import psutil
+except ImportError:  # figures from getrusage alone; no peak RSS of the tree
+    psutil = None
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_SECONDS = 0.2
+
+
+@dataclass
+class CrawlResult:
+    n: int
+    wall: float
+    cpu: float
+    cpu_psutil: float | None
+    cpu_rusage: float
+    peak_rss: int | None
+    peak_pss: int | None
+    records: int
+    images: int
+    cpu_by_process: str
+    startup: float | None  # launch to first request the site served
+    tail: float | None  # last request served to exit
+    traf_cpu: float = 0.0
+    page_kb: float = 0.0
+
+    @property
+    def per_second(self) -> float:
+        return self.n / self.wall
+
+    @property
+    def cpu_per_article(self) -> float:
+        return self.cpu / self.n
+
+    @property
+    def ratio(self) -> float:
+        return self.wall / self.traf_cpu if self.traf_cpu else float("nan")
+
+
+class TreeSampler(threading.Thread):
+    """Every 0.2 s: the summed RSS of a process and its descendants, and each one's CPU time."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.root = psutil.Process(pid)
+        self.peak_rss = 0
+        self.peak_pss = 0  # shared pages counted once: the tree's real footprint
+        self.cpu: dict[tuple[int, float], float] = {}  # (pid, create time) -> last user+system seen
+        self.names: dict[tuple[int, float], str] = {}
+        self.stopping = threading.Event()
+
+    def sample(self) -> None:
+        try:
+            procs = [self.root, *self.root.children(recursive=True)]
+        except psutil.Error:
+            return
+        rss = pss = 0
+        for proc in procs:
+            try:
+                with proc.oneshot():
+                    memory = proc.memory_full_info()
+                    rss += memory.rss
+                    pss += getattr(memory, "pss", memory.rss)
+                    times = proc.cpu_times()
+                    key = (proc.pid, proc.create_time())
+                    self.cpu[key] = times.user + times.system
+                    if key not in self.names:
+                        self.names[key] = process_role(proc, self.root)
+            except psutil.Error:
+                continue
+        self.peak_rss = max(self.peak_rss, rss)
+        self.peak_pss = max(self.peak_pss, pss)
+
+    def run(self) -> None:
+        while not self.stopping.wait(SAMPLE_SECONDS):
+            self.sample()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.join()
+
+    @property
+    def cpu_seconds(self) -> float:
+        return sum(self.cpu.values())
+
+    @property
+    def root_cpu_seconds(self) -> float:
+        return sum(cpu for (pid, _created), cpu in self.cpu.items() if pid == self.root.pid)
+
+    def breakdown(self) -> str:
+        return ", ".join(f"{self.names[key]} {cpu:.1f}" for key, cpu in sorted(self.cpu.items(), key=lambda kv: -kv[1]))
+
+
+def process_role(proc, root) -> str:
+    """crawl, forkserver, worker or resource_tracker: what a process of the tree is."""
+    if proc.pid == root.pid:
+        return "crawl"
+    try:
+        cmdline = " ".join(proc.cmdline())
+    except psutil.Error:
+        return "?"
+    if "resource_tracker" in cmdline:
+        return "resource_tracker"
+    try:
+        # Workers are forked by the forkserver (and inherit its command line).
+        return "forkserver" if proc.ppid() == root.pid else "worker"
+    except psutil.Error:
+        return "?"
+
+
+def crawl_command() -> list[str]:
+    script = Path(sys.executable).with_name("newsarchive")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "crawler.cli"]
+
+
+def write_config(workdir: Path, base_url: str, concurrency: int, workers: int | None, extra: dict | None = None) -> Path:
+    crawl = {"download_delay": 0, "obey_robots_txt": True, "concurrency": concurrency, "images": True}
+    if "autothrottle" in CrawlSettings.model_fields:
+        # Politeness, like the delay: on loopback it only slows the start down.
+        crawl["autothrottle"] = False
+    crawl.update(extra or {})
+    if workers is not None and workers >= 0:
+        crawl["extract_workers"] = workers
+    config = {
+        "archive": {"url": str(workdir / "archive")},
+        "crawl": crawl,
+        "sources": [{"id": "bench-portal", "kind": "feed", "url": f"{base_url}/rss.xml", "categories": ["要闻", "Bench"]}],
+        "daemon": {"state_dir": str(workdir / "state")},
+    }
+    path = workdir / "newsarchive.yaml"
+    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def count_files(folder: Path, suffix: str | None = None) -> int:
+    if not folder.exists():
+        return 0
+    return sum(1 for p in folder.rglob("*") if p.is_file() and (suffix is None or p.name.endswith(suffix)))
+
+
+def run_crawl(n: int, concurrency: int, workers: int | None, keep: Path | None,
+              profile: Path | None = None, cprofile: Path | None = None, extra: dict | None = None) -> tuple[CrawlResult, list[bytes]]:
+    workdir = Path(tempfile.mkdtemp(prefix="newsarchive-bench-"))
+    try:
+        with PortalServer() as server:
+            site = build_site(n, server.base_url)
+            server.routes = site.routes
+            pages = site.page_bytes()
+            config = write_config(workdir, server.base_url, concurrency, workers, extra)
+            command = [*crawl_command(), "crawl", "--config", str(config)]
+            if cprofile:  # the crawl process's main (reactor) thread only
+                command = [sys.executable, "-m", "cProfile", "-o", str(cprofile.with_suffix(f".n{n}.prof")),
+                           "-m", "crawler.cli", "crawl", "--config", str(config)]
+            if profile:  # py-spy samples the whole tree (GIL holders: Python CPU); its overhead inflates the figures
+                py_spy = Path(sys.executable).with_name("py-spy")
+                command = [str(py_spy) if py_spy.exists() else "py-spy", "record", "--subprocesses", "--gil", "--rate", "250",
+                           "--format", "raw", "--output", str(profile.with_suffix(f".n{n}.txt")), "--", *command]
+            log = (workdir / "crawl.log").open("wb")
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            server.reset_counters()
+            started = time.monotonic()
+            proc = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            sampler = TreeSampler(proc.pid) if psutil else None
+            if sampler:
+                sampler.sample()
+                sampler.start()
+            returncode = proc.wait()
+            wall = time.monotonic() - started
+            if sampler:
+                sampler.stop()
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            log.close()
+            first, last = server.first_request, server.last_request
+        output = (workdir / "crawl.log").read_text(encoding="utf-8", errors="replace")
+        if returncode != 0:
+            raise SystemExit(f"crawl of N={n} failed with exit code {returncode}:\n{output[-4000:]}")
+        store = workdir / "archive"
+        records, images = count_files(store / "articles", ".json"), count_files(store / "images")
+        expected_images = n if (extra or {}).get("images", True) else 0
+        if records != n or images != expected_images:
+            raise SystemExit(f"N={n}: the archive holds {records} records and {images} images, "
+                             f"expected {n} and {expected_images}\n{output[-4000:]}")
+        cpu_rusage = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        cpu_psutil = sampler.cpu_seconds if sampler else None
+        result = CrawlResult(
+            n=n, wall=wall, cpu=tree_cpu(cpu_rusage, sampler), cpu_psutil=cpu_psutil, cpu_rusage=cpu_rusage,
+            peak_rss=sampler.peak_rss if sampler else None, peak_pss=sampler.peak_pss if sampler else None,
+            records=records, images=images,
+            cpu_by_process=sampler.breakdown() if sampler else "",
+            startup=(first - started) if first else None, tail=(started + wall - last) if last else None,
+            page_kb=sum(map(len, pages)) / len(pages) / 1024,
+        )
+        return result, pages
+    finally:
+        if keep:
+            shutil.copytree(workdir, keep / f"n{n}", dirs_exist_ok=True)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def tree_cpu(rusage: float, sampler: TreeSampler | None) -> float:
+    """CPU seconds of the whole tree.
+
+    getrusage counts the crawl process exactly (this process reaps it) but not
+    the forkserver and its workers, which the crawl never reaps; psutil's last
+    samples count those (missing at most their last 0.2 s, when they idle).
+    """
+    if sampler is None:
+        return rusage  # the crawl process alone: a lower bound
+    others = sampler.cpu_seconds - sampler.root_cpu_seconds
+    if rusage <= sampler.root_cpu_seconds + 0.5:
+        return rusage + others
+    return max(rusage, sampler.cpu_seconds)  # descendants were reaped into getrusage
+
+
+def trafilatura_cpu(pages: list[bytes]) -> float:
+    """CPU seconds of trafilatura.extract over the pages, in a child process pinned to one core."""
+    with tempfile.TemporaryDirectory(prefix="newsarchive-bench-traf-") as folder:
+        paths = []
+        for i, page in enumerate(pages):
+            path = Path(folder) / f"{i:05d}.html"
+            path.write_bytes(page)
+            paths.append(str(path))
+        listing = Path(folder) / "pages.json"
+        listing.write_text(json.dumps(paths), encoding="utf-8")
+        result = subprocess.run([sys.executable, __file__, "--trafilatura-only", str(listing)],
+                                capture_output=True, text=True, check=True)
+        return float(result.stdout.strip().splitlines()[-1])
+
+
+def trafilatura_child(listing: Path) -> None:
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    import trafilatura
+
+    pages = [Path(p).read_bytes() for p in json.loads(listing.read_text(encoding="utf-8"))]
+    trafilatura.extract(pages[0])  # warm-up: lazy imports and first-use tables stay out of the figure
+    started = time.process_time()
+    for page in pages:
+        trafilatura.extract(page)
+    print(time.process_time() - started)
+
+
+def mb(value: int | None) -> str:
+    return f"{value / 2**20:.0f}" if value else "n/a"
+
+
+def print_table(results: list[CrawlResult]) -> None:
+    print()
+    print("| N | page KB | wall s | articles/s | CPU s (tree) | CPU s/article | peak RSS MB | trafilatura CPU s | wall / trafilatura CPU |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in results:
+        print(f"| {r.n} | {r.page_kb:.0f} | {r.wall:.1f} | {r.per_second:.1f} | {r.cpu:.1f} | {r.cpu_per_article * 1000:.0f} ms | "
+              f"{mb(r.peak_rss)} | {r.traf_cpu:.1f} | {r.ratio:.2f} |")
+    print()
+    for r in results:
+        extra = [f"peak PSS {mb(r.peak_pss)} MB (shared pages counted once)",
+                 f"CPU psutil {r.cpu_psutil:.1f} s" if r.cpu_psutil is not None else "psutil not installed",
+                 f"getrusage {r.cpu_rusage:.1f} s"]
+        if r.startup is not None:
+            extra.append(f"launch to first request {r.startup:.1f} s, last request to exit {r.tail:.1f} s")
+        extra.append(f"trafilatura {r.traf_cpu / r.n * 1000:.1f} ms/page")
+        if r.cpu_by_process:
+            extra.append(f"CPU s by process: {r.cpu_by_process}")
+        print(f"N={r.n}: " + "; ".join(extra))
+    if len(results) >= 2:
+        first, last = results[0], results[-1]
+        print(f"CPU s/article N={last.n} vs N={first.n}: x{last.cpu_per_article / first.cpu_per_article:.2f}")
+    print("targets (2 cores): wall / trafilatura CPU <= 0.80; CPU s/article flat; peak RSS < 1024 MB at N=600")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, nargs="+", default=[150, 600], help="article counts (default 150 600)")
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=None, help="crawl.extract_workers (default: the config default)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="another crawl: setting of the config (YAML value), e.g. --set warc=false")
+    parser.add_argument("--keep", type=Path, default=None, help="copy each run's archive and log here")
+    parser.add_argument("--py-spy", type=Path, default=None, metavar="FILE",
+                        help="run the crawl under py-spy record --subprocesses; collapsed stacks to FILE.n<N>.txt")
+    parser.add_argument("--cprofile", type=Path, default=None, metavar="FILE",
+                        help="run the crawl under cProfile (its reactor thread); stats to FILE.n<N>.prof")
+    parser.add_argument("--trafilatura-only", type=Path, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.trafilatura_only:
+        trafilatura_child(args.trafilatura_only)
+        return
+    print(f"crawl benchmark: {os.cpu_count()} cores, concurrency {args.concurrency}, "
+          f"extract_workers {'default' if args.workers is None else args.workers}, psutil {'yes' if psutil else 'no'}")
+    extra = {key: yaml.safe_load(value) for key, _, value in (item.partition("=") for item in args.set)}
+    if extra:
+        print(f"crawl settings: {extra}")
+    results = []
+    for n in args.n:
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+        if load > 0.5:
+            print(f"note: load average {load:.1f} before N={n}: other work on this machine skews wall times", flush=True)
+        result, pages = run_crawl(n, args.concurrency, args.workers, args.keep, args.py_spy, args.cprofile, extra)
+        result.traf_cpu = trafilatura_cpu(pages)
+        print(f"N={n}: {result.wall:.1f} s wall, {result.cpu:.1f} s CPU, peak RSS {mb(result.peak_rss)} MB, "
+              f"{result.records} records, {result.images} images; trafilatura {result.traf_cpu:.1f} s CPU", flush=True)
+        results.append(result)
+    print_table(results)
+
+
+if __name__ == "__main__":
+    main()
