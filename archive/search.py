@@ -82,18 +82,22 @@ class SearchIndex:
             if segment in seen:
                 continue
             for entry in read_segment(store, segment):
-                row = self.db.execute("SELECT rowid_, content_sha256, title FROM docs WHERE id = ?", (entry.id,)).fetchone()
-                if row and row[1] == entry.content_sha256 and row[2] == entry.title:
-                    continue
-                try:
-                    record = json.loads(store.get(entry.key))
-                except (KeyNotFound, ValueError):
-                    continue  # gone or damaged: verify reports it
-                self._put(record, row[0] if row else None)
-                indexed += 1
+                indexed += self._index_entry(store, entry)
             self.db.execute("INSERT OR IGNORE INTO segments(key) VALUES (?)", (segment,))
             self.db.commit()
         return indexed
+
+    def _index_entry(self, store: ArchiveStore, entry) -> int:
+        """(Re)index one catalog entry's record unless the index has this very version; 1 if it did."""
+        row = self.db.execute("SELECT rowid_, content_sha256, title FROM docs WHERE id = ?", (entry.id,)).fetchone()
+        if row and row[1] == entry.content_sha256 and row[2] == entry.title:
+            return 0
+        try:
+            record = json.loads(store.get(entry.key))
+        except (KeyNotFound, ValueError):
+            return 0  # gone or damaged: verify reports it
+        self._put(record, row[0] if row else None)
+        return 1
 
     def _resync(self, store: ArchiveStore, segments: list[str]) -> int:
         entries = {}
@@ -106,15 +110,7 @@ class SearchIndex:
                 self.db.execute("DELETE FROM fts WHERE rowid = ?", (rowid,))
                 self.db.execute("DELETE FROM docs WHERE id = ?", (doc_id,))
         for entry in entries.values():
-            row = self.db.execute("SELECT rowid_, content_sha256, title FROM docs WHERE id = ?", (entry.id,)).fetchone()
-            if row and row[1] == entry.content_sha256 and row[2] == entry.title:
-                continue
-            try:
-                record = json.loads(store.get(entry.key))
-            except (KeyNotFound, ValueError):
-                continue
-            self._put(record, row[0] if row else None)
-            indexed += 1
+            indexed += self._index_entry(store, entry)
         self.db.execute("DELETE FROM segments")
         self.db.executemany("INSERT INTO segments(key) VALUES (?)", [(segment,) for segment in segments])
         self.db.commit()

@@ -45,11 +45,7 @@ class RedisRunExtension:
         connect = crawler.signals.connect
         connect(extension.opened, scrapy_signals.spider_opened)
         connect(extension.closed, scrapy_signals.spider_closed)
-        connect(extension.item_scraped, scrapy_signals.item_scraped)
-        connect(extension.item_dropped, scrapy_signals.item_dropped)
-        connect(extension.fetch_failed, signals.fetch_failed)
-        connect(extension.source_blocked, signals.source_blocked)
-        connect(extension.article_skipped, signals.article_skipped)
+        signals.connect_run_bookkeeping(crawler, extension)
         return extension
 
     def _run(self, source: str | None) -> str | None:

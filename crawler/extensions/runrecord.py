@@ -42,12 +42,8 @@ class RunRecordExtension:
         connect = crawler.signals.connect
         connect(extension.spider_opened, scrapy_signals.spider_opened)
         connect(extension.spider_closed, scrapy_signals.spider_closed)
-        connect(extension.item_scraped, scrapy_signals.item_scraped)
-        connect(extension.item_dropped, scrapy_signals.item_dropped)
         connect(extension.item_error, scrapy_signals.item_error)
-        connect(extension.fetch_failed, signals.fetch_failed)
-        connect(extension.source_blocked, signals.source_blocked)
-        connect(extension.article_skipped, signals.article_skipped)
+        signals.connect_run_bookkeeping(crawler, extension)
         return extension
 
     async def spider_opened(self, spider) -> None:
