@@ -50,7 +50,7 @@ def crawl(
     from contextlib import ExitStack
 
     from archive.runs import new_run_id
-    from crawler.daemon import EXIT_ALL_BUSY
+    from crawler.runpolicy import EXIT_ALL_BUSY
     from crawler.locks import lock_free_sources
     from crawler.logs import setup_logging
     from crawler.runner import UnknownSource, crawl_settings, run_crawl, select_sources

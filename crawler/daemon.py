@@ -18,197 +18,34 @@ from __future__ import annotations
 import json
 import logging
 import os
-import random
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections import deque
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 from archive.records import utc_iso
 from archive.runs import Failure, RunRecord, new_run_id, save_run, start_run
 from archive.store import StoreError, open_store
+from crawler.childproc import CrawlProcess
 from crawler.config import Config, SourceBase
 from crawler.locks import DaemonLock, DaemonRunning
-from crawler.logs import forward_child_line, log_run_id, log_source
+from crawler.logs import log_run_id, log_source
 from crawler.metrics import DaemonMetrics, serve_metrics
-from crawler.schedule import Schedule
-from crawler.state import FAILED_RESULTS, ScheduleState, SourceState
+from crawler.runpolicy import backoff_delay, classify_run, first_run_time, schedule_trigger
+from crawler.state import FAILED_RESULTS, ScheduleState
 
 logger = logging.getLogger("newsarchive.daemon")
 
-EXIT_ALL_BUSY = 3  # `crawl` found every named source locked by another process
 EXIT_DAEMON_FAILED = 1  # the daemon could not start (another one runs, port taken)
 SETTLE_SECONDS = 10  # at stop: how long job threads get to record the crawls that just ended
-POLL_SECONDS = 0.1
 CHILD_ENV = {"_TYPER_STANDARD_TRACEBACK": "1", "PYTHONUNBUFFERED": "1"}
-STDERR_TAIL_LINES = 5  # of a crashed crawl's stderr, kept for the reason
-
-
-def backoff_delay(schedule_interval: timedelta, failures: int, cap: float) -> timedelta:
-    """Exponential, capped: one interval after the first failure, doubling after each next."""
-    if failures <= 0:
-        return timedelta(0)
-    exponent = min(failures - 1, 64)  # 2**64 intervals is past any cap
-    seconds = schedule_interval.total_seconds() * 2**exponent
-    return timedelta(seconds=min(seconds, cap))
-
-
-def classify_run(source_id: str, returncode: int, run: RunRecord | None) -> tuple[str, str | None]:
-    """(result, reason) of a crawl process that ended by itself: ok | failed | interrupted | busy | crashed."""
-    if returncode == EXIT_ALL_BUSY:
-        return "busy", "another process is crawling this source"
-    if run is None:
-        return "crashed", f"the crawl exited with {returncode} and wrote no run record"
-    if run.status == "interrupted":
-        return "interrupted", "stopped before the end"
-    if source_id in run.blocked:
-        return "failed", f"blocked: {run.blocked[source_id]}"
-    counts = run.per_source.get(source_id, {})
-    # spooled: archived to the local spool while the store was out of reach; it follows.
-    reached = sum(counts.get(c, 0) for c in ("archived", "updated", "unchanged", "spooled", "duplicates"))
-    if reached:
-        return "ok", None
-    # Nothing reached: a source whose every fetch failed has failed (an empty feed has not).
-    failures = [f for f in run.failures if f.source == source_id and f.kind != "image"]
-    source_level = [f for f in failures if f.kind in ("feed", "sitemap", "listing", "source")]
-    if source_level:
-        return "failed", source_level[0].reason
-    if failures:
-        return "failed", f"all {len(failures)} article(s) failed; first: {failures[0].reason}"
-    if run.status not in ("completed", "running"):
-        return "failed", f"the run ended {run.status}"
-    return "ok", None
-
-
-def first_run_time(schedule: Schedule, state: SourceState, now: datetime, backoff_max: float,
-                   jitter: float = 0.0) -> datetime | None:
-    """When a source runs first after the daemon starts; None: at its schedule's next time.
-
-    At once (within ``jitter``) if it never ran, if its last run is older than
-    its interval, or if its last run never finished (the daemon died or was
-    stopped during it). A failing source waits out its backoff first.
-    """
-    interval = schedule.nominal_interval
-    last = state.started_at
-    unfinished = state.last_result in ("running", "interrupted")
-    at_once = now + timedelta(seconds=random.uniform(0, jitter)) if jitter > 0 else now
-    if last is None or unfinished or now - last >= interval:
-        due = at_once
-    else:
-        due = last + interval if schedule.interval is not None else None
-    if state.consecutive_failures and last is not None:
-        retry = last + backoff_delay(interval, state.consecutive_failures, backoff_max)
-        if retry > now:
-            due = retry if due is None else max(due, retry)
-    return due
-
-
-def schedule_trigger(schedule: Schedule, jitter: float):
-    """APScheduler trigger with jitter, for cron lines too (from_crontab takes none)."""
-    jitter_seconds = int(jitter) or None
-    trigger = schedule.trigger(jitter=jitter_seconds)
-    if schedule.cron is not None:
-        trigger.jitter = jitter_seconds
-    return trigger
 
 
 def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
-
-
-class CrawlProcess:
-    """A crawl child: waited for without reaping, so its process group can still be killed.
-
-    While the leader is a zombie its pid (the group's id) cannot be reused,
-    so killing the group never hits a stranger.
-    """
-
-    def __init__(self, popen: subprocess.Popen, source_id: str, run_id: str) -> None:
-        self.popen = popen
-        self.pid = popen.pid
-        self.source_id = source_id
-        self.run_id = run_id
-        self.ended_by: str | None = None  # None | "timeout" | "stop"
-        self.stderr_tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
-        self._lock = threading.Lock()
-        self._reaped = False
-        self._pump: threading.Thread | None = None
-
-    def start_pump(self) -> None:
-        """Forward the crawl's stderr into the daemon's log, under its source and run id."""
-        def pump() -> None:
-            log_source.set(self.source_id)
-            log_run_id.set(self.run_id)
-            stream = self.popen.stderr
-            for raw in iter(stream.readline, b""):
-                line = raw.decode("utf-8", errors="replace")
-                if line.strip():
-                    self.stderr_tail.append(line.strip())
-                forward_child_line(line, self.source_id, self.run_id)
-            stream.close()
-
-        self._pump = threading.Thread(target=pump, name=f"crawl-log-{self.source_id}", daemon=True)
-        self._pump.start()
-
-    def exited(self) -> bool:
-        with self._lock:
-            if self._reaped:
-                return True
-            try:
-                info = os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-            except ChildProcessError:
-                return True
-            return info is not None and info.si_pid != 0
-
-    def wait(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while not self.exited():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return False
-            time.sleep(min(POLL_SECONDS, remaining))
-        return True
-
-    def signal(self, signum: int) -> None:
-        """To the crawl process only: Scrapy's handler stops it gracefully."""
-        with self._lock:
-            if not self._reaped:
-                try:
-                    os.kill(self.pid, signum)
-                except ProcessLookupError:
-                    pass
-
-    def kill_group(self) -> None:
-        with self._lock:
-            if not self._reaped:
-                try:
-                    os.killpg(self.pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
-
-    def reap(self) -> int:
-        """Kill what is left of the group (orphaned helpers), collect the exit status."""
-        self.kill_group()
-        with self._lock:
-            returncode = self.popen.wait()
-            self._reaped = True
-        if self._pump is not None:
-            self._pump.join(5)
-        return returncode
-
-    def stop(self, grace: float) -> bool:
-        """SIGTERM, up to ``grace`` seconds to finish, then SIGKILL to the group. True if it ended in time."""
-        self.signal(signal.SIGTERM)
-        if self.wait(grace):
-            return True
-        logger.warning("crawl of %s (pid %d) still running after %.0fs: killing it", self.source_id, self.pid, grace)
-        self.kill_group()
-        self.wait(5)
-        return False
 
 
 class Daemon:

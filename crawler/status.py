@@ -53,7 +53,7 @@ def _run_by_id(store, run_id: str | None) -> RunRecord | None:
 
 def next_run(schedule, last_started: datetime | None, now: datetime) -> datetime:
     """When a daemon started now would run a source that last started then (no failures)."""
-    from crawler.daemon import first_run_time
+    from crawler.runpolicy import first_run_time
 
     due = first_run_time(schedule, SourceState(last_started=last_started.isoformat() if last_started else None), now, backoff_max=0)
     return due if due is not None else schedule.trigger().get_next_fire_time(None, now)
@@ -108,7 +108,7 @@ def _when(moment: datetime) -> str:
 
 
 def _archive_result(source_id: str, run: RunRecord) -> tuple[str, str | None]:
-    from crawler.daemon import classify_run
+    from crawler.runpolicy import classify_run
 
     if run.status == "failed":  # a record the daemon wrote for a run it killed or lost
         reasons = [f.reason for f in run.failures if f.source == source_id and f.kind == "source"]
@@ -118,7 +118,7 @@ def _archive_result(source_id: str, run: RunRecord) -> tuple[str, str | None]:
 
 def source_row(source: SourceBase, state: SourceState, run: RunRecord | None, store, *, daemon_running: bool,
                backoff_max: float, now: datetime) -> SourceRow:
-    from crawler.daemon import first_run_time
+    from crawler.runpolicy import first_run_time
 
     row = SourceRow(source.id, source.kind, source.schedule, source.start_urls)
     state_started = state.started_at

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 
-from archive.keys import ARTICLES_PREFIX, IMAGES_PREFIX
 from tests.conftest import ROOT, run_cli
 from tests.crawl_helpers import archive_store, article_records, crawl, site_sources, write_config
 from tests.fixture_site import ARTICLES

@@ -30,7 +30,8 @@ from archive.keys import ARTICLES_PREFIX, RUNS_PREFIX
 from archive.records import load_record
 from archive.store import open_store
 from crawler.config import DaemonSettings
-from crawler.daemon import EXIT_ALL_BUSY, SETTLE_SECONDS
+from crawler.daemon import SETTLE_SECONDS
+from crawler.runpolicy import EXIT_ALL_BUSY
 from tests.conftest import ROOT, run_cli
 from tests.crawl_helpers import article_records
 from tests.fixture_site import FixtureSite, Response

@@ -25,9 +25,8 @@ from archive.runs import Failure, RunRecord, new_run_id, start_run
 from archive.keys import RUNS_PREFIX
 from archive.store import open_store
 from crawler.config import Config
-from crawler.daemon import (
-    EXIT_ALL_BUSY, Daemon, backoff_delay, classify_run, first_run_time, schedule_trigger,
-)
+from crawler.daemon import Daemon
+from crawler.runpolicy import EXIT_ALL_BUSY, backoff_delay, classify_run, first_run_time, schedule_trigger
 from crawler.locks import DaemonLock, DaemonRunning, SourceBusy, SourceLock, lock_free_sources
 from crawler.logs import JsonFormatter, forward_child_line, log_run_id, log_source
 from crawler.schedule import parse_schedule

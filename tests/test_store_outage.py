@@ -5,13 +5,12 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from archive.keys import ARTICLES_PREFIX, RUNS_PREFIX
+from archive.keys import RUNS_PREFIX
 from tests.conftest import ROOT
 from tests.crawl_helpers import article_records, site_sources, write_config
 from tests.fixture_site import ARTICLES
