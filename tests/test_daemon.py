@@ -570,7 +570,7 @@ def test_sigterm_mid_crawl_then_restart(daemon_site, tmp_path, daemons, gates):
     # A restart at once: the fresh source waits, the interrupted ones run again.
     second = daemons(config, workdir, name="second")
     atom = second.wait_result("gated-atom", FINISHED, after_run=state["gated-atom"]["last_run_id"])
-    assert atom["last_result"] == "ok"
+    assert atom["last_result"] == "ok", (atom, second.tail())
     second.wait_lock_held_by_crawl("hung")
     time.sleep(1)
     assert second.source_state("site-rss")["last_run_id"] == rss["last_run_id"], "a fresh source is not rerun"

@@ -26,7 +26,7 @@ from crawler.config import SourceBase
 from crawler.extract.core import ExtractOptions, FeedHints, canonical_url
 from crawler.incremental import revisit_due
 from crawler.items import ArticlePage
-from crawler.extract.rules import CHALLENGE_MARKERS, ZAKER_RULES, SiteRules, is_challenge_page, unwrap_link
+from crawler.extract.rules import ZAKER_RULES, has_challenge_marker, SiteRules, is_challenge_page, unwrap_link
 from crawler.sources.feed import FeedError, parse_feed
 from crawler.sources.listing import parse_listing
 from crawler.sources.sitemap import SitemapError, parse_sitemap
@@ -235,7 +235,7 @@ class NewsSpider(scrapy.Spider):
     def _is_challenge(response: Response) -> bool:
         text = response.text
         # The marker search first: most pages need no second parse.
-        if not text or not CHALLENGE_MARKERS.search(text):
+        if not text or not has_challenge_marker(text):
             return False
         return is_challenge_page(lxml.html.document_fromstring(text), text)
 
