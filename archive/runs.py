@@ -58,11 +58,6 @@ class RunRecord:
             per = self.per_source.setdefault(source, dict.fromkeys(COUNTERS, 0))
             per[counter] = per.get(counter, 0) + n
 
-    def merge_counts(self) -> None:
-        """Older records lack newer counters: read them as zero."""
-        for counter in COUNTERS:
-            self.counts.setdefault(counter, 0)
-
     def to_dict(self) -> dict[str, Any]:
         return {"schema": RUN_SCHEMA, **asdict(self)}
 

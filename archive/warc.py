@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
@@ -176,16 +176,6 @@ def read_capture_record(store: ArchiveStore, capture) -> CapturedResponse:
     except Exception as exc:  # noqa: BLE001 - warcio's ArchiveLoadFailed, zlib and EOF errors on damaged bytes
         raise ValueError(f"{type(exc).__name__}: {exc}") from exc
     raise ValueError(f"no response record at {capture.warc}:{capture.offset}")
-
-
-def read_capture(store: ArchiveStore, capture) -> tuple[StatusAndHeaders, bytes]:
-    """The HTTP headers and payload (as received, content-encoding kept) of one capture."""
-    captured = read_capture_record(store, capture)
-    return captured.http_headers, captured.payload
-
-
-def capture_dict(capture: Capture) -> dict:
-    return asdict(capture)
 
 
 def index_warc_file(path: Path, key: str) -> str:
