@@ -276,3 +276,10 @@ def test_rewrite_escapes_attribute_values():
     out = rewrite_image_sources(html, {"http://o.example/a.jpg": KEY})
     assert 'onerror="x"' not in out
     assert lxml.html.fragment_fromstring(out).find(".//img").get("alt") == '" onerror="x'
+
+
+def test_rewrite_finds_src_after_attributes_holding_markup_characters():
+    html = '<p><img alt="a > b src=&quot;x&quot;" src="http://o.example/a.jpg?x=1&amp;y=2"></p>'
+    out = rewrite_image_sources(html, {"http://o.example/a.jpg?x=1&y=2": KEY})
+    assert out == f'<p><img alt="a > b src=&quot;x&quot;" src="{KEY}"></p>'
+    assert lxml.html.fragment_fromstring(out).find(".//img").get("alt") == 'a > b src="x"'

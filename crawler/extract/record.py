@@ -3,33 +3,34 @@
 from __future__ import annotations
 
 from datetime import datetime
-from html import escape as html_escape
+import re
+from html import escape as html_escape, unescape
 from typing import Any
-
-import lxml.html
-from lxml import etree
 
 from archive.records import SCHEMA, article_id, content_sha256, utc_iso
 from crawler.extract.core import ExtractedArticle
 
 IMAGE_FIELDS = ("url", "key", "sha256", "content_type", "bytes", "width", "height")
+# An <img> tag's src in sanitised HTML: attributes before it are name="value"
+# pairs (a value may hold ">"), the src value is double-quoted and escaped.
+IMG_SRC_RE = re.compile(r'(?P<head><img\b(?:\s+[^\s="\'>/]+(?:="[^"]*")?)*?\s+src=")(?P<src>[^"]*)"')
 
 
 def rewrite_image_sources(html: str, key_for_url: dict[str, str]) -> str:
-    """Point each mirrored <img> at its archive key; unmirrored ones keep their origin."""
+    """Point each mirrored <img> at its archive key; unmirrored ones keep their origin.
+
+    The HTML is ours, serialised by the sanitiser (attributes double-quoted,
+    text escaped), so the src values are replaced in place and every other
+    byte stays as it was: no second parse and serialisation per article.
+    """
     if not html or not key_for_url:
         return html
-    fragment = lxml.html.fragment_fromstring(html, create_parent="div")
-    for img in fragment.iter("img"):
-        key = key_for_url.get(img.get("src", ""))
-        if key:
-            img.set("src", key)
-    return "".join(
-        # The leading text comes back unescaped from lxml: escape it again, or
-        # an escaped "&lt;script&gt;" in safe HTML would turn into a real tag.
-        ([html_escape(fragment.text, quote=False)] if fragment.text else [])
-        + [etree.tostring(child, encoding="unicode", method="html") for child in fragment]
-    )
+
+    def replace(match: re.Match[str]) -> str:
+        key = key_for_url.get(unescape(match["src"]))
+        return f'{match["head"]}{html_escape(key)}"' if key else match[0]
+
+    return IMG_SRC_RE.sub(replace, html)
 
 
 def article_record(
