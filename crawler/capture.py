@@ -4,11 +4,16 @@ A downloader middleware next to the downloader, so it sees the payload byte
 for byte (before decompression) and every kind of response: articles,
 images, feeds. The WARC spool lives in the state directory; files a killed
 crawl left behind are indexed and uploaded by the next crawl.
+
+Records are built, gzipped and appended on one thread of the middleware's
+own, off the reactor: gzip is most of a capture's cost and releases the GIL,
+so it runs beside the crawl. One thread keeps the records of a file in order.
 """
 
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from http import HTTPStatus
 from pathlib import Path
@@ -21,6 +26,7 @@ from twisted.internet.threads import deferToThread
 
 from archive.runs import new_run_id, run_started
 from archive.warc import WarcSpool, cdxj_key, index_warc_file, spool_file_key
+from crawler.deferreds import deferred_from_future
 from crawler.storage import archive_writer
 
 logger = logging.getLogger(__name__)
@@ -44,6 +50,7 @@ class WarcCaptureMiddleware:
         self.writer = writer
         self.spool = spool
         self.spool_root = spool_root
+        self._thread: ThreadPoolExecutor | None = None  # started with the spider, not here: no threads in constructors
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "WarcCaptureMiddleware":
@@ -59,15 +66,24 @@ class WarcCaptureMiddleware:
         return middleware
 
     async def process_response(self, request, response, spider=None):
-        capture = self.spool.capture(
-            response.url, method=request.method, request_headers=_header_pairs(request.headers),
+        capture, finished = await self._on_spool_thread(
+            self._capture, response.url, method=request.method, request_headers=_header_pairs(request.headers),
             status=response.status, reason=_reason(response.status), protocol=response.protocol or "HTTP/1.1",
             response_headers=_header_pairs(response.headers), body=response.body, fetched=datetime.now(timezone.utc),
         )
         request.meta[CAPTURE_META] = capture
-        if self.spool.should_roll():
-            await self._upload(self.spool.finish())
+        await self._upload(finished)
         return response
+
+    def _capture(self, url: str, **fields):
+        """On the spool thread: write the records, and finish the file when it is full."""
+        capture = self.spool.capture(url, **fields)
+        return capture, self.spool.finish() if self.spool.should_roll() else None
+
+    async def _on_spool_thread(self, function, *args, **kwargs):
+        if self._thread is None:
+            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warc-spool")
+        return await maybe_deferred_to_future(deferred_from_future(self._thread.submit(function, *args, **kwargs)))
 
     async def _upload(self, finished) -> None:
         if finished is not None:
@@ -93,9 +109,11 @@ class WarcCaptureMiddleware:
 
     async def finish_file(self) -> None:
         """Close and upload the current WARC file (a worker does so when a run drains)."""
-        await self._upload(self.spool.finish())
+        await self._upload(await self._on_spool_thread(self.spool.finish))
 
     async def spider_closed(self, spider) -> None:
-        await self._upload(self.spool.finish())
+        await self._upload(await self._on_spool_thread(self.spool.finish))
+        self._thread.shutdown(wait=True)
+        self._thread = None
         if self.spool.spool_dir.is_dir() and not any(self.spool.spool_dir.iterdir()):
             self.spool.spool_dir.rmdir()

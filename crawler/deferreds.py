@@ -5,7 +5,6 @@ from __future__ import annotations
 from concurrent.futures import Future
 from typing import Any
 
-from twisted.internet import reactor
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
@@ -16,6 +15,10 @@ def deferred_from_future(future: Future) -> Deferred:
     Unlike deferToThread(future.result), no thread sits blocked per pending
     job, so thousands of extractions can be in flight.
     """
+    # Imported here: importing the reactor installs one, and this module is
+    # imported before Scrapy installs the asyncio reactor.
+    from twisted.internet import reactor
+
     deferred: Deferred = Deferred()
 
     def settle(done: Future) -> None:

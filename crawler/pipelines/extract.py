@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
@@ -72,10 +72,23 @@ def warm_forkserver(context) -> None:
             os.environ[WARM_UP_ENV] = previous
 
 
+def start_workers(pool: ProcessPoolExecutor, count: int) -> None:
+    """Make the pool spawn its workers now (blocking: run it off the reactor).
+
+    A pool spawns a worker per submit while none is idle, and each spawn waits
+    for the forkserver to answer, i.e. until it has finished importing and
+    warming up (about a second). Submitted from the reactor thread, the first
+    pages would stall every download meanwhile.
+    """
+    for job in [pool.submit(os.getpid) for _ in range(count)]:
+        job.result()
+
+
 class ExtractPipeline:
     def __init__(self, workers: int) -> None:
         self.workers = workers
         self.pool: ProcessPoolExecutor | None = None
+        self._pool_ready: Future | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "ExtractPipeline":
@@ -89,6 +102,9 @@ class ExtractPipeline:
             context = multiprocessing.get_context("forkserver")
             warm_forkserver(context)
             self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+            starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="extract-start")
+            self._pool_ready = starter.submit(start_workers, self.pool, self.workers)
+            starter.shutdown(wait=False)  # its thread ends with the job
 
     def close_spider(self, spider=None) -> None:
         if self.pool is not None:
@@ -101,6 +117,8 @@ class ExtractPipeline:
             if self.pool is None:
                 article = extract_page(item)
             else:
+                if not self._pool_ready.done():
+                    await maybe_deferred_to_future(deferred_from_future(self._pool_ready))
                 article = await maybe_deferred_to_future(deferred_from_future(self.pool.submit(extract_page, item)))
         except NoArticle as exc:
             raise ArticleFailed(f"no article: {exc}") from exc
