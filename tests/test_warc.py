@@ -66,6 +66,19 @@ def test_files_are_gzipped_per_record_and_open_in_warcio(warc_files, warc_record
         assert {r["type"] for r in records[1:]} <= {"response", "request", "metadata"}
 
 
+def test_payloads_compressed_already_are_gzipped_lightly(warc_files, warc_records):
+    # The gzip header's XFL byte says how hard zlib worked: 4 = fastest
+    # (level 1), 0 = default levels (6), 2 = maximum (9, warcio's own).
+    levels = defaultdict(set)
+    for key, data in warc_files.items():
+        for record in warc_records[key]:
+            if record["type"] == "response":
+                mime = (record["http"].get_header("Content-Type") or "").split(";")[0]
+                levels[mime.split("/")[0]].add(data[record["offset"] + 8])
+    assert levels["image"] == {4}, dict(levels)
+    assert levels["text"] == {0}, dict(levels)
+
+
 def test_captures_roll_into_files_of_bounded_size(warc_files, warc_records, archived):
     assert len(warc_files) >= 3, f"{WARC_MAX_BYTES} bytes per file splits this crawl: {sorted(warc_files)}"
     names = sorted(warc_files)
