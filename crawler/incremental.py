@@ -18,7 +18,7 @@ from archive.keys import RUNS_PREFIX
 from archive.records import article_id
 from archive.runs import Failure
 from archive.store import ArchiveStore, StoreError
-from crawler.extract.core import canonical_url
+from crawler.extract.article import canonical_url
 
 # A page that failed this many runs in a row is left alone (its failures stay in the run records).
 MAX_ATTEMPTS = 5

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from crawler.extract.core import ExtractedArticle, ExtractOptions, FeedHints
+from crawler.extract.article import ExtractedArticle, ExtractOptions, FeedHints
 
 
 @dataclass

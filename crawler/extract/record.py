@@ -8,7 +8,7 @@ from html import escape as html_escape, unescape
 from typing import Any
 
 from archive.records import SCHEMA, article_id, content_sha256, utc_iso
-from crawler.extract.core import ExtractedArticle
+from crawler.extract.article import ExtractedArticle
 
 IMAGE_FIELDS = ("url", "key", "sha256", "content_type", "bytes", "width", "height")
 # An <img> tag's src in sanitised HTML: attributes before it are name="value"

@@ -11,7 +11,7 @@ from scrapy.exceptions import DropItem
 from scrapy.utils.defer import maybe_deferred_to_future
 
 from crawler.deferreds import deferred_from_future
-from crawler.extract.core import NoArticle, extract_article
+from crawler.extract.article import NoArticle
 from crawler.items import ArticlePage
 
 
@@ -21,6 +21,9 @@ class ArticleFailed(DropItem):
 
 def extract_page(page: ArticlePage):
     """The plain function the pipeline wraps (also run inside pool workers)."""
+    # Imported where it runs: the workers (warmed up with it), not the crawl process.
+    from crawler.extract.core import extract_article
+
     return extract_article(page.body, page.url, content_type=page.content_type, feed=page.hints, options=page.options)
 
 
@@ -42,6 +45,8 @@ WARM_UP_PAGE = (
 def warm_up() -> None:
     """Pay extraction's first-use costs now: the language model, trafilatura's
     and justext's tables, compiled patterns (about 0.8 s of CPU with the imports)."""
+    from crawler.extract.core import extract_article
+
     # A URL with a port also loads the public suffix list (courlan).
     for url in ("https://www.example.com/news/2024/01/1.html", "http://127.0.0.1:8080/news/2024/01/1.html"):
         try:

@@ -10,7 +10,7 @@ from urllib.parse import urljoin
 
 import feedparser
 
-from crawler.extract.core import FeedHints
+from crawler.extract.article import FeedHints
 from crawler.sources.xmlsafety import check_xml
 
 # A description at least this long is taken as the article's full body.

@@ -13,7 +13,7 @@ from urllib.parse import urljoin
 
 import lxml.html
 
-from crawler.extract.core import FeedHints
+from crawler.extract.article import FeedHints
 
 WIN_PAGE_DATA_RE = re.compile(r"window\.WinPageData\s*=\s*")
 # The older HTML lists: article links, and the next page.

@@ -23,7 +23,7 @@ from archive.records import article_id
 from crawler import signals
 from crawler.capture import CAPTURE_META
 from crawler.config import SourceBase
-from crawler.extract.core import ExtractOptions, FeedHints, canonical_url
+from crawler.extract.article import ExtractOptions, FeedHints, canonical_url
 from crawler.incremental import revisit_due
 from crawler.items import ArticlePage
 from crawler.extract.rules import ZAKER_RULES, has_challenge_marker, SiteRules, is_challenge_page, unwrap_link
