@@ -282,3 +282,13 @@ def test_parse_datetime_rejects(value):
 def test_parse_datetime_date_only_and_partial_dates():
     assert parse_datetime("2021-10-26") == datetime(2021, 10, 26)
     assert parse_datetime("2021-10") == datetime(2021, 10, 1)  # W3C datetime (sitemap lastmod) granularity
+
+
+def test_language_sample_reaches_past_an_english_lead_in():
+    from crawler.extract.language import text_language
+
+    lead = "Editor's note: the following report was first published by our partner newsroom. " * 40
+    body = "国家统计局今天发布数据，经济运行总体平稳，稳中有进的态势没有改变。各地各部门认真贯彻落实。" * 120
+    assert len(lead) > 3000  # longer than a sample from the start alone
+    assert text_language(lead + "\n\n" + body) == "zh"
+    assert text_language(lead) == "en"

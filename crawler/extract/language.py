@@ -7,8 +7,12 @@ import re
 from lxml.html import HtmlElement
 
 LANGUAGE_TAG_RE = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$")
-# py3langid is reliable on this much text; more only costs time.
-DETECT_SAMPLE_CHARS = 3000
+# py3langid is reliable on this much text; more only costs time (it was a
+# tenth of extraction's CPU on 3000 characters). The sample is taken from the
+# start, the middle and the end, so an English lead-in does not decide the
+# language of a Chinese article.
+DETECT_SAMPLE_CHARS = 1200
+DETECT_SAMPLE_PARTS = 3
 UNDETERMINED = "und"
 
 
@@ -34,9 +38,17 @@ def page_language(tree: HtmlElement, fallback: str | None = None) -> str | None:
     return None
 
 
+def _sample(text: str) -> str:
+    if len(text) <= DETECT_SAMPLE_CHARS:
+        return text
+    part = DETECT_SAMPLE_CHARS // DETECT_SAMPLE_PARTS
+    step = (len(text) - part) / (DETECT_SAMPLE_PARTS - 1)
+    return "\n".join(text[round(i * step): round(i * step) + part] for i in range(DETECT_SAMPLE_PARTS))
+
+
 def text_language(text: str) -> str:
     """Detected from the text itself when nothing is declared."""
-    sample = text[:DETECT_SAMPLE_CHARS].strip()
+    sample = _sample(text).strip()
     if not sample:
         return UNDETERMINED
     import py3langid  # loads its model on first use, not at import of this module
