@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from archive.keys import ARTICLES_PREFIX, article_key
-from archive.store import ArchiveStore
+from archive.store import ArchiveStore, LocalStore, StoreError
 
 logger = logging.getLogger(__name__)
 
@@ -73,16 +73,25 @@ ENTRY_FIELDS = frozenset(CatalogEntry.__dataclass_fields__)
 
 
 def _segment_bytes(store: ArchiveStore, key: str, cache_dir: Path | None) -> bytes:
-    """A segment never changes once written, so a local copy is as good as the store's."""
-    cached = cache_dir / key if cache_dir is not None else None
-    if cached is not None and cached.is_file():
-        return cached.read_bytes()
+    """A segment never changes once written, so a local copy is as good as the store's.
+
+    The cache is a local store of its own: crawls running at once (the
+    daemon's) fill it together, each through a temp file of its own, and the
+    last rename wins with the same bytes. The copy only saves a download:
+    failing to keep it never fails the read.
+    """
+    cache = LocalStore(cache_dir) if cache_dir is not None else None
+    if cache is not None:
+        try:
+            return cache.get(key)
+        except StoreError:
+            pass
     data = store.get(key)
-    if cached is not None:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        temp = cached.with_name(cached.name + ".part")
-        temp.write_bytes(data)
-        temp.replace(cached)
+    if cache is not None:
+        try:
+            cache.put(key, data, "application/x-ndjson; charset=utf-8")
+        except StoreError as exc:
+            logger.warning("catalog segment %s not cached: %s", key, exc)
     return data
 
 

@@ -1,0 +1,63 @@
+"""The local cache of catalog segments, shared by crawls that run at once."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timezone
+
+from archive.catalog import CatalogEntry, load_catalog, segment_key, write_segment
+from archive.store import open_store
+
+RUN_ID = "20260101T000000Z-abcdef"
+
+
+def entries(count: int) -> list[CatalogEntry]:
+    return [CatalogEntry(id=f"{i:064x}", key=f"articles/{i:064x}.json", source="site", title=f"第{i}条",
+                         url=f"https://news.example/{i}.html", published=None, fetched="2026-01-01T00:00:00Z",
+                         language="zh") for i in range(count)]
+
+
+def archive_with_segments(tmp_path, segments: int = 3, per_segment: int = 2000):
+    store = open_store(str(tmp_path / "archive"))
+    store.ensure()
+    started = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    for part in range(segments):
+        write_segment(store, segment_key(RUN_ID, started, part), entries(per_segment)[part::segments])
+    return store
+
+
+def test_crawls_filling_an_empty_cache_at_once_all_read_the_whole_catalog(tmp_path):
+    # The daemon starts several crawls at once after a restart: each loads the
+    # catalog through the same, still empty, cache. None may fail.
+    store = archive_with_segments(tmp_path)
+    cache = tmp_path / "state" / "catalog-cache"
+    results: list[int] = []
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(8)
+
+    def crawl_start() -> None:
+        barrier.wait()
+        try:
+            results.append(len(load_catalog(store, cache)))
+        except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+
+    for _round in range(5):
+        for path in sorted(cache.rglob("*.jsonl"), reverse=True) if cache.exists() else ():
+            path.unlink()
+        threads = [threading.Thread(target=crawl_start) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert errors == []
+    assert results == [2000] * 40
+    assert sorted(p.name for p in cache.rglob("*.jsonl")) == sorted(k.rsplit("/", 1)[-1] for k in store.list("catalog/"))
+
+
+def test_a_cache_that_cannot_be_written_only_costs_a_download(tmp_path, caplog):
+    store = archive_with_segments(tmp_path, segments=1, per_segment=10)
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("a file where the cache directory should be")
+    assert len(load_catalog(store, blocked / "catalog-cache")) == 10
+    assert "not cached" in caplog.text
