@@ -27,6 +27,7 @@ from twisted.internet.threads import deferToThread
 from archive.runs import new_run_id, run_started
 from archive.warc import WarcSpool, cdxj_key, index_warc_file, spool_file_key
 from crawler.deferreds import deferred_from_future
+from crawler.locks import SpoolInUse, SpoolLock
 from crawler.storage import archive_writer
 
 logger = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ class WarcCaptureMiddleware:
         self.writer = writer
         self.spool = spool
         self.spool_root = spool_root
+        self.lock = SpoolLock(spool.spool_dir)
         self._thread: ThreadPoolExecutor | None = None  # started with the spider, not here: no threads in constructors
 
     @classmethod
@@ -98,14 +100,30 @@ class WarcCaptureMiddleware:
 
     async def spider_opened(self, spider) -> None:
         """Upload what crawls killed before their end left in the spool."""
+        self.lock.acquire()  # before this crawl's directory exists: others never mistake it for a dead one's
+        for lock_path in sorted(self.spool_root.glob("*.lock")):
+            run_dir = lock_path.with_suffix("")
+            if run_dir != self.spool.spool_dir:
+                await self._pick_up(run_dir)
         for run_dir in sorted(p for p in self.spool_root.glob("*") if p.is_dir() and p != self.spool.spool_dir):
-            for path in sorted(run_dir.glob("*.warc.gz")):
+            await self._pick_up(run_dir)  # left by a crawl of a version without spool locks
+
+    async def _pick_up(self, run_dir: Path) -> None:
+        """Index and upload a dead crawl's WARC files; a running crawl's are left alone."""
+        lock = SpoolLock(run_dir)
+        try:
+            lock.acquire()
+        except SpoolInUse:
+            return
+        try:
+            for path in sorted(run_dir.glob("*.warc.gz")) if run_dir.is_dir() else ():
                 key = spool_file_key(path)
                 logger.warning("uploading the capture file %s a previous crawl left behind", key)
                 cdxj = await maybe_deferred_to_future(deferToThread(index_warc_file, path, key))
                 await maybe_deferred_to_future(deferToThread(self._upload_file, key, path, cdxj))
-            if not any(run_dir.iterdir()):
-                run_dir.rmdir()
+            _remove_spool_dir(run_dir, lock)
+        finally:
+            lock.release()
 
     async def finish_file(self) -> None:
         """Close and upload the current WARC file (a worker does so when a run drains)."""
@@ -115,5 +133,14 @@ class WarcCaptureMiddleware:
         await self._upload(await self._on_spool_thread(self.spool.finish))
         self._thread.shutdown(wait=True)
         self._thread = None
-        if self.spool.spool_dir.is_dir() and not any(self.spool.spool_dir.iterdir()):
-            self.spool.spool_dir.rmdir()
+        _remove_spool_dir(self.spool.spool_dir, self.lock)
+        self.lock.release()
+
+
+def _remove_spool_dir(run_dir: Path, lock: SpoolLock) -> None:
+    """A spool directory left empty goes, and its lock file with it (the lock is held)."""
+    if run_dir.is_dir():
+        if any(run_dir.iterdir()):
+            return  # a file that failed to upload waits for the next crawl
+        run_dir.rmdir()
+    lock.path.unlink(missing_ok=True)

@@ -26,6 +26,10 @@ class DaemonRunning(RuntimeError):
     """Another daemon already uses this state directory."""
 
 
+class SpoolInUse(RuntimeError):
+    """A running crawl still writes to this spool directory."""
+
+
 def _holder(path: Path) -> str:
     try:
         pid = path.read_text(encoding="ascii").strip()
@@ -114,3 +118,19 @@ class DaemonLock(FileLock):
 
     def busy(self) -> Exception:
         return DaemonRunning(f"another daemon{_holder(self.path)} uses the state directory {self.path.parent}")
+
+
+class SpoolLock(FileLock):
+    """Held by a crawl for as long as it writes its own spool directory.
+
+    Crawls pick up what killed crawls left in their spool directories; the
+    daemon runs several crawls at once, and a directory whose lock is held
+    belongs to one still running. The lock file sits beside the directory
+    (``<dir>.lock``) and is taken before the directory exists.
+    """
+
+    def __init__(self, spool_dir: Path) -> None:
+        super().__init__(spool_dir.with_name(spool_dir.name + ".lock"))
+
+    def busy(self) -> Exception:
+        return SpoolInUse(f"{self.path.with_suffix('')} is written by a running crawl{_holder(self.path)}")

@@ -199,3 +199,38 @@ def test_verify_reports_a_missing_warc_file(archived):
     finally:
         archived.store.put(key, saved)
     assert archived.cli("verify").returncode == 0
+
+
+def test_a_crawl_uploads_a_dead_crawls_spool_but_not_a_running_ones(site, tmp_path):
+    from datetime import datetime, timezone
+
+    from archive.runs import run_started
+    from archive.warc import WarcSpool
+    from crawler.capture import SPOOL_SUBDIR
+    from crawler.locks import SpoolLock
+    from tests.crawl_helpers import archive_store, crawl, site_sources, write_config
+
+    config = write_config(tmp_path / "cfg.yaml", str(tmp_path / "archive"), site_sources(site)[:1])
+    spool_root = tmp_path / "state" / SPOOL_SUBDIR
+    files = {}
+    for run_id in ("20260101T000000Z-dead00", "20260101T000000Z-live00"):
+        spool = WarcSpool(spool_root / run_id, run_id, run_started(run_id))
+        spool.capture(f"https://news.example/{run_id}.html", method="GET", request_headers=[], status=200, reason="OK",
+                      protocol="HTTP/1.1", response_headers=[("Content-Type", "text/html")], body=b"<p>x</p>",
+                      fetched=datetime.now(timezone.utc))
+        key, path, _cdxj = spool.finish()
+        files[run_id] = (key, path)
+    # The daemon runs crawls side by side: one of them is still writing its spool.
+    with SpoolLock(spool_root / "20260101T000000Z-live00"):
+        crawl(config)
+        store = archive_store(str(tmp_path / "archive"))
+        dead_key, dead_path = files["20260101T000000Z-dead00"]
+        assert store.exists(dead_key) and store.exists(cdxj_key(dead_key))
+        assert not dead_path.parent.exists() and not (spool_root / "20260101T000000Z-dead00.lock").exists()
+        live_key, live_path = files["20260101T000000Z-live00"]
+        assert live_path.exists(), "a running crawl's WARC file is left where it is"
+        assert not store.exists(live_key)
+    # That crawl dies without finishing: the next crawl picks its file up.
+    crawl(config)
+    assert store.exists(live_key) and not live_path.parent.exists()
+    assert sorted(p.name for p in spool_root.iterdir()) == [], "every crawl removed its own spool directory and lock"
