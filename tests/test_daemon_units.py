@@ -87,6 +87,19 @@ def test_classify_ok_interrupted_blocked():
     assert classify_run("s", 0, blocked) == ("failed", "blocked: captcha page")
 
 
+def test_a_crawl_that_stops_itself_fails_and_one_that_was_stopped_is_interrupted():
+    from crawler.extensions.runrecord import run_status
+
+    assert run_status("finished") == "completed"
+    assert run_status("shutdown") == "interrupted"  # SIGTERM / SIGINT: runs again at once
+    # Scrapy closes a spider whose start failed with "start_error": a failure,
+    # backed off like one, never hidden as an interruption.
+    for reason in ("start_error", "closespider_errorcount"):
+        assert run_status(reason) == "failed"
+        result, why = classify_run("s", 1, _run(status=run_status(reason)))
+        assert result == "failed" and "failed" in why
+
+
 def test_classify_failed_feed_and_all_articles_failed():
     feed_down = _run()
     feed_down.failures.append(Failure(url="http://x/feed", reason="HTTP 500", source="s", kind="feed"))

@@ -21,6 +21,17 @@ from crawler.pipelines.record import DuplicateArticle
 from crawler.storage import archive_writer
 
 logger = logging.getLogger(__name__)
+# Scrapy's close reasons for a stop someone asked for (a signal, the engine
+# cancelled): the run is interrupted and runs again. Any other reason but
+# "finished" (start_error, a closespider_* limit) is the crawl failing.
+STOPPED_REASONS = frozenset(("shutdown", "cancelled"))
+
+
+def run_status(close_reason: str) -> str:
+    """completed, interrupted or failed, from the spider's close reason."""
+    if close_reason == "finished":
+        return "completed"
+    return "interrupted" if close_reason in STOPPED_REASONS else "failed"
 
 
 class RunRecordExtension:
@@ -102,7 +113,10 @@ class RunRecordExtension:
         if self.writer.spool.pending:
             self.run.spool_pending = await maybe_deferred_to_future(deferToThread(self.writer.drain, self.spool_wait))
         self.run.finished = utc_iso(datetime.now(timezone.utc))
-        self.run.status = "completed" if reason == "finished" else "interrupted"
+        self.run.status = run_status(reason)
+        if self.run.status == "failed":
+            for source in self.run.sources:
+                self._fail(Failure(url="", reason=f"the crawl stopped early ({reason}); see its log", source=source, kind="source"))
         if self.local_copy is not None:
             self.local_copy.parent.mkdir(parents=True, exist_ok=True)
             self.local_copy.write_bytes(dump_record(self.run.to_dict()))
