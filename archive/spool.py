@@ -5,6 +5,11 @@ images, catalog segments, run records and WARC files are appended to a
 spool (one fsynced file per write, numbered) and replayed in order when the
 store answers again: later in the same run, or at the start of the next.
 The spool is bounded; past its size a write fails loudly instead.
+
+Crawls running side by side (the daemon's) share one spool per archive: a
+file lock beside the numbered files makes adding and replaying one at a time
+across processes, so no two writes take the same number and no write is
+replayed twice.
 """
 
 from __future__ import annotations
@@ -16,12 +21,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from archive.processes import exclusive
 from archive.store import ArchiveStore, StoreUnavailable
 from archive.writer import store_article
 
 DEFAULT_SPOOL_MAX_BYTES = 2 * 1024 * 1024 * 1024
 REPLAY_INTERVAL_SECONDS = 5.0  # between attempts to reach a store that was down
 SPOOLED = "spooled"
+LOCK_FILE = ".lock"
 
 
 class SpoolFull(StoreUnavailable):
@@ -61,8 +68,7 @@ class StoreSpool:
         return sum(path.stat().st_size for path in self._entries())
 
     def add(self, op: str, key: str, data: bytes, content_type: str) -> None:
-        with self._lock:
-            self.directory.mkdir(parents=True, exist_ok=True)
+        with self._lock, exclusive(self.directory / LOCK_FILE):
             if self._used_bytes() + len(data) > self.max_bytes:
                 raise SpoolFull(f"the store is unreachable and the spool at {self.directory} is full")
             entries = self._entries()
@@ -83,17 +89,23 @@ class StoreSpool:
             if not force and now - self._last_attempt < REPLAY_INTERVAL_SECONDS:
                 return 0
             self._last_attempt = now
-            done = 0
-            for path in self._entries():
-                header, _, data = path.read_bytes().partition(b"\n")
-                meta: dict[str, Any] = json.loads(header)
-                try:
-                    apply_write(store, meta["op"], meta["key"], data, meta["content_type"])
-                except StoreUnavailable:
-                    break
-                path.unlink()
-                done += 1
-            return done
+            if not self.directory.is_dir():
+                return 0
+            with exclusive(self.directory / LOCK_FILE):
+                return self._replay_locked(store)
+
+    def _replay_locked(self, store: ArchiveStore) -> int:
+        done = 0
+        for path in self._entries():
+            header, _, data = path.read_bytes().partition(b"\n")
+            meta: dict[str, Any] = json.loads(header)
+            try:
+                apply_write(store, meta["op"], meta["key"], data, meta["content_type"])
+            except StoreUnavailable:
+                break
+            path.unlink()
+            done += 1
+        return done
 
 
 class SpooledWriter:

@@ -12,6 +12,8 @@ import os
 from contextlib import ExitStack
 from pathlib import Path
 
+from archive.processes import flock_file
+
 LOCKS_SUBDIR = "locks"
 
 
@@ -39,21 +41,12 @@ def _holder(path: Path) -> str:
 
 
 def _try_flock(path: Path) -> int | None:
-    """An fd holding an exclusive flock on path, or None when another process holds it.
-
-    The fd is not inherited by children (Python's default): a crawl's
-    helper processes can never keep a lock alive after the crawl died.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        return None
-    # The holder's pid, for an operator wondering who has it.
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    """An fd holding an exclusive flock on path, or None when another process holds it."""
+    fd = flock_file(path, wait=False)
+    if fd is not None:
+        # The holder's pid, for an operator wondering who has it.
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
     return fd
 
 

@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from pathlib import Path
 
+from archive.processes import process_alive
+
 STATE_FILE = "schedule.json"
 STATE_SCHEMA = "newsarchive.schedule/1"
 logger = logging.getLogger("newsarchive.state")
@@ -156,12 +158,8 @@ def daemon_alive(info: dict | None) -> bool:
     if not info or not isinstance(info.get("pid"), int):
         return False
     pid = info["pid"]
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    if not process_alive(pid):
         return False
-    except PermissionError:
-        return True
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:

@@ -9,6 +9,7 @@ from typing import Iterator
 from urllib.parse import unquote, urlsplit
 
 from archive.keys import check_key
+from archive.processes import process_alive
 from archive.store.base import KeyNotFound, StoreError
 
 # Temp files live in one folder at the root, never beside the objects, so a
@@ -42,7 +43,7 @@ class LocalStore:
         """Drop temp files whose writer process is gone (a kill -9 leaves them)."""
         for entry in (self.root / TEMP_DIR).glob("*.tmp"):
             pid = entry.name.split("-", 1)[0]
-            if pid.isdigit() and not _process_alive(int(pid)):
+            if pid.isdigit() and not process_alive(int(pid)):
                 entry.unlink(missing_ok=True)
 
     def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
@@ -111,13 +112,3 @@ class LocalStore:
                 if key.startswith(prefix):
                     found.append(key)
         yield from sorted(found)
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
