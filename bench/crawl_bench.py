@@ -18,12 +18,15 @@ are politeness, not cost). Measured:
   over the same N page bodies, in one process pinned to one core;
 - the ratio of the crawl's wall time to that CPU time (target: <= 0.8 on 2 cores).
 
-    python bench/crawl_bench.py [--n 150 600] [--concurrency 16] [--workers N]
+    python bench/crawl_bench.py [--n 150 600] [--repeat 3] [--concurrency 16] [--workers N]
         [--set warc=false]                       # a crawl setting of the config
         [--py-spy FILE | --cprofile FILE]        # profile the crawl (see pyspy_top.py)
 
-The load average is printed when other work runs on the machine: wall times
-are only comparable on an otherwise idle machine; CPU figures much less so.
+Each N is crawled --repeat times (and trafilatura timed as often): the run
+with the median wall time is reported, against the median trafilatura CPU;
+wall times of single runs vary by about 10 % here. The load average is
+printed when other work runs on the machine: wall times are only comparable
+on an otherwise idle machine; CPU figures much less so.
 
 Figures only: nothing here is asserted by the test suite.
 """
@@ -323,6 +326,7 @@ def print_table(results: list[CrawlResult]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, nargs="+", default=[150, 600], help="article counts (default 150 600)")
+    parser.add_argument("--repeat", type=int, default=3, help="crawls per N; the median is reported (default 3)")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--workers", type=int, default=None, help="crawl.extract_workers (default: the config default)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -347,10 +351,15 @@ def main() -> None:
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
         if load > 0.5:
             print(f"note: load average {load:.1f} before N={n}: other work on this machine skews wall times", flush=True)
-        result, pages = run_crawl(n, args.concurrency, args.workers, args.keep, args.py_spy, args.cprofile, extra)
-        result.traf_cpu = trafilatura_cpu(pages)
-        print(f"N={n}: {result.wall:.1f} s wall, {result.cpu:.1f} s CPU, peak RSS {mb(result.peak_rss)} MB, "
-              f"{result.records} records, {result.images} images; trafilatura {result.traf_cpu:.1f} s CPU", flush=True)
+        runs, traf_cpus = [], []
+        for _ in range(max(1, args.repeat)):
+            result, pages = run_crawl(n, args.concurrency, args.workers, args.keep, args.py_spy, args.cprofile, extra)
+            traf_cpus.append(trafilatura_cpu(pages))
+            print(f"N={n}: {result.wall:.1f} s wall, {result.cpu:.1f} s CPU, peak RSS {mb(result.peak_rss)} MB, "
+                  f"{result.records} records, {result.images} images; trafilatura {traf_cpus[-1]:.1f} s CPU", flush=True)
+            runs.append(result)
+        result = sorted(runs, key=lambda r: r.wall)[len(runs) // 2]
+        result.traf_cpu = sorted(traf_cpus)[len(traf_cpus) // 2]
         results.append(result)
     print_table(results)
 
