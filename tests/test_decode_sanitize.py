@@ -292,3 +292,34 @@ def test_language_sample_reaches_past_an_english_lead_in():
     assert len(lead) > 3000  # longer than a sample from the start alone
     assert text_language(lead + "\n\n" + body) == "zh"
     assert text_language(lead) == "en"
+
+
+# -- boilerplate pruning --------------------------------------------------------
+
+def _pruned(body: str) -> str:
+    import lxml.html
+
+    from crawler.extract.boilerplate import prune_boilerplate
+    from crawler.extract.core import parse_html
+
+    tree = parse_html(f"<html><head><title>t</title></head><body>{body}</body></html>")
+    prune_boilerplate(tree)
+    return lxml.html.tostring(tree.find("body"), encoding="unicode")
+
+
+@pytest.mark.parametrize("bar", [
+    # A share bar holding a recommendation block: measured once the block is gone.
+    '<div class="share-bar"><a href="/wx">微信</a><div id="recommend">' + "推荐阅读" * 70 + "</div></div>",
+    # ... or a call to action longer than a share bar may be.
+    '<div class="bdshare"><span>微信</span><p>点击阅读全文' + "字" * 200 + "</p></div>",
+])
+def test_share_bars_go_with_what_they_hold(bar):
+    out = _pruned(f"<article><p>正文内容，足够长的一段话。</p>{bar}<p>第二段。</p></article>")
+    assert "微信" not in out and "推荐" not in out and "点击" not in out
+    assert "正文内容" in out and "第二段" in out
+
+
+def test_a_wrapper_named_like_a_share_bar_keeps_the_article():
+    text = "国家统计局今天发布数据，经济运行总体平稳。" * 20
+    out = _pruned(f'<div class="share-wrap"><p>{text}</p></div><p>分享让更多人看到</p>')
+    assert text in out and "分享让更多人看到" not in out
