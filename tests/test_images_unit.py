@@ -283,3 +283,11 @@ def test_rewrite_finds_src_after_attributes_holding_markup_characters():
     out = rewrite_image_sources(html, {"http://o.example/a.jpg?x=1&y=2": KEY})
     assert out == f'<p><img alt="a > b src=&quot;x&quot;" src="{KEY}"></p>'
     assert lxml.html.fragment_fromstring(out).find(".//img").get("alt") == 'a > b src="x"'
+
+
+def test_rewrite_never_takes_text_or_attribute_values_for_tags():
+    # Older nh3 leaves "<" unescaped inside attribute values; text after such a
+    # tag may hold a quoted src=... of its own: neither is an image.
+    html = '<p><img src="http://o.example/a.jpg" alt="<img a=">He said " src="http://o.example/a.jpg" ok</p>'
+    out = rewrite_image_sources(html, {"http://o.example/a.jpg": KEY})
+    assert out == f'<p><img src="{KEY}" alt="<img a=">He said " src="http://o.example/a.jpg" ok</p>'

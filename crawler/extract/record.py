@@ -11,9 +11,12 @@ from archive.records import SCHEMA, article_id, content_sha256, utc_iso
 from crawler.extract.article import ExtractedArticle
 
 IMAGE_FIELDS = ("url", "key", "sha256", "content_type", "bytes", "width", "height")
-# An <img> tag's src in sanitised HTML: attributes before it are name="value"
-# pairs (a value may hold ">"), the src value is double-quoted and escaped.
-IMG_SRC_RE = re.compile(r'(?P<head><img\b(?:\s+[^\s="\'>/]+(?:="[^"]*")?)*?\s+src=")(?P<src>[^"]*)"')
+# A start tag of sanitised HTML: name="value" attributes, values double-quoted
+# (a value may hold "<" and ">" with older nh3). Tags are matched left to
+# right, so an "<img" inside an attribute value is never taken for a tag.
+START_TAG_RE = re.compile(r'<(?P<name>[a-zA-Z][^\s/>]*)(?:\s+[^\s="\'>/]+(?:="[^"]*")?)*\s*/?>')
+# The src attribute inside one start tag: values hold no '"', so no value can fake it.
+SRC_ATTRIBUTE_RE = re.compile(r'(?<=\s)src="(?P<src>[^"]*)"')
 
 
 def rewrite_image_sources(html: str, key_for_url: dict[str, str]) -> str:
@@ -26,11 +29,16 @@ def rewrite_image_sources(html: str, key_for_url: dict[str, str]) -> str:
     if not html or not key_for_url:
         return html
 
-    def replace(match: re.Match[str]) -> str:
+    def replace_src(match: re.Match[str]) -> str:
         key = key_for_url.get(unescape(match["src"]))
-        return f'{match["head"]}{html_escape(key)}"' if key else match[0]
+        return f'src="{html_escape(key)}"' if key else match[0]
 
-    return IMG_SRC_RE.sub(replace, html)
+    def replace_tag(match: re.Match[str]) -> str:
+        if match["name"].lower() != "img":
+            return match[0]
+        return SRC_ATTRIBUTE_RE.sub(replace_src, match[0], count=1)
+
+    return START_TAG_RE.sub(replace_tag, html)
 
 
 def article_record(
