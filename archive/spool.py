@@ -6,10 +6,12 @@ spool (one fsynced file per write, numbered) and replayed in order when the
 store answers again: later in the same run, or at the start of the next.
 The spool is bounded; past its size a write fails loudly instead.
 
-Crawls running side by side (the daemon's) share one spool per archive: a
-file lock beside the numbered files makes adding and replaying one at a time
-across processes, so no two writes take the same number and no write is
-replayed twice.
+Crawls running side by side (the daemon's) share one spool per archive. Two
+file locks keep them apart: one, held only while a write is numbered and
+stored, so no two writes take the same number; the other held by the one
+process replaying, so no write is replayed twice. A crawl that finds another
+replaying spools its own writes meanwhile (they must not overtake the spool)
+instead of waiting on the store's network.
 """
 
 from __future__ import annotations
@@ -21,14 +23,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from archive.processes import exclusive
+from archive.processes import exclusive, flock_file
 from archive.store import ArchiveStore, StoreUnavailable
 from archive.writer import store_article
 
 DEFAULT_SPOOL_MAX_BYTES = 2 * 1024 * 1024 * 1024
 REPLAY_INTERVAL_SECONDS = 5.0  # between attempts to reach a store that was down
 SPOOLED = "spooled"
-LOCK_FILE = ".lock"
+ADD_LOCK_FILE = ".lock"
+REPLAY_LOCK_FILE = ".replay.lock"
 
 
 class SpoolFull(StoreUnavailable):
@@ -68,7 +71,7 @@ class StoreSpool:
         return sum(path.stat().st_size for path in self._entries())
 
     def add(self, op: str, key: str, data: bytes, content_type: str) -> None:
-        with self._lock, exclusive(self.directory / LOCK_FILE):
+        with self._lock, exclusive(self.directory / ADD_LOCK_FILE):
             if self._used_bytes() + len(data) > self.max_bytes:
                 raise SpoolFull(f"the store is unreachable and the spool at {self.directory} is full")
             entries = self._entries()
@@ -91,8 +94,13 @@ class StoreSpool:
             self._last_attempt = now
             if not self.directory.is_dir():
                 return 0
-            with exclusive(self.directory / LOCK_FILE):
+            fd = flock_file(self.directory / REPLAY_LOCK_FILE, wait=False)
+            if fd is None:
+                return 0  # another crawl is replaying
+            try:
                 return self._replay_locked(store)
+            finally:
+                os.close(fd)
 
     def _replay_locked(self, store: ArchiveStore) -> int:
         done = 0

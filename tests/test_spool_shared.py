@@ -58,3 +58,29 @@ def test_crawls_spooling_at_once_lose_nothing_and_replay_each_write_once(tmp_pat
     for writer in range(WRITERS):
         for n in range(WRITES_EACH):
             assert store.get(f"articles/{writer}/{n}.json") == f"{writer}:{n}".encode()
+
+
+def test_a_crawl_spools_on_while_another_replays(tmp_path):
+    # Replaying can take minutes against a slow store: the others neither wait
+    # for it nor replay the same writes; their own writes queue behind.
+    from archive.processes import flock_file
+    from archive.spool import REPLAY_LOCK_FILE, SpooledWriter
+
+    directory = tmp_path / "spool"
+    archive = tmp_path / "archive"
+    store = open_store(str(archive))
+    store.ensure()
+    spool = StoreSpool(directory)
+    spool.add("put", "articles/first.json", b"1", "application/json")
+    replaying = flock_file(directory / REPLAY_LOCK_FILE, wait=False)  # another crawl replays
+    try:
+        writer = SpooledWriter(store, StoreSpool(directory))
+        assert writer.spool.replay(store, force=True) == 0
+        assert writer.write("put", "articles/second.json", b"2", "application/json") == "spooled"
+        assert not store.exists("articles/first.json") and not store.exists("articles/second.json")
+    finally:
+        import os
+
+        os.close(replaying)
+    assert writer.drain(5) == 0
+    assert store.get("articles/first.json") == b"1" and store.get("articles/second.json") == b"2"
