@@ -132,6 +132,11 @@ def entry_instant(entry: CatalogEntry) -> datetime:
 
 def load_catalog(store: ArchiveStore, cache_dir: Path | None = None) -> dict[str, CatalogEntry]:
     """id -> its newest entry (segments sort by date and run id, i.e. in time)."""
+    if cache_dir is not None:
+        try:
+            LocalStore(cache_dir).ensure()  # drops temp files a killed crawl left in the cache
+        except StoreError as exc:
+            logger.warning("catalog cache %s unusable: %s", cache_dir, exc)
     entries: dict[str, CatalogEntry] = {}
     for key in segment_keys(store):
         for entry in read_segment(store, key, cache_dir):

@@ -352,7 +352,8 @@ def main() -> None:
         if load > 0.5:
             print(f"note: load average {load:.1f} before N={n}: other work on this machine skews wall times", flush=True)
         runs, traf_cpus = [], []
-        for _ in range(max(1, args.repeat)):
+        # A profile is of one crawl: repeats would overwrite it.
+        for _ in range(1 if args.py_spy or args.cprofile else max(1, args.repeat)):
             result, pages = run_crawl(n, args.concurrency, args.workers, args.keep, args.py_spy, args.cprofile, extra)
             traf_cpus.append(trafilatura_cpu(pages))
             print(f"N={n}: {result.wall:.1f} s wall, {result.cpu:.1f} s CPU, peak RSS {mb(result.peak_rss)} MB, "

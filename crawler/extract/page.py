@@ -34,7 +34,11 @@ CLASSED_XPATH = "//*[@class or @id]"
 
 
 class Page:
-    """One page's tree and what is derived from it; the tree must not change meanwhile."""
+    """One page's tree and what is derived from it; the tree must not change meanwhile.
+
+    ``tree`` is the document's root element: the regions are looked for in
+    the whole document (XPath from the root), not below some element.
+    """
 
     def __init__(self, tree: HtmlElement) -> None:
         self.tree = tree
