@@ -37,6 +37,15 @@ class ListingCachePolicy(RFC2616Policy):
     def should_cache_request(self, request) -> bool:
         return request.meta.get("newsarchive_kind") in LISTING_KINDS and super().should_cache_request(request)
 
+    def is_cached_response_fresh(self, cachedresponse, request) -> bool:
+        # "Cache-Control: no-cache" asks to revalidate before use (RFC 9111),
+        # yet Scrapy's policy then sends no validators: many feeds say it,
+        # and each would come back whole every run instead of as a 304.
+        if b"no-cache" in self._parse_cachecontrol(cachedresponse):
+            self._set_conditional_validators(request, cachedresponse)
+            return False
+        return super().is_cached_response_fresh(cachedresponse, request)
+
 
 def archived_articles(store: ArchiveStore, cache_dir: Path | None) -> dict[str, CatalogEntry]:
     """Article id -> catalog entry, also under the id its fetched URL alone gives.

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from archive.runs import Failure, start_run
 from archive.store import open_store
 from crawler.incremental import MAX_ATTEMPTS, failures_to_retry, revisit_due
@@ -21,15 +23,18 @@ def _feed(site) -> bytes:
     return f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>{items}</channel></rss>'.encode()
 
 
-def test_feeds_are_fetched_conditionally_and_archived_pages_not_again(tmp_path):
+@pytest.mark.parametrize("cache_control", [None, "no-cache"])
+def test_feeds_are_fetched_conditionally_and_archived_pages_not_again(tmp_path, cache_control):
+    # "no-cache" means "revalidate before use", not "fetch the whole feed again".
     site = FixtureSite().start()
     feed_requests: list[dict] = []
+    headers = {"ETag": ETAG, **({"Cache-Control": cache_control} if cache_control else {})}
 
     def feed(request):
         feed_requests.append(request.headers)
         if request.headers.get("If-None-Match") == ETAG:
-            return Response(304, b"", "application/rss+xml", headers={"ETag": ETAG})
-        return Response(200, _feed(site), "application/rss+xml", headers={"ETag": ETAG})
+            return Response(304, b"", "application/rss+xml", headers=headers)
+        return Response(200, _feed(site), "application/rss+xml", headers=headers)
 
     site.add_route("/cond/feed.xml", feed)
     try:
