@@ -180,3 +180,30 @@ def test_private_addresses_a_page_points_at_are_refused(faulty_site, fault_run):
     _config, _store, run = fault_run
     for url in ("http://localhost:9/internal.jpg", "http://[::1]:9/internal.png"):
         assert "refused" in _reason(run, url), url
+
+
+def test_a_challenge_served_with_an_error_status_is_named_and_blocks_its_feed(tmp_path):
+    from tests.fixture_site.zaker_pages import challenge_page
+
+    site = FixtureSite().start()
+    challenge = challenge_page("/walled/feed.xml").encode()
+    article = site.url("/walled/article.html")
+    site.add_route("/walled/feed.xml", lambda request: Response(403, challenge, "text/html; charset=utf-8"))
+    site.add_route("/open/feed.xml", lambda request: Response(
+        200, f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><item><title>a</title><link>{article}</link>'
+        "</item></channel></rss>".encode(), "application/rss+xml"))
+    site.add_route("/walled/article.html", lambda request: Response(403, challenge, "text/html; charset=utf-8"))
+    try:
+        config = write_config(tmp_path / "cfg.yaml", str(tmp_path / "archive"), [
+            {"id": "walled", "kind": "feed", "url": site.url("/walled/feed.xml")},
+            {"id": "open", "kind": "feed", "url": site.url("/open/feed.xml")},
+        ])
+        crawl(config)
+        run = latest_run(archive_store(str(tmp_path / "archive")))
+        assert set(run["blocked"]) == {"walled"} and "WAF challenge page (HTTP 403)" in run["blocked"]["walled"]
+        reasons = {(f["source"], f["kind"]): f["reason"] for f in run["failures"]}
+        assert reasons[("open", "article")].startswith("WAF challenge page (HTTP 403)")
+        assert reasons[("walled", "feed")].startswith("WAF challenge page (HTTP 403)")
+        assert run["counts"]["archived"] == 0
+    finally:
+        site.stop()

@@ -15,7 +15,7 @@ from typing import Any, Iterable, Iterator
 import lxml.html
 import scrapy
 from scrapy import signals as scrapy_signals
-from scrapy.http import Response
+from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
@@ -24,7 +24,7 @@ from crawler import signals
 from crawler.capture import CAPTURE_META
 from crawler.config import SourceBase
 from crawler.extract.article import ExtractOptions, FeedHints, canonical_url
-from crawler.incremental import revisit_due
+from crawler.incremental import LISTING_KINDS, revisit_due
 from crawler.items import ArticlePage
 from crawler.extract.rules import ZAKER_RULES, has_challenge_marker, SiteRules, is_challenge_page, unwrap_link
 from crawler.sources.feed import FeedError, parse_feed
@@ -190,10 +190,16 @@ class NewsSpider(scrapy.Spider):
 
     def on_error(self, failure: Failure) -> None:
         request = failure.request
-        self.report_failure(
-            request.url, failure_reason(failure), request.meta.get("newsarchive_source", ""),
-            kind=request.meta.get("newsarchive_kind", "article"), attempt=request.meta.get(ATTEMPT_META, 1),
-        )
+        source_id, kind = request.meta.get("newsarchive_source", ""), request.meta.get("newsarchive_kind", "article")
+        reason = failure_reason(failure)
+        response = failure.value.response if failure.check(HttpError) else None
+        # WAFs often serve their challenge with a 403 or 503: say what it is,
+        # and a challenged feed or list blocks its source as a 200 one does.
+        if isinstance(response, TextResponse) and self._is_challenge(response):
+            reason = f"WAF challenge page ({reason}) at {response.url}"
+            if kind in LISTING_KINDS:
+                self.crawler.signals.send_catch_log(signals.source_blocked, source=source_id, reason=reason)
+        self.report_failure(request.url, reason, source_id, kind=kind, attempt=request.meta.get(ATTEMPT_META, 1))
 
     # -- callbacks -----------------------------------------------------------
     def parse_feed(self, response: Response, source_id: str):
