@@ -68,7 +68,13 @@ class StoreSpool:
         return len(self._entries())
 
     def _used_bytes(self) -> int:
-        return sum(path.stat().st_size for path in self._entries())
+        used = 0
+        for path in self._entries():
+            try:
+                used += path.stat().st_size
+            except FileNotFoundError:
+                pass  # replayed by another crawl meanwhile
+        return used
 
     def add(self, op: str, key: str, data: bytes, content_type: str) -> None:
         with self._lock, exclusive(self.directory / ADD_LOCK_FILE):
@@ -103,16 +109,18 @@ class StoreSpool:
                 os.close(fd)
 
     def _replay_locked(self, store: ArchiveStore) -> int:
+        """Until the spool is empty: other crawls keep spooling behind a replay."""
         done = 0
-        for path in self._entries():
-            header, _, data = path.read_bytes().partition(b"\n")
-            meta: dict[str, Any] = json.loads(header)
-            try:
-                apply_write(store, meta["op"], meta["key"], data, meta["content_type"])
-            except StoreUnavailable:
-                break
-            path.unlink()
-            done += 1
+        while entries := self._entries():
+            for path in entries:
+                header, _, data = path.read_bytes().partition(b"\n")
+                meta: dict[str, Any] = json.loads(header)
+                try:
+                    apply_write(store, meta["op"], meta["key"], data, meta["content_type"])
+                except StoreUnavailable:
+                    return done
+                path.unlink()
+                done += 1
         return done
 
 

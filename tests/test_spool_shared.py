@@ -84,3 +84,37 @@ def test_a_crawl_spools_on_while_another_replays(tmp_path):
         os.close(replaying)
     assert writer.drain(5) == 0
     assert store.get("articles/first.json") == b"1" and store.get("articles/second.json") == b"2"
+
+
+def replay_for(directory: str, archive: str, seconds: float, started, results) -> None:
+    import time
+
+    spool, store = StoreSpool(Path(directory)), open_store(archive)
+    started.set()
+    deadline, replayed = time.monotonic() + seconds, 0
+    try:
+        while time.monotonic() < deadline:
+            replayed += spool.replay(store, force=True)
+        results.put(replayed)
+    except Exception as exc:  # noqa: BLE001 - reported to the test
+        results.put(repr(exc))
+
+
+def test_spooling_while_another_crawl_replays_loses_nothing(tmp_path):
+    # The replayer deletes entries while this crawl numbers and sizes its own.
+    directory, archive = tmp_path / "spool", tmp_path / "archive"
+    open_store(str(archive)).ensure()
+    context = multiprocessing.get_context("spawn")
+    started, results = context.Event(), context.Queue()
+    replayer = context.Process(target=replay_for, args=(str(directory), str(archive), 3.0, started, results))
+    replayer.start()
+    assert started.wait(30)
+    spool = StoreSpool(directory)
+    for n in range(1500):
+        spool.add("put", f"articles/x/{n}.json", str(n).encode(), "application/json")
+    replayer.join(60)
+    replayed = results.get(timeout=10)
+    assert isinstance(replayed, int), replayed
+    assert spool.replay(open_store(str(archive)), force=True) + replayed == 1500
+    store = open_store(str(archive))
+    assert all(store.get(f"articles/x/{n}.json") == str(n).encode() for n in range(1500))
