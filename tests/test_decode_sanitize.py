@@ -323,3 +323,20 @@ def test_a_wrapper_named_like_a_share_bar_keeps_the_article():
     text = "国家统计局今天发布数据，经济运行总体平稳。" * 20
     out = _pruned(f'<div class="share-wrap"><p>{text}</p></div><p>分享让更多人看到</p>')
     assert text in out and "分享让更多人看到" not in out
+
+
+@pytest.mark.parametrize("prefix", ["<b>Notice</b>: Undefined index: id in /var/www/news.php on line 12\n", ""])
+def test_pages_not_starting_with_html_are_pruned_too(prefix):
+    # lxml hands such a page over as a <div> inside its own <html>.
+    import lxml.html
+
+    from crawler.extract.boilerplate import prune_boilerplate
+    from crawler.extract.core import parse_html
+
+    page = (f'{prefix}<body><div class="wrap"><div id="recommend">推荐阅读：另一篇文章</div>'
+            '<div class="share">分享到：微博</div><p>分享让更多人看到</p><p>正文内容，足够长的一段话。</p></div></body>')
+    tree = parse_html(page)
+    prune_boilerplate(tree)
+    out = lxml.html.tostring(tree.getroottree().getroot(), encoding="unicode")
+    assert "正文内容" in out
+    assert "推荐阅读" not in out and "微博" not in out and "分享让更多人看到" not in out

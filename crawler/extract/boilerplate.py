@@ -40,28 +40,35 @@ def prune_boilerplate(tree: HtmlElement) -> None:
     """
     unwrap_layout_tables(tree)
     etree.strip_elements(tree, *PRUNE_TAGS, with_tail=False)
-    marked = tree.xpath("//body//*[@class or @id]")
+    # The document's root: lxml hands a page that does not start with <html>
+    # (a PHP notice first, a bare <body>) over as a <div> inside it.
+    root = tree.getroottree().getroot()
+    marked = root.xpath("//*[@class or @id][not(self::html or self::body)]")
     for element in marked:
         if element.get("id", "") in PRUNE_IDS or not PRUNE_CLASSES.isdisjoint(element.get("class", "").split()):
-            _drop(element, tree)
+            _drop(element, root)
     # A block holding nothing but a call to action (ZAKER's <p>分享让更多人看到</p>):
     # body_text drops such lines, and the stored HTML must not keep them either.
-    body = tree.find("body")
-    for element in list(body.iter(*LINE_BLOCK_TAGS)) if body is not None else ():
+    for element in list(root.iter(*LINE_BLOCK_TAGS)):
         if len(element) == 0 and is_boilerplate_line(element.text or ""):
-            _drop(element, tree)
+            _drop(element, root)
     for element in marked:
         marker = f"{element.get('class', '')} {element.get('id', '')}"
-        if SHARE_BLOCK_RE.search(marker) and len(element.text_content()) <= SHARE_BLOCK_MAX_CHARS:
-            _drop(element, tree)
+        if SHARE_BLOCK_RE.search(marker) and _attached(element, root) and len(element.text_content()) <= SHARE_BLOCK_MAX_CHARS:
+            element.drop_tree()
+
+
+def _attached(element: HtmlElement, root: HtmlElement) -> bool:
+    """Still in the document: not the root, and not gone with a dropped ancestor."""
+    top = element
+    for top in element.iterancestors():
+        pass
+    return element is not root and top is root
 
 
 def _drop(element: HtmlElement, root: HtmlElement) -> None:
     """Remove an element (its tail stays), unless it went already with an ancestor."""
-    top = element
-    for top in element.iterancestors():
-        pass
-    if element is not root and top is root:
+    if _attached(element, root):
         element.drop_tree()
 
 
