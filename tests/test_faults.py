@@ -182,28 +182,36 @@ def test_private_addresses_a_page_points_at_are_refused(faulty_site, fault_run):
         assert "refused" in _reason(run, url), url
 
 
-def test_a_challenge_served_with_an_error_status_is_named_and_blocks_its_feed(tmp_path):
+def test_a_challenge_served_with_an_error_status_is_handled_as_a_challenge(tmp_path):
     from tests.fixture_site.zaker_pages import challenge_page
 
     site = FixtureSite().start()
     challenge = challenge_page("/walled/feed.xml").encode()
-    article = site.url("/walled/article.html")
+    carried, lost = site.url("/walled/carried.html"), site.url("/walled/lost.html")
+    body = "".join(f"<p>{PARAGRAPH}</p>" for _ in range(3))
     site.add_route("/walled/feed.xml", lambda request: Response(403, challenge, "text/html; charset=utf-8"))
-    site.add_route("/open/feed.xml", lambda request: Response(
-        200, f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><item><title>a</title><link>{article}</link>'
-        "</item></channel></rss>".encode(), "application/rss+xml"))
-    site.add_route("/walled/article.html", lambda request: Response(403, challenge, "text/html; charset=utf-8"))
+    site.add_route("/open/feed.xml", lambda request: Response(200, (
+        '<?xml version="1.0"?><rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel><title>t</title>'
+        f"<item><title>全文在源里</title><link>{carried}</link><content:encoded><![CDATA[{body}]]></content:encoded></item>"
+        f"<item><title>只有标题</title><link>{lost}</link></item></channel></rss>").encode(), "application/rss+xml"))
+    for path in ("/walled/carried.html", "/walled/lost.html"):
+        site.add_route(path, lambda request: Response(403, challenge, "text/html; charset=utf-8"))
     try:
         config = write_config(tmp_path / "cfg.yaml", str(tmp_path / "archive"), [
             {"id": "walled", "kind": "feed", "url": site.url("/walled/feed.xml")},
             {"id": "open", "kind": "feed", "url": site.url("/open/feed.xml")},
         ])
         crawl(config)
-        run = latest_run(archive_store(str(tmp_path / "archive")))
+        store = archive_store(str(tmp_path / "archive"))
+        run = latest_run(store)
+        # A feed answered with a challenge: its source is blocked, the challenge named.
         assert set(run["blocked"]) == {"walled"} and "WAF challenge page (HTTP 403)" in run["blocked"]["walled"]
-        reasons = {(f["source"], f["kind"]): f["reason"] for f in run["failures"]}
-        assert reasons[("open", "article")].startswith("WAF challenge page (HTTP 403)")
-        assert reasons[("walled", "feed")].startswith("WAF challenge page (HTTP 403)")
-        assert run["counts"]["archived"] == 0
+        reasons = {f["url"]: f["reason"] for f in run["failures"]}
+        assert reasons[site.url("/walled/feed.xml")].startswith("WAF challenge page (HTTP 403)")
+        # An article behind one comes from the feed that carries it, else it is a failure.
+        records = article_records(store)
+        assert set(records) == {carried} and records[carried]["title"] == "全文在源里"
+        assert PARAGRAPH[:20] in records[carried]["text"] and "captcha" not in records[carried]["text"].lower()
+        assert reasons[lost].startswith("WAF challenge page instead of the article")
     finally:
         site.stop()

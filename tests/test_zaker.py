@@ -187,6 +187,15 @@ def test_challenge_page_is_detected_despite_its_inline_script():
     assert is_challenge_page(_tree(page), page)
 
 
+def test_challenge_check_of_unparsed_text_never_raises():
+    from crawler.extract.rules import is_challenge_text
+
+    page = challenge_page(CHALLENGED.path)
+    assert is_challenge_text('<?xml version="1.0" encoding="utf-8"?>' + page), "an XML declaration in front"
+    assert not is_challenge_text("<!-- _waf_ -->"), "a comment alone: nothing a visitor sees"
+    assert not is_challenge_text("")
+
+
 @pytest.mark.parametrize("page", [
     article_page(EJINA, BASE, datetime(2021, 10, 27, tzinfo=timezone.utc)),
     # An article that mentions a verification page, and one that embeds a captcha widget for comments.

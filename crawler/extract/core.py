@@ -25,12 +25,11 @@ from crawler.extract.decode import decode_html
 from crawler.extract.images import ImageAnchor, image_anchors, resolve_lazy_images, squash
 from crawler.extract.language import page_language, text_language
 from crawler.extract.metadata import page_metadata, parse_zh_datetime
-from crawler.extract.rules import SiteRules, is_challenge_page, select_first, select_first_text, select_texts, unwrap_links
+from crawler.extract.rules import XML_DECLARATION_RE, SiteRules, is_challenge_page, select_first, select_first_text, select_texts, unwrap_links
 from crawler.extract.zh_patterns import person_names
 from crawler.extract.sanitize import safe_html
 from archive.records import utc_iso
 
-XML_DECLARATION_RE = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
 # Page text shorter than this may be a shell or a teaser: a feed body is tried.
 SHORT_PAGE_CHARS = 300
 # A fast extraction shorter than this is retried with trafilatura's fallbacks.
@@ -38,8 +37,7 @@ FAST_MIN_CHARS = 500
 
 
 def parse_html(text: str) -> lxml.html.HtmlElement:
-    # lxml refuses str input that still carries an XML encoding declaration.
-    text = XML_DECLARATION_RE.sub("", text, count=1)
+    text = XML_DECLARATION_RE.sub("", text, count=1)  # lxml refuses it in str input
     if not text.strip():
         raise NoArticle("empty page")
     # trafilatura's own parser settings (comments and PIs dropped): parsing

@@ -17,7 +17,9 @@ import re
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlsplit
 
+import lxml.html
 from cssselect import parse as parse_css
+from lxml import etree
 from lxml.cssselect import LxmlHTMLTranslator
 from lxml.html import HtmlElement
 
@@ -28,6 +30,8 @@ from lxml.html import HtmlElement
 CHALLENGE_MARKERS = ("window.captcha", "_waf_", "waf_challenge", "acw_sc__v2", "__jsl_clearance", "slider-captcha",
                      "请完成安全验证", "访问验证")
 CHALLENGE_MAX_TEXT_CHARS = 600
+# lxml refuses str input that still carries an XML encoding declaration.
+XML_DECLARATION_RE = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
 # Never visible: a challenge inlines kilobytes of obfuscated script in <body>.
 INVISIBLE_TAGS = ("script", "style", "template")
 # ZAKER wraps outbound links: .../zaker/link.php?...&b=<base64 of the target>.
@@ -112,6 +116,17 @@ def _visible_text(element: HtmlElement) -> str:
 def has_challenge_marker(html_text: str) -> bool:
     text = html_text.lower()
     return any(marker in text for marker in CHALLENGE_MARKERS)
+
+
+def is_challenge_text(html_text: str) -> bool:
+    """is_challenge_page for a page not parsed yet (the spider's question); never raises."""
+    if not html_text or not has_challenge_marker(html_text):
+        return False  # the marker search first: most pages need no parse
+    try:
+        tree = lxml.html.document_fromstring(XML_DECLARATION_RE.sub("", html_text, count=1))
+    except (ValueError, etree.ParserError):
+        return False  # nothing to show a visitor: no challenge either
+    return is_challenge_page(tree, html_text)
 
 
 def is_challenge_page(tree: HtmlElement, html_text: str) -> bool:

@@ -12,7 +12,6 @@ from email.utils import format_datetime
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-import lxml.html
 import scrapy
 from scrapy import signals as scrapy_signals
 from scrapy.http import Response, TextResponse
@@ -26,7 +25,7 @@ from crawler.config import SourceBase
 from crawler.extract.article import ExtractOptions, FeedHints, canonical_url
 from crawler.incremental import LISTING_KINDS, revisit_due
 from crawler.items import ArticlePage
-from crawler.extract.rules import ZAKER_RULES, has_challenge_marker, SiteRules, is_challenge_page, unwrap_link
+from crawler.extract.rules import ZAKER_RULES, SiteRules, is_challenge_text, unwrap_link
 from crawler.sources.feed import FeedError, parse_feed
 from crawler.sources.listing import parse_listing
 from crawler.sources.sitemap import SitemapError, parse_sitemap
@@ -188,18 +187,22 @@ class NewsSpider(scrapy.Spider):
         self.logger.warning("%s %s failed: %s", kind, url, reason)
         self.crawler.signals.send_catch_log(signals.fetch_failed, url=url, reason=reason, source=source_id, kind=kind, attempt=attempt)
 
-    def on_error(self, failure: Failure) -> None:
+    def on_error(self, failure: Failure):
         request = failure.request
         source_id, kind = request.meta.get("newsarchive_source", ""), request.meta.get("newsarchive_kind", "article")
         reason = failure_reason(failure)
         response = failure.value.response if failure.check(HttpError) else None
-        # WAFs often serve their challenge with a 403 or 503: say what it is,
-        # and a challenged feed or list blocks its source as a 200 one does.
-        if isinstance(response, TextResponse) and self._is_challenge(response):
+        # WAFs often serve their challenge with a 403 or 503: it is handled as
+        # one served with a 200 is. An article's comes from a feed that
+        # carries it; a feed's or list's blocks its source.
+        if response is not None and self._is_challenge(response):
+            if kind == "article" and request.callback == self.parse_article:
+                return self.parse_article(response, **request.cb_kwargs)
             reason = f"WAF challenge page ({reason}) at {response.url}"
             if kind in LISTING_KINDS:
                 self.crawler.signals.send_catch_log(signals.source_blocked, source=source_id, reason=reason)
         self.report_failure(request.url, reason, source_id, kind=kind, attempt=request.meta.get(ATTEMPT_META, 1))
+        return None
 
     # -- callbacks -----------------------------------------------------------
     def parse_feed(self, response: Response, source_id: str):
@@ -239,11 +242,7 @@ class NewsSpider(scrapy.Spider):
 
     @staticmethod
     def _is_challenge(response: Response) -> bool:
-        text = response.text
-        # The marker search first: most pages need no second parse.
-        if not text or not has_challenge_marker(text):
-            return False
-        return is_challenge_page(lxml.html.document_fromstring(text), text)
+        return isinstance(response, TextResponse) and is_challenge_text(response.text)
 
     def _blocked(self, response: Response, source_id: str) -> bool:
         """A WAF challenge instead of the list: say so, and leave the source alone this run.
