@@ -41,10 +41,13 @@ class LocalStore:
 
     def _remove_stale_temp_files(self) -> None:
         """Drop temp files whose writer process is gone (a kill -9 leaves them)."""
-        for entry in (self.root / TEMP_DIR).glob("*.tmp"):
-            pid = entry.name.split("-", 1)[0]
-            if pid.isdigit() and not process_alive(int(pid)):
-                entry.unlink(missing_ok=True)
+        try:
+            for entry in (self.root / TEMP_DIR).glob("*.tmp"):
+                pid = entry.name.split("-", 1)[0]
+                if pid.isdigit() and not process_alive(int(pid)):
+                    entry.unlink(missing_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot clean {self.root / TEMP_DIR}: {exc}") from exc
 
     def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
         target = self._path(key)
