@@ -101,12 +101,11 @@ class WarcCaptureMiddleware:
     async def spider_opened(self, spider) -> None:
         """Upload what crawls killed before their end left in the spool."""
         self.lock.acquire()  # before this crawl's directory exists: others never mistake it for a dead one's
-        for lock_path in sorted(self.spool_root.glob("*.lock")):
-            run_dir = lock_path.with_suffix("")
-            if run_dir != self.spool.spool_dir:
-                await self._pick_up(run_dir)
-        for run_dir in sorted(p for p in self.spool_root.glob("*") if p.is_dir() and p != self.spool.spool_dir):
-            await self._pick_up(run_dir)  # left by a crawl of a version without spool locks
+        # Directories, and locks whose crawl died before making its directory.
+        run_dirs = {p.with_suffix("") if p.suffix == ".lock" else p for p in self.spool_root.glob("*")
+                    if p.suffix == ".lock" or p.is_dir()}
+        for run_dir in sorted(run_dirs - {self.spool.spool_dir}):
+            await self._pick_up(run_dir)
 
     async def _pick_up(self, run_dir: Path) -> None:
         """Index and upload a dead crawl's WARC files; a running crawl's are left alone."""
