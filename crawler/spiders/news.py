@@ -196,7 +196,7 @@ class NewsSpider(scrapy.Spider):
         # one served with a 200 is. An article's comes from a feed that
         # carries it; a feed's or list's blocks its source.
         if response is not None and self._is_challenge(response):
-            if kind == "article" and request.callback == self.parse_article:
+            if request.callback == self.parse_article:
                 return self.parse_article(response, **request.cb_kwargs)
             reason = f"WAF challenge page ({reason}) at {response.url}"
             if kind in LISTING_KINDS:
