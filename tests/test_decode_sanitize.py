@@ -340,3 +340,51 @@ def test_pages_not_starting_with_html_are_pruned_too(prefix):
     out = lxml.html.tostring(tree.getroottree().getroot(), encoding="unicode")
     assert "正文内容" in out
     assert "推荐阅读" not in out and "微博" not in out and "分享让更多人看到" not in out
+
+
+# -- page furniture and links -----------------------------------------------------
+
+ARTICLE_PARAGRAPHS = "".join(f"<p>第{i}段：国家统计局今天发布数据，经济运行总体平稳，稳中有进的态势没有改变。</p>" for i in range(8))
+FURNITURE = ('<nav><ul><li><a href="/">菜单首页</a></li></ul></nav>'
+             '<aside><p>侧栏热点新闻一条</p></aside>'
+             '<footer><p>页脚版权所有</p></footer>')
+
+
+def test_furniture_is_dropped_but_never_the_last_paragraphs():
+    import lxml.html
+
+    from crawler.extract.boilerplate import drop_furniture
+    from crawler.extract.core import parse_html
+
+    tree = parse_html(f"<html><body>{FURNITURE}<article>{ARTICLE_PARAGRAPHS}</article></body></html>")
+    drop_furniture(tree)
+    out = lxml.html.tostring(tree, encoding="unicode")
+    assert "第0段" in out and "菜单首页" not in out and "侧栏" not in out and "页脚" not in out
+    # Every paragraph inside furniture: a template's article in an <aside> stays.
+    tree = parse_html(f"<html><body><nav><a href='/'>菜单首页</a></nav><aside>{ARTICLE_PARAGRAPHS}</aside></body></html>")
+    drop_furniture(tree)
+    assert "第0段" in lxml.html.tostring(tree, encoding="unicode")
+
+
+def test_site_rules_read_the_page_before_its_furniture_goes():
+    from crawler.extract.core import extract_article
+    from crawler.extract.article import ExtractOptions
+    from crawler.extract.rules import SiteRules
+
+    page = (f"<html><head><title>标题</title></head><body>{FURNITURE}<article><h1>标题</h1>{ARTICLE_PARAGRAPHS}"
+            "<footer class='byline'>记者 张三</footer></article></body></html>")
+    options = ExtractOptions(rules=SiteRules(author="footer.byline"))
+    article = extract_article(page.encode("utf-8"), "http://news.example.com/2024/01/a.html", options=options)
+    assert article.authors == ["张三"]
+    assert "菜单首页" not in article.text and "页脚" not in article.text and "第7段" in article.text
+
+
+def test_article_links_resolve_against_the_page_not_the_site_root():
+    from crawler.extract.core import extract_article
+
+    paragraphs = ARTICLE_PARAGRAPHS.replace("<p>第3段", '<p><a href="more.html">相关报道</a>第3段').replace(
+        "<p>第5段", '<p><a href="/about/">关于我们</a>第5段')
+    page = f"<html><head><title>标题</title></head><body>{FURNITURE}<article>{paragraphs}</article></body></html>"
+    article = extract_article(page.encode("utf-8"), "http://news.example.com/2024/01/a.html")
+    assert 'href="http://news.example.com/2024/01/more.html"' in article.html
+    assert 'href="http://news.example.com/about/"' in article.html

@@ -196,6 +196,25 @@ def test_challenge_check_of_unparsed_text_never_raises():
     assert not is_challenge_text("")
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "gbk", "gb18030", "utf-16"])
+def test_undecoded_challenge_bodies_are_never_cleared(encoding):
+    from crawler.extract.rules import is_challenge_text, may_be_challenge
+
+    page = challenge_page(CHALLENGED.path)
+    assert may_be_challenge(page.encode(encoding))
+    assert may_be_challenge(page.replace("window.captcha", "WINDOW.CAPTCHA").encode(encoding))
+    # A challenge named only in Chinese (no script marker) is found in its GBK bytes too.
+    chinese = "<html><body><p>请完成安全验证</p><script>var x = 1;</script></body></html>"
+    assert is_challenge_text(chinese) and may_be_challenge(chinese.encode(encoding))
+
+
+def test_undecoded_articles_are_cleared_on_their_bytes():
+    from crawler.extract.rules import may_be_challenge
+
+    page = article_page(EJINA, BASE, datetime(2021, 10, 27, tzinfo=timezone.utc))
+    assert not may_be_challenge(page.encode("utf-8")) and not may_be_challenge(page.encode("gb18030"))
+
+
 @pytest.mark.parametrize("page", [
     article_page(EJINA, BASE, datetime(2021, 10, 27, tzinfo=timezone.utc)),
     # An article that mentions a verification page, and one that embeds a captcha widget for comments.

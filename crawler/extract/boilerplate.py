@@ -28,6 +28,12 @@ BOILERPLATE_LINE_RE = re.compile(
 )
 # Blocks that may hold nothing but such a line.
 LINE_BLOCK_TAGS = ("p", "div", "span")
+# Page furniture: trafilatura's cleaning deletes these whatever they hold, and
+# metadata reads them as noise. On a portal page they are most of the tree
+# (a mega menu, sidebars, a link-farm footer: 1,200 of 1,800 elements), which
+# every later pass would walk again: trafilatura alone walks the raw tree four
+# times (its raw-tree prunes, its page-share measure, its copies).
+FURNITURE_TAGS = ("nav", "aside", "footer", "menu", "iframe", "object", "embed", "svg", "canvas", "map", "audio", "video")
 
 
 def prune_boilerplate(tree: HtmlElement) -> None:
@@ -56,6 +62,16 @@ def prune_boilerplate(tree: HtmlElement) -> None:
         marker = f"{element.get('class', '')} {element.get('id', '')}"
         if SHARE_BLOCK_RE.search(marker) and _attached(element, root) and len(element.text_content()) <= SHARE_BLOCK_MAX_CHARS:
             element.drop_tree()
+
+
+def drop_furniture(tree: HtmlElement) -> None:
+    """Remove navigation, sidebars, footers and embeds, unless they hold every paragraph.
+
+    A template that puts its article inside an <aside> or a <footer> keeps
+    them: trafilatura's own fallbacks read the raw page and need it whole.
+    """
+    if any(next(p.iterancestors(*FURNITURE_TAGS), None) is None for p in tree.iter("p")):
+        etree.strip_elements(tree, *FURNITURE_TAGS, with_tail=False)
 
 
 def _attached(element: HtmlElement, root: HtmlElement) -> bool:

@@ -10,6 +10,7 @@ import copy
 import re
 import warnings
 from datetime import datetime
+from urllib.parse import urljoin
 
 import lxml.html
 from lxml import etree
@@ -19,13 +20,15 @@ from trafilatura.utils import load_html
 from trafilatura.xml import xmltotxt
 
 from crawler.extract.article import ExtractedArticle, ExtractOptions, FeedHints, NoArticle, canonical_url
-from crawler.extract.boilerplate import is_boilerplate_line, prune_boilerplate
+from crawler.extract.boilerplate import drop_furniture, is_boilerplate_line, prune_boilerplate
 from crawler.extract.dates import infer_timezone, parse_datetime, to_utc
 from crawler.extract.decode import decode_html
 from crawler.extract.images import ImageAnchor, image_anchors, resolve_lazy_images, squash
 from crawler.extract.language import page_language, text_language
 from crawler.extract.metadata import page_metadata, parse_zh_datetime
-from crawler.extract.rules import XML_DECLARATION_RE, SiteRules, is_challenge_page, select_first, select_first_text, select_texts, unwrap_links
+from crawler.extract.rules import (
+    WRAPPED_LINK_MARKER, XML_DECLARATION_RE, SiteRules, is_challenge_page, may_be_challenge, select_first, select_first_text, select_texts, unwrap_links,
+)
 from crawler.extract.zh_patterns import person_names
 from crawler.extract.sanitize import safe_html
 from archive.records import utc_iso
@@ -91,6 +94,22 @@ def place_images(body: etree._Element, anchors: list[ImageAnchor]) -> None:
             block.addprevious(_graphic(anchor))
 
 
+def resolve_links(body: etree._Element, page_url: str) -> None:
+    """Make the article's links absolute, against the page's own URL.
+
+    trafilatura runs without the URL: given one, it resolves every link of
+    the page (a portal's thousand menu links, a sixth of its time) and
+    against the site's root, which breaks links relative to the page's folder.
+    """
+    for ref in body.iter("ref"):
+        target = (ref.get("target") or "").strip()
+        if target:
+            try:
+                ref.set("target", urljoin(page_url, target))
+            except ValueError:  # a malformed URL (an unclosed IPv6 bracket) stays as written
+                pass
+
+
 def _graphic(anchor: ImageAnchor) -> etree._Element:
     graphic = etree.Element("graphic", src=anchor.url)
     if anchor.alt:
@@ -111,10 +130,10 @@ def _image_urls(html: str) -> list[str]:
     return list(dict.fromkeys(src for src in fragment.xpath("//img/@src") if src.startswith(("http://", "https://"))))
 
 
-def _run_trafilatura(tree_or_html, url: str, options: ExtractOptions, *, recall: bool = False, fast: bool = False):
+def _run_trafilatura(tree_or_html, options: ExtractOptions, *, recall: bool = False, fast: bool = False):
     return bare_extraction(
         tree_or_html,
-        url=url,
+        url=None,  # links are resolved afterwards: see resolve_links
         include_comments=False,
         include_images=False,  # placed afterwards: see place_images
         include_links=True,
@@ -136,20 +155,20 @@ def _extract_body(tree: lxml.html.HtmlElement, url: str, options: ExtractOptions
     # Fast first: trafilatura's readability/jusText second opinion costs a
     # third of its time and, on the extraction benchmark, helps only where the
     # main extractor finds next to nothing; there it still runs.
-    document = _run_trafilatura(tree, url, options, recall=recall, fast=True)
+    document = _run_trafilatura(tree, options, recall=recall, fast=True)
     if document is None or len(document.text or "") < FAST_MIN_CHARS:
-        document = _run_trafilatura(tree, url, options, recall=recall)
+        document = _run_trafilatura(tree, options, recall=recall)
     return document, anchors
 
 
-def _page_tree(text: str, feed: FeedHints) -> tuple[lxml.html.HtmlElement, bool]:
+def _page_tree(body: bytes, text: str, feed: FeedHints) -> tuple[lxml.html.HtmlElement, bool]:
     """The tree to read the article from, and whether it is the page's own.
 
     A WAF challenge is never read as an article: the feed's body stands in
     for it, or there is no article.
     """
     tree = parse_html(text)
-    if not is_challenge_page(tree, text):
+    if not may_be_challenge(body) or not is_challenge_page(tree, text):
         return tree, True
     if feed.body_html:
         return _feed_tree(feed), False
@@ -251,22 +270,25 @@ def extract_article(
     feed = feed or FeedHints()
     rules = options.rules or SiteRules()
     text, _encoding = decode_html(body, content_type)
-    tree, own_page = _page_tree(text, feed)
+    tree, own_page = _page_tree(body, text, feed)
 
-    meta = page_metadata(tree, now=options.now)
     language_tag = page_language(tree, fallback=feed.language)
     canonical = canonical_url(tree if own_page else None, url)
-    unwrap_links(tree)
+    if WRAPPED_LINK_MARKER in text:  # a string search spares a walk over every link of the page
+        unwrap_links(tree)
     # Pruned first: a recommendation block repeats the byline classes of other articles.
     for selector in rules.prune:
         for element in tree.cssselect(selector):
             element.drop_tree()
+    # A site's selectors read the page whole (a byline may sit in a <footer>).
     rule_title = select_first_text(tree, rules.title)
     rule_published = parse_any_date(select_first_text(tree, rules.published), options.now)
     rule_authors = _rule_authors(select_texts(tree, rules.author))
     rule_tags = select_texts(tree, rules.tags)
-
     source_tree = _body_tree(tree, rules.body) if rules.body else None
+
+    drop_furniture(tree)
+    meta = page_metadata(tree, now=options.now)
     if source_tree is None:
         source_tree = tree
     document, anchors = _extract_body(source_tree, url, options, recall=source_tree is not tree)
@@ -283,6 +305,7 @@ def extract_article(
 
     if options.include_images:
         place_images(document.body, anchors)
+    resolve_links(document.body, url)
     html = body_html(document.body)
     language = text_language(article_text)
     if language_tag and language_tag.split("-")[0].lower() == language:

@@ -25,7 +25,7 @@ from crawler.config import SourceBase
 from crawler.extract.article import ExtractOptions, FeedHints, canonical_url
 from crawler.incremental import LISTING_KINDS, revisit_due
 from crawler.items import ArticlePage
-from crawler.extract.rules import ZAKER_RULES, SiteRules, is_challenge_text, unwrap_link
+from crawler.extract.rules import ZAKER_RULES, SiteRules, is_challenge_text, may_be_challenge, unwrap_link
 from crawler.sources.feed import FeedError, parse_feed
 from crawler.sources.listing import parse_listing
 from crawler.sources.sitemap import SitemapError, parse_sitemap
@@ -242,7 +242,8 @@ class NewsSpider(scrapy.Spider):
 
     @staticmethod
     def _is_challenge(response: Response) -> bool:
-        return isinstance(response, TextResponse) and is_challenge_text(response.text)
+        # The bytes first: most responses are cleared without decoding them.
+        return isinstance(response, TextResponse) and may_be_challenge(response.body) and is_challenge_text(response.text)
 
     def _blocked(self, response: Response, source_id: str) -> bool:
         """A WAF challenge instead of the list: say so, and leave the source alone this run.
