@@ -67,8 +67,9 @@ def test_files_are_gzipped_per_record_and_open_in_warcio(warc_files, warc_record
 
 
 def test_payloads_compressed_already_are_gzipped_lightly(warc_files, warc_records):
-    # The gzip header's XFL byte says how hard zlib worked: 4 = fastest
-    # (level 1), 0 = default levels (6), 2 = maximum (9, warcio's own).
+    # The gzip header's XFL byte says how hard the compressor worked: 4 =
+    # fastest (ISA-L's level 0), 0 = ISA-L's levels 1-3, 2 = zlib's level 9
+    # (warcio's own).
     levels = defaultdict(set)
     for key, data in warc_files.items():
         for record in warc_records[key]:

@@ -1,0 +1,87 @@
+"""Extraction in worker processes: the process-pool side, without Scrapy.
+
+The crawl hands pages to a pool of processes forked from a forkserver. The
+forkserver imports this module and warms extraction up once (the language
+model, trafilatura's and justext's tables, compiled patterns: about 0.8 s of
+CPU), so every worker starts with all of it loaded and shared copy-on-write.
+
+It is started as early as a crawl knows it will extract (``newsarchive crawl``
+starts it before importing Scrapy): its imports then run on the other core
+while the crawl process imports its own, instead of after them.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from multiprocessing.context import BaseContext
+
+from crawler.items import ArticlePage
+
+# Set (to "1") only while the forkserver starts, which then imports this
+# module with it: see start_extraction_server.
+WARM_UP_ENV = "NEWSARCHIVE_EXTRACT_WARM_UP"
+WARM_UP_PAGE = (
+    "<html lang='zh-CN'><head><meta charset='utf-8'><title>预热页面 - 新闻网</title>"
+    "<meta property='og:title' content='预热页面'><meta name='author' content='张三'></head><body>"
+    "<nav><ul><li><a href='/'>首页</a></li><li><a href='/world/'>World</a></li></ul></nav>"
+    "<article><h1>预热页面</h1><div class='info'>2024-01-02 10:20 来源：新华社 作者：张三</div>"
+    "<p>国家统计局今天发布数据，经济运行总体平稳，稳中有进的态势没有改变。</p>"
+    "<p><img src='/a.jpg' alt='图'></p>"
+    "<p>The government said on Tuesday that the new policy would help families across the country.</p>"
+    "</article><footer>Copyright</footer></body></html>"
+).encode("utf-8")
+
+
+def extract_page(page: ArticlePage):
+    """What a worker runs for one page (the pipeline's plain function)."""
+    # Imported where it runs: the workers (warmed up with it), not the crawl process.
+    from crawler.extract.core import extract_article
+
+    return extract_article(page.body, page.url, content_type=page.content_type, feed=page.hints, options=page.options)
+
+
+def warm_up() -> None:
+    """Pay extraction's first-use costs now, before any page waits on them."""
+    from crawler.extract.core import extract_article
+
+    # A URL with a port also loads the public suffix list (courlan).
+    for url in ("https://www.example.com/news/2024/01/1.html", "http://127.0.0.1:8080/news/2024/01/1.html"):
+        try:
+            extract_article(WARM_UP_PAGE, url)
+        except Exception:  # noqa: BLE001 - a warm-up never stops anything
+            pass
+
+
+def worker_count(configured: int | None) -> int:
+    """Extraction processes: the configured number, one per core when unset (None or -1)."""
+    return configured if configured is not None and configured >= 0 else (os.cpu_count() or 1)
+
+
+def start_extraction_server() -> BaseContext:
+    """Start the pool's forkserver (once per process), warming up; returns the pool's context.
+
+    forkserver, not fork: forking the crawl process itself would copy the
+    reactor's threads and sockets into the workers. Returns at once: the
+    forkserver imports and warms up on its own.
+    """
+    from multiprocessing import forkserver
+
+    context = multiprocessing.get_context("forkserver")
+    # "__main__" too: each worker would otherwise import the command's own
+    # module (the CLI) when it starts.
+    context.set_forkserver_preload(["__main__", __name__])
+    previous = os.environ.get(WARM_UP_ENV)
+    os.environ[WARM_UP_ENV] = "1"
+    try:
+        forkserver.ensure_running()
+    finally:
+        if previous is None:
+            os.environ.pop(WARM_UP_ENV, None)
+        else:
+            os.environ[WARM_UP_ENV] = previous
+    return context
+
+
+if os.environ.get(WARM_UP_ENV) == "1":  # imported by the forkserver start_extraction_server started
+    warm_up()
