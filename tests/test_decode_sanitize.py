@@ -294,6 +294,32 @@ def test_language_sample_reaches_past_an_english_lead_in():
     assert text_language(lead) == "en"
 
 
+@pytest.mark.parametrize("text, expected", [
+    ("国家统计局今天发布数据，经济运行总体平稳，稳中有进的态势没有改变。" * 20, "zh"),
+    # Han characters with kana between them: Japanese, for the model to say.
+    ("東京都は本日、新しい政策を発表しました。市民の生活を支援するためです。" * 20, "ja"),
+    ("서울시는 오늘 새로운 정책을 발표했다. 시민들의 생활을 지원하기 위해서다." * 20, "ko"),
+    # Mostly English around a few Chinese words.
+    ("The statistics bureau (国家统计局) said on Tuesday that the economy grew steadily this year. " * 20, "en"),
+])
+def test_text_language_by_script_and_model(text, expected):
+    from crawler.extract.language import text_language
+
+    assert text_language(text) == expected
+
+
+def test_chinese_is_told_by_its_script_without_the_model(monkeypatch):
+    import py3langid
+
+    from crawler.extract.language import text_language
+
+    def no_model(text):
+        raise AssertionError("the model ran on Chinese text")
+
+    monkeypatch.setattr(py3langid, "classify", no_model)
+    assert text_language("额济纳旗继续实行居家管控措施，志愿者将物资送到居民家门口。" * 10 + " COVID-19 PCR") == "zh"
+
+
 # -- boilerplate pruning --------------------------------------------------------
 
 def _pruned(body: str) -> str:

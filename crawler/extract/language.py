@@ -14,6 +14,13 @@ LANGUAGE_TAG_RE = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$")
 DETECT_SAMPLE_CHARS = 1200
 DETECT_SAMPLE_PARTS = 3
 UNDETERMINED = "und"
+# Chinese is told by its script, without the model (0.7 ms a page): Han
+# characters make most of the sample, and the kana or hangul that Japanese
+# and Korean write between their Han characters are (next to) absent.
+HAN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+KANA_HANGUL_RE = re.compile(r"[\u3040-\u30ff\u31f0-\u31ff\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]")
+HAN_SHARE_MIN = 0.5  # of the sample's characters other than spaces
+KANA_HANGUL_PER_HAN_MAX = 0.01
 
 
 def _clean_tag(value: str | None) -> str | None:
@@ -51,7 +58,16 @@ def text_language(text: str) -> str:
     sample = _sample(text).strip()
     if not sample:
         return UNDETERMINED
+    if _is_chinese(sample):
+        return "zh"
     import py3langid  # loads its model on first use, not at import of this module
 
     language, _score = py3langid.classify(sample)
     return language or UNDETERMINED
+
+
+def _is_chinese(sample: str) -> bool:
+    han = len(HAN_RE.findall(sample))
+    if han < HAN_SHARE_MIN * (len(sample) - sample.count(" ") - sample.count("\n")):
+        return False
+    return len(KANA_HANGUL_RE.findall(sample)) <= KANA_HANGUL_PER_HAN_MAX * han
