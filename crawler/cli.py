@@ -52,13 +52,10 @@ def crawl(
     from archive.runs import new_run_id
     from crawler.runpolicy import EXIT_ALL_BUSY
     from crawler.locks import lock_free_sources
+    from crawler.config import UnknownSource, select_sources
     from crawler.logs import setup_logging
 
     settings_config = load(config)
-    if settings_config.distributed is None:
-        start_extraction(settings_config)
-    from crawler.runner import UnknownSource, crawl_settings, run_crawl, select_sources
-
     try:
         selected = select_sources(settings_config, sources or [])
     except UnknownSource as exc:
@@ -79,6 +76,9 @@ def crawl(
             err.print(f"[yellow]skipped[/] {source_id}: another process is crawling it now")
         if not locked:
             raise typer.Exit(EXIT_ALL_BUSY)
+        start_extraction(settings_config)  # before Scrapy is imported: see start_extraction
+        from crawler.runner import crawl_settings, run_crawl
+
         settings = crawl_settings(settings_config, archive_url=archive, run_id=run_id, progress=progress, log_level=level)
         if run_record_file:
             settings.set("NEWSARCHIVE_RUN_RECORD_FILE", str(run_record_file), priority="cmdline")

@@ -243,3 +243,18 @@ class Config(_Strict):
             if source.id == source_id:
                 return source
         raise KeyError(source_id)
+
+
+class UnknownSource(KeyError):
+    pass
+
+
+def select_sources(config: Config, source_ids: list[str]) -> list[SourceBase]:
+    """The named sources of the config, in the order named (all of them when none is)."""
+    if not source_ids:
+        return list(config.sources)
+    known = {source.id: source for source in config.sources}
+    missing = [s for s in source_ids if s not in known]
+    if missing:
+        raise UnknownSource(f"unknown source(s): {', '.join(missing)}; configured: {', '.join(known) or 'none'}")
+    return [known[s] for s in dict.fromkeys(source_ids)]

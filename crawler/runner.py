@@ -20,20 +20,6 @@ from crawler.config import Config, SourceBase
 SETTINGS_MODULE = "crawler.settings"
 
 
-class UnknownSource(KeyError):
-    pass
-
-
-def select_sources(config: Config, source_ids: list[str]) -> list[SourceBase]:
-    if not source_ids:
-        return list(config.sources)
-    known = {source.id: source for source in config.sources}
-    missing = [s for s in source_ids if s not in known]
-    if missing:
-        raise UnknownSource(f"unknown source(s): {', '.join(missing)}; configured: {', '.join(known) or 'none'}")
-    return [known[s] for s in dict.fromkeys(source_ids)]
-
-
 def source_hosts(config: Config) -> list[str]:
     """Hosts the operator configured: fetched even when private (a source on the LAN)."""
     from urllib.parse import urlsplit

@@ -299,6 +299,8 @@ def test_language_sample_reaches_past_an_english_lead_in():
     # Han characters with kana between them: Japanese, for the model to say.
     ("東京都は本日、新しい政策を発表しました。市民の生活を支援するためです。" * 20, "ja"),
     ("서울시는 오늘 새로운 정책을 발표했다. 시민들의 생활을 지원하기 위해서다." * 20, "ko"),
+    # Written Cantonese: Chinese, the macrolanguage.
+    ("佢哋話今日嘅天氣好好，我哋一齊去公園行下啦。" * 20, "zh"),
     # Mostly English around a few Chinese words.
     ("The statistics bureau (国家统计局) said on Tuesday that the economy grew steadily this year. " * 20, "en"),
 ])
@@ -414,3 +416,40 @@ def test_article_links_resolve_against_the_page_not_the_site_root():
     article = extract_article(page.encode("utf-8"), "http://news.example.com/2024/01/a.html")
     assert 'href="http://news.example.com/2024/01/more.html"' in article.html
     assert 'href="http://news.example.com/about/"' in article.html
+
+
+def test_article_links_resolve_against_the_base_href():
+    from crawler.extract.core import extract_article
+
+    paragraphs = ARTICLE_PARAGRAPHS.replace("<p>第3段", '<p><a href="more.html">相关报道</a>第3段')
+    page = (f"<html><head><title>标题</title><base href='/static/'></head><body>{FURNITURE}"
+            f"<article>{paragraphs}<p><img src='pic.jpg' alt='图'>第8段：图片说明以外的正文内容。</p></article></body></html>")
+    article = extract_article(page.encode("utf-8"), "http://news.example.com/2024/01/a.html")
+    assert 'href="http://news.example.com/static/more.html"' in article.html
+    assert article.image_urls == ["http://news.example.com/static/pic.jpg"]
+
+
+def test_furniture_holding_an_image_stays_for_the_article_to_place_it():
+    from crawler.extract.core import extract_article
+
+    paragraphs = ARTICLE_PARAGRAPHS.replace(
+        "<p>第4段", "<aside class='photo'><img src='/img/photo.jpg' alt='现场'></aside><p>第4段")
+    page = f"<html><head><title>标题</title></head><body>{FURNITURE}<article>{paragraphs}</article></body></html>"
+    article = extract_article(page.encode("utf-8"), "http://news.example.com/2024/01/a.html")
+    assert article.image_urls == ["http://news.example.com/img/photo.jpg"]
+    assert "菜单首页" not in article.text
+
+
+def test_metadata_inside_furniture_outlives_it():
+    import json
+
+    from crawler.extract.core import extract_article
+
+    jsonld = json.dumps({"@type": "NewsArticle", "datePublished": "2024-01-02T10:20:00+08:00",
+                         "author": {"@type": "Person", "name": "张三"}}, ensure_ascii=False)
+    page = (f"<html><head><title>标题</title></head><body>{FURNITURE}<article><h1>标题</h1>{ARTICLE_PARAGRAPHS}</article>"
+            f"<footer><p>页脚</p><script type='application/ld+json'>{jsonld}</script>"
+            "<meta name='keywords' content='经济'></footer></body></html>")
+    article = extract_article(page.encode("utf-8"), "http://news.example.com/2024/01/a.html")
+    assert article.published == "2024-01-02T02:20:00+00:00" and article.authors == ["张三"]
+    assert "页脚" not in article.text

@@ -196,7 +196,7 @@ def test_challenge_check_of_unparsed_text_never_raises():
     assert not is_challenge_text("")
 
 
-@pytest.mark.parametrize("encoding", ["utf-8", "gbk", "gb18030", "utf-16"])
+@pytest.mark.parametrize("encoding", ["utf-8", "gbk", "gb18030", "utf-16", "utf-16-le", "hz"])
 def test_undecoded_challenge_bodies_are_never_cleared(encoding):
     from crawler.extract.rules import is_challenge_text, may_be_challenge
 
@@ -282,6 +282,16 @@ def test_challenge_page_is_never_an_article():
     assert extracted.text.split("\n\n") == list(CHALLENGED.paragraphs)
     assert not [t for t in CHALLENGE_TEXT if t in extracted.text or t in extracted.html]
 
+
+
+def test_links_of_a_feed_body_standing_in_for_a_challenge_are_unwrapped():
+    page = challenge_page(CHALLENGED.path).encode()
+    wrapped = f"https://app.myzaker.com/zaker/link.php?pk=1&b={quote(_b64(TARGET))}"
+    body = article_body(CHALLENGED, BASE, furniture=False).replace("</p>", f'<a href="{wrapped}">原文链接</a></p>', 1)
+    feed = FeedHints(title=CHALLENGED.title, body_html=body)
+    extracted = extract_article(page, CHALLENGED.url(BASE), feed=feed, options=ExtractOptions(now=now_utc()))
+    assert "原文链接" in extracted.text
+    assert "link.php" not in extracted.html and TARGET.replace("&", "&amp;").replace(">", "&gt;") in extracted.html
 
 # --- relative times as ZAKER shows them -------------------------------------------------------
 

@@ -65,13 +65,29 @@ def prune_boilerplate(tree: HtmlElement) -> None:
 
 
 def drop_furniture(tree: HtmlElement) -> None:
-    """Remove navigation, sidebars, footers and embeds, unless they hold every paragraph.
+    """Remove navigation, sidebars, footers and embeds, keeping what the article may need.
 
-    A template that puts its article inside an <aside> or a <footer> keeps
-    them: trafilatura's own fallbacks read the raw page and need it whole.
+    Kept whole: furniture holding an image (an <aside class="photo"> in the
+    article: images are placed back by their neighbouring text, and a
+    sidebar's go unplaced), and all of it when it holds every paragraph (a
+    template that puts its article in an <aside>: trafilatura's fallbacks
+    read the raw page). Metadata inside what goes (JSON-LD, <meta>) is kept,
+    moved to just before it.
     """
-    if any(next(p.iterancestors(*FURNITURE_TAGS), None) is None for p in tree.iter("p")):
-        etree.strip_elements(tree, *FURNITURE_TAGS, with_tail=False)
+    if not any(next(p.iterancestors(*FURNITURE_TAGS), None) is None for p in tree.iter("p")):
+        return
+    root = tree.getroottree().getroot()
+    for element in list(root.iter(*FURNITURE_TAGS)):
+        if element.getparent() is None or not _attached(element, root) or element.find(".//img") is not None:
+            continue
+        for kept in [el for el in element.iter("meta", "script") if _is_metadata(el)]:
+            kept.tail = None  # furniture text, going with the rest
+            element.addprevious(kept)
+        element.drop_tree()
+
+
+def _is_metadata(element: HtmlElement) -> bool:
+    return element.tag == "meta" or (element.get("type") or "").strip().lower() == "application/ld+json"
 
 
 def _attached(element: HtmlElement, root: HtmlElement) -> bool:

@@ -27,7 +27,8 @@ from crawler.extract.images import ImageAnchor, image_anchors, resolve_lazy_imag
 from crawler.extract.language import page_language, text_language
 from crawler.extract.metadata import page_metadata, parse_zh_datetime
 from crawler.extract.rules import (
-    WRAPPED_LINK_MARKER, XML_DECLARATION_RE, SiteRules, is_challenge_page, may_be_challenge, select_first, select_first_text, select_texts, unwrap_links,
+    WRAPPED_LINK_MARKER, XML_DECLARATION_RE, SiteRules, is_challenge_page, may_be_challenge,
+    select_first, select_first_text, select_texts, unwrap_links,
 )
 from crawler.extract.zh_patterns import person_names
 from crawler.extract.sanitize import safe_html
@@ -94,18 +95,30 @@ def place_images(body: etree._Element, anchors: list[ImageAnchor]) -> None:
             block.addprevious(_graphic(anchor))
 
 
-def resolve_links(body: etree._Element, page_url: str) -> None:
-    """Make the article's links absolute, against the page's own URL.
+def document_base_url(tree: lxml.html.HtmlElement, page_url: str) -> str:
+    """What the page's relative links resolve against: its <base href>, else its own URL."""
+    base = tree.find("head/base")
+    href = (base.get("href") or "").strip() if base is not None else ""
+    if href:
+        try:
+            return urljoin(page_url, href)
+        except ValueError:  # a malformed <base>: browsers ignore it too
+            pass
+    return page_url
+
+
+def resolve_links(body: etree._Element, base_url: str) -> None:
+    """Make the article's links absolute, against the page's base URL.
 
     trafilatura runs without the URL: given one, it resolves every link of
-    the page (a portal's thousand menu links, a sixth of its time) and
+    the page (a portal's thousand menu links, a sixth of its time), and
     against the site's root, which breaks links relative to the page's folder.
     """
     for ref in body.iter("ref"):
         target = (ref.get("target") or "").strip()
         if target:
             try:
-                ref.set("target", urljoin(page_url, target))
+                ref.set("target", urljoin(base_url, target))
             except ValueError:  # a malformed URL (an unclosed IPv6 bracket) stays as written
                 pass
 
@@ -148,8 +161,8 @@ def _run_trafilatura(tree_or_html, options: ExtractOptions, *, recall: bool = Fa
     )
 
 
-def _extract_body(tree: lxml.html.HtmlElement, url: str, options: ExtractOptions, *, recall: bool = False):
-    resolve_lazy_images(tree, url)
+def _extract_body(tree: lxml.html.HtmlElement, base_url: str, options: ExtractOptions, *, recall: bool = False):
+    resolve_lazy_images(tree, base_url)
     prune_boilerplate(tree)
     anchors = image_anchors(tree) if options.include_images else []
     # Fast first: trafilatura's readability/jusText second opinion costs a
@@ -176,7 +189,9 @@ def _page_tree(body: bytes, text: str, feed: FeedHints) -> tuple[lxml.html.HtmlE
 
 
 def _feed_tree(feed: FeedHints) -> lxml.html.HtmlElement:
-    return parse_html(f"<html><body><article>{feed.body_html}</article></body></html>")
+    tree = parse_html(f"<html><body><article>{feed.body_html}</article></body></html>")
+    unwrap_links(tree)  # ZAKER's feeds wrap their links as its pages do
+    return tree
 
 
 def _body_tree(tree: lxml.html.HtmlElement, selector: str) -> lxml.html.HtmlElement | None:
@@ -271,10 +286,11 @@ def extract_article(
     rules = options.rules or SiteRules()
     text, _encoding = decode_html(body, content_type)
     tree, own_page = _page_tree(body, text, feed)
+    base_url = document_base_url(tree, url) if own_page else url
 
     language_tag = page_language(tree, fallback=feed.language)
     canonical = canonical_url(tree if own_page else None, url)
-    if WRAPPED_LINK_MARKER in text:  # a string search spares a walk over every link of the page
+    if own_page and WRAPPED_LINK_MARKER in text:  # a string search spares a walk over every link of the page
         unwrap_links(tree)
     # Pruned first: a recommendation block repeats the byline classes of other articles.
     for selector in rules.prune:
@@ -291,7 +307,7 @@ def extract_article(
     meta = page_metadata(tree, now=options.now)
     if source_tree is None:
         source_tree = tree
-    document, anchors = _extract_body(source_tree, url, options, recall=source_tree is not tree)
+    document, anchors = _extract_body(source_tree, base_url, options, recall=source_tree is not tree)
     article_text = body_text(document.body) if document is not None else ""
     if len(article_text) < SHORT_PAGE_CHARS and feed.body_html and own_page:
         # The page yields next to nothing (a script shell's "loading…", a
@@ -305,7 +321,7 @@ def extract_article(
 
     if options.include_images:
         place_images(document.body, anchors)
-    resolve_links(document.body, url)
+    resolve_links(document.body, base_url if own_page else url)
     html = body_html(document.body)
     language = text_language(article_text)
     if language_tag and language_tag.split("-")[0].lower() == language:

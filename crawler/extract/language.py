@@ -16,10 +16,12 @@ DETECT_SAMPLE_PARTS = 3
 UNDETERMINED = "und"
 # Chinese is told by its script, without the model (0.7 ms a page): Han
 # characters make most of the sample, and the kana or hangul that Japanese
-# and Korean write between their Han characters are (next to) absent.
+# and Korean write between their Han characters are (next to) absent. Such
+# text is "zh", the macrolanguage: written Cantonese and Wu, which the model
+# would label yue and wuu, are zh too (and get China's timezones).
 HAN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 KANA_HANGUL_RE = re.compile(r"[\u3040-\u30ff\u31f0-\u31ff\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]")
-HAN_SHARE_MIN = 0.5  # of the sample's characters other than spaces
+HAN_SHARE_MIN = 0.5  # of the sample's characters other than white space
 KANA_HANGUL_PER_HAN_MAX = 0.01
 
 
@@ -68,6 +70,6 @@ def text_language(text: str) -> str:
 
 def _is_chinese(sample: str) -> bool:
     han = len(HAN_RE.findall(sample))
-    if han < HAN_SHARE_MIN * (len(sample) - sample.count(" ") - sample.count("\n")):
+    if han < HAN_SHARE_MIN * len("".join(sample.split())):
         return False
     return len(KANA_HANGUL_RE.findall(sample)) <= KANA_HANGUL_PER_HAN_MAX * han

@@ -39,15 +39,21 @@ CHALLENGE_MAX_TEXT_CHARS = 600
 CHALLENGE_ASCII_MARKERS = tuple(m.encode("ascii") for m in CHALLENGE_MARKERS if m.isascii())
 CHALLENGE_ENCODED_MARKERS = tuple(dict.fromkeys(m.encode(encoding) for m in CHALLENGE_MARKERS if not m.isascii()
                                                 for encoding in ("utf-8", "gb18030")))
-# UTF-16/32 byte order marks: bodies whose bytes the markers above cannot be found in.
+# Bodies whose bytes the markers above cannot be found in, left to the full
+# check: UTF-16/32 (a byte order mark, or NULs among the first bytes) and the
+# 7-bit CJK encodings (HZ's "~{", ISO-2022's escape).
 WIDE_ENCODING_BOMS = (b"\xff\xfe", b"\xfe\xff")
+WIDE_ENCODING_SNIFF_BYTES = 1024
+SEVEN_BIT_CJK_SHIFTS = (b"~{", b"\x1b$")
 # lxml refuses str input that still carries an XML encoding declaration.
 XML_DECLARATION_RE = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
 # Never visible: a challenge inlines kilobytes of obfuscated script in <body>.
 INVISIBLE_TAGS = ("script", "style", "template")
 # ZAKER wraps outbound links: .../zaker/link.php?...&b=<base64 of the target>.
-WRAPPED_LINK_RE = re.compile(r"/link\.php$", re.I)
 WRAPPED_LINK_MARKER = "link.php"
+WRAPPED_LINK_RE = re.compile("/" + re.escape(WRAPPED_LINK_MARKER) + "$", re.I)
+# One query instead of a Python loop over a portal's thousand links.
+WRAPPED_LINKS_XPATH = etree.XPath(f"//a[contains(@href, '{WRAPPED_LINK_MARKER}')]")
 
 
 @dataclass(frozen=True)
@@ -132,8 +138,10 @@ def has_challenge_marker(html_text: str) -> bool:
 
 def may_be_challenge(body: bytes) -> bool:
     """False when an undecoded page holds no challenge marker (it is then no challenge)."""
-    if body.startswith(WIDE_ENCODING_BOMS) or b"\x00" in body[:1024]:
+    if body.startswith(WIDE_ENCODING_BOMS) or b"\x00" in body[:WIDE_ENCODING_SNIFF_BYTES]:
         return True  # UTF-16 or UTF-32: only its decoded text can tell
+    if any(shift in body for shift in SEVEN_BIT_CJK_SHIFTS):
+        return True
     if any(marker in body for marker in CHALLENGE_ENCODED_MARKERS):
         return True
     lowered = body.lower()
@@ -178,6 +186,5 @@ def unwrap_link(url: str) -> str:
 
 
 def unwrap_links(tree: HtmlElement) -> None:
-    # One query instead of a Python loop over a portal's thousand links.
-    for anchor in tree.xpath(f"//a[contains(@href, '{WRAPPED_LINK_MARKER}')]"):
+    for anchor in WRAPPED_LINKS_XPATH(tree):
         anchor.set("href", unwrap_link(anchor.get("href")))
