@@ -4,8 +4,9 @@
 """
 
 BOT_NAME = "newsarchive"
-SPIDER_MODULES = ["crawler.spiders"]
-NEWSPIDER_MODULE = "crawler.spiders"
+# The runner passes its spider class itself: no spider loader scanning
+# crawler.spiders at every start (it imported scrapy-redis into local crawls).
+SPIDER_MODULES: list[str] = []
 
 USER_AGENT = "newsarchive/0.1 (+https://github.com/newsarchive/newsarchive)"
 ROBOTSTXT_OBEY = True
