@@ -42,6 +42,7 @@ test: install deps-debian
 
 bench: install
 	$(BIN)/python bench/crawl_bench.py
+	$(BIN)/python bench/scrapy_floor.py
 	$(BIN)/python bench/aeb_f1.py
 
 clean:
