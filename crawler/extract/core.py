@@ -206,14 +206,14 @@ def _body_tree(tree: lxml.html.HtmlElement, selector: str) -> lxml.html.HtmlElem
 
 
 # Elements that start a block of their own; everything else flows inline.
-BLOCK_TAGS = frozenset(
+HTML_BLOCK_TAGS = frozenset(
     "address article aside blockquote dd div dl dt figure footer form h1 h2 h3 h4 h5 h6 header hr li "
     "main nav ol p pre section table ul".split()
 )
 
 
 def _is_block(element: etree._Element) -> bool:
-    return isinstance(element.tag, str) and element.tag in BLOCK_TAGS
+    return isinstance(element.tag, str) and element.tag in HTML_BLOCK_TAGS
 
 
 def _wrap_loose_text(container: etree._Element) -> None:

@@ -25,7 +25,7 @@ from dateutil import parser as dateutil_parser
 from lxml.html import HtmlElement
 
 from crawler.extract import zh_patterns as zp
-from crawler.extract.page import BLOCK_TAGS, Page, as_page, jsonld_types
+from crawler.extract.page import TEXT_BLOCK_TAGS, Page, as_page, jsonld_types
 from crawler.extract.zh_patterns import normalize_text, parse_byline, parse_zh_datetime  # noqa: F401  (public API)
 
 BYLINE_MAX_CHARS = 80  # first/last body paragraphs that may be a byline
@@ -147,7 +147,7 @@ def find_bylines(tree: HtmlElement | Page) -> tuple[list[str], list[str], str | 
     header_count = len(texts)
     body = page.body
     if body is not None:
-        paragraphs = [c for c in body if isinstance(c.tag, str) and c.tag in BLOCK_TAGS and page.text(c)]
+        paragraphs = [c for c in body if isinstance(c.tag, str) and c.tag in TEXT_BLOCK_TAGS and page.text(c)]
         leads = [zp.LEAD_CREDIT_RE.match(page.text(p)) for p in paragraphs[:3]]  # after a photo caption
         texts += [lead["inner"] for lead in leads if lead][:1]
         after = list(body.itersiblings())[:4]

@@ -23,7 +23,8 @@ from crawler.extract.zh_patterns import normalize_text
 BODY_TEXT_MIN = 120  # a block this long with sentence punctuation starts the body
 MAX_HEADER_ELEMENTS = 150  # how far after the headline the dateline may sit
 
-BLOCK_TAGS = ("p", "div", "section", "blockquote", "center", "h2", "h3", "h4", "span", "strong", "td")
+# Elements a headline or a byline may be written in (block or not: a <span> byline).
+TEXT_BLOCK_TAGS = ("p", "div", "section", "blockquote", "center", "h2", "h3", "h4", "span", "strong", "td")
 INLINE_TAGS = frozenset("b strong i em font u sub sup small big".split())  # glued without a space
 SKIPPED_TAGS = frozenset(("script", "style", "noscript"))
 JSON_WRAPPER_RE = re.compile(r"^\s*(?://\s*)?(?:<!--|<!\[CDATA\[)|(?://\s*)?(?:-->|\]\]>)\s*$")
@@ -145,7 +146,7 @@ class Page:
                 return h1
         if h1s:
             return h1s[0]
-        for el in self.tree.iter(*BLOCK_TAGS):  # <div class="title">, <h2 class="headline">
+        for el in self.tree.iter(*TEXT_BLOCK_TAGS):  # <div class="title">, <h2 class="headline">
             if self.has_hint(el, zp.TITLE_HINT_RE) and len(self.text(el)) <= 200 and confirmed(el) and not self.is_noise(el):
                 return el
         return None
