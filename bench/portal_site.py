@@ -177,7 +177,9 @@ def _mega_menu(rng: random.Random, channels: tuple[str, ...], subitems: int) -> 
                         for k in range(subitems))
         columns.append(f'<li class="nav-item"><a class="nav-link" href="/channel/{c}/">{escape(name)}</a>'
                        f'<div class="sub-menu"><ul>{links}</ul></div></li>')
-    return f'<nav class="main-nav mega-menu" id="nav"><ul class="nav-list">{"".join(columns)}</ul></nav>'
+    # A linked logo, as portals put in their navigation bar.
+    logo = '<a class="logo" href="/"><img src="/static/logo.png" alt="logo" width="120" height="40"></a>'
+    return f'<nav class="main-nav mega-menu" id="nav">{logo}<ul class="nav-list">{"".join(columns)}</ul></nav>'
 
 
 def _link_list(css: str, heading: str, items: list[tuple[str, str, str]]) -> str:
@@ -218,7 +220,9 @@ def _footer(rng: random.Random, channels: tuple[str, ...], zh: bool) -> str:
     )
     legal = ("<p>Copyright © 1997-2025 环球新闻网 版权所有 京ICP备00000000号 违法和不良信息举报电话：12377</p>"
              if zh else "<p>© 2025 Global News Portal. All rights reserved. Terms · Privacy · Cookies · Accessibility</p>")
-    return f'<footer class="site-footer"><div class="footer-links">{columns}</div>{legal}</footer>'
+    # The licence and police-registration badges of Chinese sites' footers, linked.
+    badges = "".join(f'<a href="https://beian.example.gov.cn/{k}"><img src="/static/badge{k}.png" alt=""></a>' for k in range(3))
+    return f'<footer class="site-footer"><div class="footer-links">{columns}</div>{legal}<div class="badges">{badges}</div></footer>'
 
 
 # --- one article page ----------------------------------------------------------------

@@ -453,3 +453,46 @@ def test_metadata_inside_furniture_outlives_it():
     article = extract_article(page.encode("utf-8"), "http://news.example.com/2024/01/a.html")
     assert article.published == "2024-01-02T02:20:00+00:00" and article.authors == ["张三"]
     assert "页脚" not in article.text
+
+
+def test_linked_images_keep_no_furniture_and_sidebar_microdata_stays_the_sidebars():
+    import lxml.html
+
+    from crawler.extract.boilerplate import drop_furniture
+    from crawler.extract.core import extract_article, parse_html
+
+    logo_nav = "<nav><a href='/'><img src='/logo.png'></a><a href='/world/'>菜单国际</a></nav>"
+    card = ("<aside><div itemscope itemtype='https://schema.org/NewsArticle'><a href='/old.html'><img src='/t.jpg'></a>"
+            "<meta itemprop='datePublished' content='2020-05-06'><meta itemprop='author' content='李四'>旧闻一则</div></aside>")
+    page = (f"<html><head><title>标题</title></head><body>{logo_nav}{card}<article><h1>标题</h1>"
+            f"<meta itemprop='datePublished' content='2024-01-02T10:20:00+08:00'>{ARTICLE_PARAGRAPHS}</article>"
+            "<footer><a href='http://beian.example/'><img src='/beian.png'></a>备案号</footer></body></html>")
+    tree = parse_html(page)
+    drop_furniture(tree)
+    out = lxml.html.tostring(tree, encoding="unicode")
+    assert "菜单国际" not in out and "旧闻一则" not in out and "备案号" not in out, "linked images keep no furniture"
+    article = extract_article(page.encode("utf-8"), "http://news.example.com/2024/01/a.html")
+    assert article.published == "2024-01-02T02:20:00+00:00" and "李四" not in article.authors
+
+
+@pytest.mark.parametrize("head, expected", [
+    ("<base href='javascript:void(0)'>", "http://news.example.com/2024/01/more.html"),  # no web address: ignored
+    ("<base target='_blank'><base href='http://cdn.example.com/a/'>", "http://cdn.example.com/a/more.html"),
+    ("", "http://news.example.com/2024/01/more.html"),
+])
+def test_the_base_url_is_the_first_web_address_base(head, expected):
+    from urllib.parse import urljoin
+
+    from crawler.extract.core import document_base_url, parse_html
+
+    tree = parse_html(f"<html><head>{head}</head><body><p>x</p></body></html>")
+    assert urljoin(document_base_url(tree, "http://news.example.com/2024/01/a.html"), "more.html") == expected
+
+
+def test_a_relative_canonical_resolves_against_the_base_href():
+    from crawler.extract.article import canonical_url
+    from crawler.extract.core import parse_html
+
+    tree = parse_html("<html><head><base href='/news/'><link rel='canonical' href='2024/a.html'></head><body><p>x</p></body></html>")
+    assert canonical_url(tree, "http://news.example.com/m/a.html?from=app", base_url="http://news.example.com/news/") == \
+        "http://news.example.com/news/2024/a.html"

@@ -283,7 +283,6 @@ def test_challenge_page_is_never_an_article():
     assert not [t for t in CHALLENGE_TEXT if t in extracted.text or t in extracted.html]
 
 
-
 def test_links_of_a_feed_body_standing_in_for_a_challenge_are_unwrapped():
     page = challenge_page(CHALLENGED.path).encode()
     wrapped = f"https://app.myzaker.com/zaker/link.php?pk=1&b={quote(_b64(TARGET))}"

@@ -55,17 +55,18 @@ class NoArticle(ValueError):
     """The page holds no article text (and the feed gave no body either)."""
 
 
-def canonical_url(tree: lxml.html.HtmlElement | None, url: str) -> str:
+def canonical_url(tree: lxml.html.HtmlElement | None, url: str, *, base_url: str | None = None) -> str:
     """The page's rel=canonical when it stays on the same site, else the URL; normalised.
 
     courlan drops tracking parameters (utm_*, fbclid, ...) and sorts the query.
     A canonical pointing at the site's home page or elsewhere is a CMS
-    mistake, not an identity: it would merge every article into one.
+    mistake, not an identity: it would merge every article into one. A
+    relative canonical resolves against ``base_url`` (the page's <base href>).
     """
     candidate = url
     if tree is not None:
         for href in tree.xpath("//link[@rel='canonical']/@href")[:1]:
-            absolute = urljoin(url, href.strip())
+            absolute = urljoin(base_url or url, href.strip())
             parts, page = urlsplit(absolute), urlsplit(url)
             if parts.scheme in ("http", "https") and parts.hostname == page.hostname and parts.path.strip("/"):
                 candidate = absolute

@@ -34,6 +34,10 @@ LINE_BLOCK_TAGS = ("p", "div", "span")
 # every later pass would walk again: trafilatura alone walks the raw tree four
 # times (its raw-tree prunes, its page-share measure, its copies).
 FURNITURE_TAGS = ("nav", "aside", "footer", "menu", "iframe", "object", "embed", "svg", "canvas", "map", "audio", "video")
+# The site's own furniture, never part of an article, whatever images (a
+# logo, a footer's licence icons) it shows.
+SITE_FURNITURE_TAGS = frozenset(("nav", "footer", "menu"))
+UNLINKED_IMAGE_XPATH = etree.XPath(".//img[not(ancestor::a)]")
 
 
 def prune_boilerplate(tree: HtmlElement) -> None:
@@ -67,27 +71,33 @@ def prune_boilerplate(tree: HtmlElement) -> None:
 def drop_furniture(tree: HtmlElement) -> None:
     """Remove navigation, sidebars, footers and embeds, keeping what the article may need.
 
-    Kept whole: furniture holding an image (an <aside class="photo"> in the
-    article: images are placed back by their neighbouring text, and a
-    sidebar's go unplaced), and all of it when it holds every paragraph (a
+    Kept whole: an <aside>, video or other embed holding an image that is no
+    link (an <aside class="photo"> in the article: images are placed back by
+    their neighbouring text, where a sidebar's linked thumbnails would go
+    unplaced anyway), and all furniture when it holds every paragraph (a
     template that puts its article in an <aside>: trafilatura's fallbacks
-    read the raw page). Metadata inside what goes (JSON-LD, <meta>) is kept,
-    moved to just before it.
+    read the raw page). Page-level metadata inside what goes (JSON-LD,
+    <meta name>) is moved to just before it; microdata (<meta itemprop>)
+    there describes the sidebar's items and goes with them.
     """
     if not any(next(p.iterancestors(*FURNITURE_TAGS), None) is None for p in tree.iter("p")):
         return
     root = tree.getroottree().getroot()
     for element in list(root.iter(*FURNITURE_TAGS)):
-        if element.getparent() is None or not _attached(element, root) or element.find(".//img") is not None:
+        if not _attached(element, root):
+            continue  # gone with an outer piece of furniture
+        if element.tag not in SITE_FURNITURE_TAGS and UNLINKED_IMAGE_XPATH(element):
             continue
-        for kept in [el for el in element.iter("meta", "script") if _is_metadata(el)]:
+        for kept in [el for el in element.iter("meta", "script") if _is_page_metadata(el)]:
             kept.tail = None  # furniture text, going with the rest
             element.addprevious(kept)
         element.drop_tree()
 
 
-def _is_metadata(element: HtmlElement) -> bool:
-    return element.tag == "meta" or (element.get("type") or "").strip().lower() == "application/ld+json"
+def _is_page_metadata(element: HtmlElement) -> bool:
+    if element.tag == "meta":
+        return element.get("itemprop") is None
+    return (element.get("type") or "").strip().lower() == "application/ld+json"
 
 
 def _attached(element: HtmlElement, root: HtmlElement) -> bool:

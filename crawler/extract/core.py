@@ -10,7 +10,7 @@ import copy
 import re
 import warnings
 from datetime import datetime
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import lxml.html
 from lxml import etree
@@ -36,6 +36,7 @@ from archive.records import utc_iso
 
 # Page text shorter than this may be a shell or a teaser: a feed body is tried.
 SHORT_PAGE_CHARS = 300
+BASE_HREF_XPATH = etree.XPath("(//base[@href])[1]/@href")
 # A fast extraction shorter than this is retried with trafilatura's fallbacks.
 FAST_MIN_CHARS = 500
 
@@ -96,14 +97,18 @@ def place_images(body: etree._Element, anchors: list[ImageAnchor]) -> None:
 
 
 def document_base_url(tree: lxml.html.HtmlElement, page_url: str) -> str:
-    """What the page's relative links resolve against: its <base href>, else its own URL."""
-    base = tree.find("head/base")
-    href = (base.get("href") or "").strip() if base is not None else ""
-    if href:
+    """What the page's relative links resolve against: its first <base href>, else its own URL.
+
+    As browsers do: the first <base> with an href wherever it stands, and a
+    base that is no web address (javascript:, data:) ignored.
+    """
+    for href in BASE_HREF_XPATH(tree):
         try:
-            return urljoin(page_url, href)
-        except ValueError:  # a malformed <base>: browsers ignore it too
-            pass
+            base = urljoin(page_url, href.strip())
+        except ValueError:  # a malformed <base>
+            break
+        if href.strip() and urlsplit(base).scheme in ("http", "https"):
+            return base
     return page_url
 
 
@@ -289,7 +294,7 @@ def extract_article(
     base_url = document_base_url(tree, url) if own_page else url
 
     language_tag = page_language(tree, fallback=feed.language)
-    canonical = canonical_url(tree if own_page else None, url)
+    canonical = canonical_url(tree if own_page else None, url, base_url=base_url)
     if own_page and WRAPPED_LINK_MARKER in text:  # a string search spares a walk over every link of the page
         unwrap_links(tree)
     # Pruned first: a recommendation block repeats the byline classes of other articles.
