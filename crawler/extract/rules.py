@@ -156,13 +156,16 @@ def is_challenge_text(html_text: str) -> bool:
         tree = lxml.html.document_fromstring(XML_DECLARATION_RE.sub("", html_text, count=1))
     except (ValueError, etree.ParserError):
         return False  # nothing to show a visitor: no challenge either
-    return is_challenge_page(tree, html_text)
+    return _shows_little_text(tree)
 
 
 def is_challenge_page(tree: HtmlElement, html_text: str) -> bool:
     """A WAF challenge (script, little text), never to be archived as an article."""
-    if not has_challenge_marker(html_text):
-        return False
+    return has_challenge_marker(html_text) and _shows_little_text(tree)
+
+
+def _shows_little_text(tree: HtmlElement) -> bool:
+    """A visitor sees no more than a challenge's few words."""
     body = tree.find("body")
     visible = _visible_text(body if body is not None else tree)
     return len(" ".join(visible.split())) <= CHALLENGE_MAX_TEXT_CHARS
