@@ -34,8 +34,8 @@ Figures only: nothing here is asserted by the test suite.
 from __future__ import annotations
 
 import argparse
-import json
 import os
+import pickle
 import resource
 import shutil
 import subprocess
@@ -76,6 +76,8 @@ class CrawlResult:
     cpu_by_process: str
     startup: float | None  # launch to first request the site served
     tail: float | None  # last request served to exit
+    crawl_sys: float = 0.0  # of cpu_rusage, in the kernel (sockets, pipes, epoll, files)
+    site_cpu: float = 0.0  # this process (the site's server threads) during the crawl: not the crawl's, but on the same cores
     traf_cpu: float = 0.0
     page_kb: float = 0.0
 
@@ -194,8 +196,10 @@ def count_files(folder: Path, suffix: str | None = None) -> int:
 
 
 def run_crawl(n: int, concurrency: int, workers: int | None, keep: Path | None,
-              profile: Path | None = None, cprofile: Path | None = None, extra: dict | None = None) -> tuple[CrawlResult, list[bytes]]:
-    workdir = Path(tempfile.mkdtemp(prefix="newsarchive-bench-"))
+              profile: Path | None = None, cprofile: Path | None = None, extra: dict | None = None,
+              scratch: Path | None = None) -> tuple[CrawlResult, list[bytes]]:
+    """One crawl of N pages; its files are left in ``scratch`` (removed by the caller), else removed here."""
+    workdir = Path(tempfile.mkdtemp(prefix="newsarchive-bench-", dir=scratch))
     try:
         with PortalServer() as server:
             site = build_site(n, server.base_url)
@@ -211,8 +215,11 @@ def run_crawl(n: int, concurrency: int, workers: int | None, keep: Path | None,
                 command = [str(py_spy) if py_spy.exists() else "py-spy", "record", "--subprocesses", "--gil", "--rate", "250",
                            "--format", "raw", "--output", str(profile.with_suffix(f".n{n}.txt")), "--", *command]
             log = (workdir / "crawl.log").open("wb")
+            # The last run's files (tens of MB) are written back now, not during this run.
+            os.sync()
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             server.reset_counters()
+            site_cpu_before = time.process_time()
             started = time.monotonic()
             proc = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
             sampler = TreeSampler(proc.pid) if psutil else None
@@ -221,6 +228,7 @@ def run_crawl(n: int, concurrency: int, workers: int | None, keep: Path | None,
                 sampler.start()
             returncode = proc.wait()
             wall = time.monotonic() - started
+            site_cpu = time.process_time() - site_cpu_before
             if sampler:
                 sampler.stop()
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -243,13 +251,15 @@ def run_crawl(n: int, concurrency: int, workers: int | None, keep: Path | None,
             records=records, images=images,
             cpu_by_process=sampler.breakdown() if sampler else "",
             startup=(first - started) if first else None, tail=(started + wall - last) if last else None,
+            site_cpu=site_cpu, crawl_sys=after.ru_stime - before.ru_stime,
             page_kb=sum(map(len, pages)) / len(pages) / 1024,
         )
         return result, pages
     finally:
         if keep:
             shutil.copytree(workdir, keep / f"n{n}", dirs_exist_ok=True)
-        shutil.rmtree(workdir, ignore_errors=True)
+        if scratch is None:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def tree_cpu(rusage: float, sampler: TreeSampler | None) -> float:
@@ -267,19 +277,13 @@ def tree_cpu(rusage: float, sampler: TreeSampler | None) -> float:
     return max(rusage, sampler.cpu_seconds)  # descendants were reaped into getrusage
 
 
-def trafilatura_cpu(pages: list[bytes]) -> float:
+def trafilatura_cpu(pages: list[bytes], scratch: Path) -> float:
     """CPU seconds of trafilatura.extract over the pages, in a child process pinned to one core."""
-    with tempfile.TemporaryDirectory(prefix="newsarchive-bench-traf-") as folder:
-        paths = []
-        for i, page in enumerate(pages):
-            path = Path(folder) / f"{i:05d}.html"
-            path.write_bytes(page)
-            paths.append(str(path))
-        listing = Path(folder) / "pages.json"
-        listing.write_text(json.dumps(paths), encoding="utf-8")
-        result = subprocess.run([sys.executable, __file__, "--trafilatura-only", str(listing)],
-                                capture_output=True, text=True, check=True)
-        return float(result.stdout.strip().splitlines()[-1])
+    listing = Path(tempfile.mkdtemp(prefix="newsarchive-bench-traf-", dir=scratch)) / "pages.pickle"
+    listing.write_bytes(pickle.dumps(pages))  # one file: see main() on deleting files
+    result = subprocess.run([sys.executable, __file__, "--trafilatura-only", str(listing)],
+                            capture_output=True, text=True, check=True)
+    return float(result.stdout.strip().splitlines()[-1])
 
 
 def trafilatura_child(listing: Path) -> None:
@@ -287,7 +291,7 @@ def trafilatura_child(listing: Path) -> None:
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
     import trafilatura
 
-    pages = [Path(p).read_bytes() for p in json.loads(listing.read_text(encoding="utf-8"))]
+    pages = pickle.loads(listing.read_bytes())
     trafilatura.extract(pages[0])  # warm-up: lazy imports and first-use tables stay out of the figure
     started = time.process_time()
     for page in pages:
@@ -310,9 +314,10 @@ def print_table(results: list[CrawlResult]) -> None:
     for r in results:
         extra = [f"peak PSS {mb(r.peak_pss)} MB (shared pages counted once)",
                  f"CPU psutil {r.cpu_psutil:.1f} s" if r.cpu_psutil is not None else "psutil not installed",
-                 f"getrusage {r.cpu_rusage:.1f} s"]
+                 f"getrusage {r.cpu_rusage:.1f} s ({r.crawl_sys:.1f} s in the kernel)"]
         if r.startup is not None:
             extra.append(f"launch to first request {r.startup:.1f} s, last request to exit {r.tail:.1f} s")
+        extra.append(f"site server CPU {r.site_cpu:.1f} s")
         extra.append(f"trafilatura {r.traf_cpu / r.n * 1000:.1f} ms/page")
         if r.cpu_by_process:
             extra.append(f"CPU s by process: {r.cpu_by_process}")
@@ -346,6 +351,16 @@ def main() -> None:
     extra = {key: yaml.safe_load(value) for key, _, value in (item.partition("=") for item in args.set)}
     if extra:
         print(f"crawl settings: {extra}")
+    # Every run's files are deleted at the end, not between runs: on ext4,
+    # creating a file right after thousands were deleted scans past their
+    # inodes (recently_deleted), which made each run's kernel time grow by
+    # up to a second over the one before. An archive is never emptied like that.
+    with tempfile.TemporaryDirectory(prefix="newsarchive-bench-") as scratch:
+        results = run_all(args, extra, Path(scratch))
+    print_table(results)
+
+
+def run_all(args: argparse.Namespace, extra: dict, scratch: Path) -> list[CrawlResult]:
     results = []
     for n in args.n:
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
@@ -354,15 +369,15 @@ def main() -> None:
         runs, traf_cpus = [], []
         # A profile is of one crawl: repeats would overwrite it.
         for _ in range(1 if args.py_spy or args.cprofile else max(1, args.repeat)):
-            result, pages = run_crawl(n, args.concurrency, args.workers, args.keep, args.py_spy, args.cprofile, extra)
-            traf_cpus.append(trafilatura_cpu(pages))
+            result, pages = run_crawl(n, args.concurrency, args.workers, args.keep, args.py_spy, args.cprofile, extra, scratch)
+            traf_cpus.append(trafilatura_cpu(pages, scratch))
             print(f"N={n}: {result.wall:.1f} s wall, {result.cpu:.1f} s CPU, peak RSS {mb(result.peak_rss)} MB, "
                   f"{result.records} records, {result.images} images; trafilatura {traf_cpus[-1]:.1f} s CPU", flush=True)
             runs.append(result)
         result = sorted(runs, key=lambda r: r.wall)[len(runs) // 2]
         result.traf_cpu = sorted(traf_cpus)[len(traf_cpus) // 2]
         results.append(result)
-    print_table(results)
+    return results
 
 
 if __name__ == "__main__":
