@@ -196,7 +196,7 @@ def test_challenge_check_of_unparsed_text_never_raises():
     assert not is_challenge_text("")
 
 
-@pytest.mark.parametrize("encoding", ["utf-8", "gbk", "gb18030", "utf-16", "utf-16-le", "hz"])
+@pytest.mark.parametrize("encoding", ["utf-8", "gbk", "gb18030", "utf-16", "utf-16-le", "hz", "iso2022_jp_2"])
 def test_undecoded_challenge_bodies_are_never_cleared(encoding):
     from crawler.extract.rules import is_challenge_text, may_be_challenge
 
@@ -213,6 +213,9 @@ def test_undecoded_articles_are_cleared_on_their_bytes():
 
     page = article_page(EJINA, BASE, datetime(2021, 10, 27, tzinfo=timezone.utc))
     assert not may_be_challenge(page.encode("utf-8")) and not may_be_challenge(page.encode("gb18030"))
+    # A tilde or an escape byte alone is no HZ or ISO-2022 shift (CSS sibling selectors, ~~x in scripts).
+    decorated = page.replace("</head>", "<style>h1 ~ p {margin: 0}</style><script>var n = ~~x; // \x1b</script></head>")
+    assert not may_be_challenge(decorated.encode("utf-8"))
 
 
 @pytest.mark.parametrize("page", [
@@ -281,6 +284,21 @@ def test_challenge_page_is_never_an_article():
         CHALLENGED.title, [CHALLENGED.feed_author], "2021-10-27T02:30:00+00:00")
     assert extracted.text.split("\n\n") == list(CHALLENGED.paragraphs)
     assert not [t for t in CHALLENGE_TEXT if t in extracted.text or t in extracted.html]
+
+
+def test_a_challenge_verdict_given_is_not_checked_again():
+    """The spider has looked: extraction takes its word (and spares the search)."""
+    page = article_page(EJINA, BASE, now_utc()).encode()
+    feed = FeedHints(title=CHALLENGED.title, body_html=article_body(CHALLENGED, BASE, furniture=False))
+    # An ordinary page the spider found to be a challenge: the feed's body stands in for it...
+    extracted = extract_article(page, EJINA.url(BASE), feed=feed, options=ExtractOptions(now=now_utc()), challenge=True)
+    assert extracted.text.split("\n\n") == list(CHALLENGED.paragraphs)
+    # ... and without one there is no article.
+    with pytest.raises(NoArticle, match="challenge"):
+        extract_article(page, EJINA.url(BASE), options=ExtractOptions(now=now_utc()), challenge=True)
+    # Not looked at (None): the page is looked at here, and is its own article.
+    extracted = extract_article(page, EJINA.url(BASE), feed=feed, options=ExtractOptions(now=now_utc()))
+    assert extracted.title == EJINA.title
 
 
 def test_links_of_a_feed_body_standing_in_for_a_challenge_are_unwrapped():

@@ -179,14 +179,16 @@ def _extract_body(tree: lxml.html.HtmlElement, base_url: str, options: ExtractOp
     return document, anchors
 
 
-def _page_tree(body: bytes, text: str, feed: FeedHints) -> tuple[lxml.html.HtmlElement, bool]:
+def _page_tree(body: bytes, text: str, feed: FeedHints, challenge: bool | None) -> tuple[lxml.html.HtmlElement, bool]:
     """The tree to read the article from, and whether it is the page's own.
 
     A WAF challenge is never read as an article: the feed's body stands in
     for it, or there is no article.
     """
     tree = parse_html(text)
-    if not may_be_challenge(body) or not is_challenge_page(tree, text):
+    if challenge is None:
+        challenge = may_be_challenge(body) and is_challenge_page(tree, text)
+    if not challenge:
         return tree, True
     if feed.body_html:
         return _feed_tree(feed), False
@@ -284,13 +286,19 @@ def extract_article(
     content_type: str | None = None,
     feed: FeedHints | None = None,
     options: ExtractOptions | None = None,
+    challenge: bool | None = None,
 ) -> ExtractedArticle:
-    """Decode, clean and describe one article page; raise NoArticle when there is none."""
+    """Decode, clean and describe one article page; raise NoArticle when there is none.
+
+    ``challenge`` is whether the page is a WAF challenge, when the caller has
+    looked already (the spider has: the check is not repeated); None, looked
+    at here.
+    """
     options = options or ExtractOptions()
     feed = feed or FeedHints()
     rules = options.rules or SiteRules()
     text, _encoding = decode_html(body, content_type)
-    tree, own_page = _page_tree(body, text, feed)
+    tree, own_page = _page_tree(body, text, feed, challenge)
     base_url = document_base_url(tree, url) if own_page else url
 
     language_tag = page_language(tree, fallback=feed.language)

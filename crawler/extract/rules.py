@@ -140,7 +140,9 @@ def may_be_challenge(body: bytes) -> bool:
     """False when an undecoded page holds no challenge marker (it is then no challenge)."""
     if body.startswith(WIDE_ENCODING_BOMS) or b"\x00" in body[:WIDE_ENCODING_SNIFF_BYTES]:
         return True  # UTF-16 or UTF-32: only its decoded text can tell
-    if any(shift in body for shift in SEVEN_BIT_CJK_SHIFTS):
+    # The shift's first byte alone first: a one-byte search is a memchr, a
+    # two-byte one costs as much as lower-casing the whole page.
+    if any(shift[:1] in body and shift in body for shift in SEVEN_BIT_CJK_SHIFTS):
         return True
     if any(marker in body for marker in CHALLENGE_ENCODED_MARKERS):
         return True

@@ -38,7 +38,8 @@ def extract_page(page: ArticlePage):
     # Imported where it runs: the workers (warmed up with it), not the crawl process.
     from crawler.extract.core import extract_article
 
-    return extract_article(page.body, page.url, content_type=page.content_type, feed=page.hints, options=page.options)
+    return extract_article(page.body, page.url, content_type=page.content_type, feed=page.hints, options=page.options,
+                           challenge=page.challenge)
 
 
 def warm_up() -> None:

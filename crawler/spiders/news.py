@@ -181,7 +181,7 @@ class NewsSpider(scrapy.Spider):
             return None
         response, _page_source = self.challenged.pop(candidate)
         source_id, hints = self.feed_bodies.pop(candidate)
-        return self.article_page(response, source_id, hints)
+        return self.article_page(response, source_id, hints, challenge=True)
 
     def report_failure(self, url: str, reason: str, source_id: str, *, kind: str, attempt: int = 1) -> None:
         self.logger.warning("%s %s failed: %s", kind, url, reason)
@@ -303,7 +303,10 @@ class NewsSpider(scrapy.Spider):
             self.report_failure(response.url, f"not an HTML page ({mime})", source_id, kind="article",
                                 attempt=response.meta.get(ATTEMPT_META, 1))
             return
-        if not hints.body_html and self._is_challenge(response):
+        # With a feed body at hand, extraction looks (it reads the body
+        # instead); else here, and extraction does not look again.
+        challenge = None if hints.body_html else self._is_challenge(response)
+        if challenge:
             # Never archived, never solved: the article comes from a feed that
             # carries it, now or when that feed is read, else it is a failure.
             self.crawler.stats.inc_value("newsarchive/challenge_pages")
@@ -315,7 +318,7 @@ class NewsSpider(scrapy.Spider):
                 return
         else:
             self.feed_bodies.pop(response.meta.get(ARTICLE_ID_META), None)  # the page itself will do
-        yield self.article_page(response, source_id, hints)
+        yield self.article_page(response, source_id, hints, challenge=challenge)
 
     def report_unanswered_challenges(self, spider=None) -> None:
         """At the end of the run: challenge pages no feed stood in for are failures."""
@@ -324,7 +327,7 @@ class NewsSpider(scrapy.Spider):
                                 source_id, kind="article")
         self.challenged.clear()
 
-    def article_page(self, response: Response, source_id: str, hints: FeedHints) -> ArticlePage:
+    def article_page(self, response: Response, source_id: str, hints: FeedHints, *, challenge: bool | None = None) -> ArticlePage:
         source = self.sources[source_id]
         content_type = response.headers.get("Content-Type", b"").decode("latin-1") or None
         return ArticlePage(
@@ -337,6 +340,7 @@ class NewsSpider(scrapy.Spider):
             hints=hints,
             capture=response.meta.get(CAPTURE_META),
             attempt=response.meta.get(ATTEMPT_META, 1),
+            challenge=challenge,
             options=ExtractOptions(
                 timezone=source.timezone,
                 include_images=self.settings.getbool("NEWSARCHIVE_IMAGES"),
