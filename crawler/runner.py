@@ -6,6 +6,7 @@ starts a process per crawl (``newsarchive crawl`` itself).
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import tempfile
@@ -77,7 +78,7 @@ def run_crawl(config: Config, sources: list[SourceBase], settings: Settings) -> 
             settings.set("NEWSARCHIVE_RUN_RECORD_FILE", os.path.join(scratch, "run.json"), priority="cmdline")
         process = CrawlerProcess(settings)
         process.crawl(NewsSpider, sources=sources)
-        process.start()
+        start_reactor(process)
         record_file = Path(settings["NEWSARCHIVE_RUN_RECORD_FILE"])
         if not record_file.exists():
             raise RuntimeError("the crawl ended without writing its run record (see the log above)")
@@ -101,6 +102,16 @@ def run_worker(settings: Settings) -> None:
 
     process = CrawlerProcess(settings)
     process.crawl(DistributedNewsSpider)
+    start_reactor(process)
+
+
+def start_reactor(process: CrawlerProcess) -> None:
+    """Run the crawl to its end, its set-up objects kept out of garbage collection."""
+    # Everything imported and built so far (about 90,000 objects the collector
+    # tracks: Scrapy, Twisted, our tables) lives as long as the process.
+    # Frozen, the older-generation collections a crawl triggers stop walking
+    # it again and again (they took 7 % of the crawl process's CPU).
+    gc.freeze()
     process.start()
 
 
