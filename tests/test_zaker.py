@@ -301,6 +301,56 @@ def test_a_challenge_verdict_given_is_not_checked_again():
     assert extracted.title == EJINA.title
 
 
+def _spider_and_response(page: bytes, url: str, *, content_type: str | None = "text/html; charset=utf-8"):
+    from scrapy.http import Request
+    from scrapy.http.response import Response
+    from scrapy.http.response.html import HtmlResponse
+    from scrapy.utils.test import get_crawler
+
+    from crawler.config import FeedSource
+    from crawler.spiders.news import ARTICLE_ID_META, NewsSpider
+
+    spider = NewsSpider.from_crawler(get_crawler(NewsSpider), sources=[FeedSource(id="z", kind="feed", url=f"{BASE}/rss.xml")])
+    request = Request(url, meta={ARTICLE_ID_META: article_id(url)})
+    if content_type is None:  # what Scrapy makes of a body with control bytes and no Content-Type
+        return spider, Response(url, body=page, request=request)
+    return spider, HtmlResponse(url, body=page, request=request, headers={"Content-Type": content_type})
+
+
+def test_the_spider_hands_its_challenge_verdict_to_extraction():
+    feed = FeedHints(title=CHALLENGED.title, body_html=article_body(CHALLENGED, BASE, furniture=False))
+    url = CHALLENGED.url(BASE)
+    # An ordinary page: looked at, no challenge.
+    spider, response = _spider_and_response(article_page(EJINA, BASE, now_utc()).encode(), url)
+    assert [page.challenge for page in spider.parse_article(response, "z", FeedHints())] == [False]
+    # With a feed body at hand, extraction looks (and reads the body if it must).
+    assert [page.challenge for page in spider.parse_article(response, "z", feed)] == [None]
+    # A challenge: its feed's body stands in, known to be needed.
+    spider, response = _spider_and_response(challenge_page(CHALLENGED.path).encode(), url)
+    spider.feed_bodies[article_id(url)] = ("z", feed)
+    [page] = spider.parse_article(response, "z", FeedHints())
+    assert page.challenge is True and page.hints.body_html == feed.body_html
+    # A challenge met before its feed: kept, then stood in for when the feed comes.
+    spider, response = _spider_and_response(challenge_page(CHALLENGED.path).encode(), url)
+    assert list(spider.parse_article(response, "z", FeedHints())) == []
+    spider.feed_bodies[article_id(url)] = ("z", feed)
+    assert spider.feed_stand_in(url).challenge is True
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "iso2022_jp_2"])
+def test_a_page_scrapy_cannot_read_as_text_is_left_to_extraction(encoding):
+    """No Content-Type and control bytes: a plain Response, which the spider cannot look into."""
+    url = CHALLENGED.url(BASE)
+    body = challenge_page(CHALLENGED.path).encode(encoding)
+    spider, response = _spider_and_response(body, url, content_type=None)
+    assert not hasattr(response, "text")
+    [page] = spider.parse_article(response, "z", FeedHints())
+    assert page.challenge is None
+    with pytest.raises(NoArticle, match="challenge"):  # extraction decodes it and finds the challenge
+        extract_article(page.body, url, content_type=page.content_type, feed=page.hints, options=page.options,
+                        challenge=page.challenge)
+
+
 def test_links_of_a_feed_body_standing_in_for_a_challenge_are_unwrapped():
     page = challenge_page(CHALLENGED.path).encode()
     wrapped = f"https://app.myzaker.com/zaker/link.php?pk=1&b={quote(_b64(TARGET))}"

@@ -303,9 +303,12 @@ class NewsSpider(scrapy.Spider):
             self.report_failure(response.url, f"not an HTML page ({mime})", source_id, kind="article",
                                 attempt=response.meta.get(ATTEMPT_META, 1))
             return
-        # With a feed body at hand, extraction looks (it reads the body
-        # instead); else here, and extraction does not look again.
-        challenge = None if hints.body_html else self._is_challenge(response)
+        # Looked for here, and extraction does not look again; left to it (None)
+        # with a feed body at hand (it reads that instead) or a response Scrapy
+        # could not take for text (no Content-Type, control bytes: UTF-16,
+        # ISO-2022), which only extraction's own decoding can read.
+        looks = not hints.body_html and isinstance(response, TextResponse)
+        challenge = self._is_challenge(response) if looks else None
         if challenge:
             # Never archived, never solved: the article comes from a feed that
             # carries it, now or when that feed is read, else it is a failure.
