@@ -1,8 +1,8 @@
 """Crawl throughput: `newsarchive crawl` over N portal-weight pages on loopback.
 
 For each N, a site of N distinct ~100 KB article pages (Chinese and English,
-one JPEG each; see portal_site.py) is served by a threaded HTTP server in this
-process, and the real command crawls its RSS feed into a fresh temporary
+one JPEG each; see portal_site.py) is served by an asyncio HTTP server in a
+thread of this process, and the real command crawls its RSS feed into a fresh temporary
 archive (robots.txt obeyed; no download delay and no AutoThrottle, which
 are politeness, not cost). Measured:
 
@@ -12,7 +12,8 @@ are politeness, not cost). Measured:
   delta, the others' from psutil, sampled every 0.2 s (see tree_cpu);
 - peak RSS of the tree (the sum of its processes' RSS, sampled every 0.2 s;
   pages the workers share with the forkserver count once per process), and
-  the peak of the summed PSS beside it (shared pages counted once);
+  the peak of the summed PSS beside it (shared pages counted once; read once a
+  second, as reading it costs the cores the crawl uses);
 - articles/s and CPU s/article; the archive must hold N records and N images;
 - trafilatura alone: CPU time (time.process_time) of ``trafilatura.extract``
   over the same N page bodies, in one process pinned to one core;
@@ -60,6 +61,7 @@ except ImportError:  # figures from getrusage alone; no peak RSS of the tree
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_SECONDS = 0.2
+PSS_EVERY = 5  # samples: PSS once a second
 
 
 @dataclass
@@ -77,7 +79,8 @@ class CrawlResult:
     startup: float | None  # launch to first request the site served
     tail: float | None  # last request served to exit
     crawl_sys: float = 0.0  # of cpu_rusage, in the kernel (sockets, pipes, epoll, files)
-    site_cpu: float = 0.0  # this process (the site's server threads) during the crawl: not the crawl's, but on the same cores
+    site_cpu: float = 0.0  # the site's server thread during the crawl: not the crawl's, but on the same cores
+    bench_cpu: float = 0.0  # this whole process meanwhile: the site's server and the sampler
     traf_cpu: float = 0.0
     page_kb: float = 0.0
 
@@ -105,8 +108,13 @@ class TreeSampler(threading.Thread):
         self.cpu: dict[tuple[int, float], float] = {}  # (pid, create time) -> last user+system seen
         self.names: dict[tuple[int, float], str] = {}
         self.stopping = threading.Event()
+        self.samples = 0
 
     def sample(self) -> None:
+        # PSS (smaps) costs a millisecond of CPU per process, on the cores the
+        # crawl uses: read every PSS_EVERY samples only (memory stays flat).
+        with_pss = self.samples % PSS_EVERY == 0
+        self.samples += 1
         try:
             procs = [self.root, *self.root.children(recursive=True)]
         except psutil.Error:
@@ -115,7 +123,7 @@ class TreeSampler(threading.Thread):
         for proc in procs:
             try:
                 with proc.oneshot():
-                    memory = proc.memory_full_info()
+                    memory = proc.memory_full_info() if with_pss else proc.memory_info()
                     rss += memory.rss
                     pss += getattr(memory, "pss", memory.rss)
                     times = proc.cpu_times()
@@ -126,7 +134,8 @@ class TreeSampler(threading.Thread):
             except psutil.Error:
                 continue
         self.peak_rss = max(self.peak_rss, rss)
-        self.peak_pss = max(self.peak_pss, pss)
+        if with_pss:
+            self.peak_pss = max(self.peak_pss, pss)
 
     def run(self) -> None:
         while not self.stopping.wait(SAMPLE_SECONDS):
@@ -219,7 +228,7 @@ def run_crawl(n: int, concurrency: int, workers: int | None, keep: Path | None,
             os.sync()
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             server.reset_counters()
-            site_cpu_before = time.process_time()
+            site_cpu_before, bench_cpu_before = server.cpu_seconds(), time.process_time()
             started = time.monotonic()
             proc = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
             sampler = TreeSampler(proc.pid) if psutil else None
@@ -228,7 +237,7 @@ def run_crawl(n: int, concurrency: int, workers: int | None, keep: Path | None,
                 sampler.start()
             returncode = proc.wait()
             wall = time.monotonic() - started
-            site_cpu = time.process_time() - site_cpu_before
+            site_cpu, bench_cpu = server.cpu_seconds() - site_cpu_before, time.process_time() - bench_cpu_before
             if sampler:
                 sampler.stop()
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -251,7 +260,7 @@ def run_crawl(n: int, concurrency: int, workers: int | None, keep: Path | None,
             records=records, images=images,
             cpu_by_process=sampler.breakdown() if sampler else "",
             startup=(first - started) if first else None, tail=(started + wall - last) if last else None,
-            site_cpu=site_cpu, crawl_sys=after.ru_stime - before.ru_stime,
+            site_cpu=site_cpu, bench_cpu=bench_cpu, crawl_sys=after.ru_stime - before.ru_stime,
             page_kb=sum(map(len, pages)) / len(pages) / 1024,
         )
         return result, pages
@@ -280,9 +289,12 @@ def tree_cpu(rusage: float, sampler: TreeSampler | None) -> float:
 def trafilatura_cpu(pages: list[bytes], scratch: Path) -> float:
     """CPU seconds of trafilatura.extract over the pages, in a child process pinned to one core."""
     listing = Path(tempfile.mkdtemp(prefix="newsarchive-bench-traf-", dir=scratch)) / "pages.pickle"
-    listing.write_bytes(pickle.dumps(pages))  # one file: see main() on deleting files
-    result = subprocess.run([sys.executable, __file__, "--trafilatura-only", str(listing)],
-                            capture_output=True, text=True, check=True)
+    listing.write_bytes(pickle.dumps(pages))  # one file (see main() on deleting files), gone at once
+    try:
+        result = subprocess.run([sys.executable, __file__, "--trafilatura-only", str(listing)],
+                                capture_output=True, text=True, check=True)
+    finally:
+        listing.unlink()
     return float(result.stdout.strip().splitlines()[-1])
 
 
@@ -317,7 +329,7 @@ def print_table(results: list[CrawlResult]) -> None:
                  f"getrusage {r.cpu_rusage:.1f} s ({r.crawl_sys:.1f} s in the kernel)"]
         if r.startup is not None:
             extra.append(f"launch to first request {r.startup:.1f} s, last request to exit {r.tail:.1f} s")
-        extra.append(f"site server CPU {r.site_cpu:.1f} s")
+        extra.append(f"site server CPU {r.site_cpu:.2f} s (with the sampler: {r.bench_cpu:.2f} s)")
         extra.append(f"trafilatura {r.traf_cpu / r.n * 1000:.1f} ms/page")
         if r.cpu_by_process:
             extra.append(f"CPU s by process: {r.cpu_by_process}")

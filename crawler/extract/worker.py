@@ -88,5 +88,7 @@ def start_extraction_server() -> BaseContext:
 if os.environ.get(WARM_UP_ENV) == "1":  # imported by the forkserver start_extraction_server started
     warm_up()
     # The workers forked from here share what is loaded now. Frozen, the
-    # garbage collector never walks it (nor writes to it: pages stay shared).
+    # garbage collector never walks it (nor writes its own bookkeeping into
+    # those shared pages). Collected first: what is dead now is not kept.
+    gc.collect()
     gc.freeze()
