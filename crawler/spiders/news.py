@@ -23,6 +23,7 @@ from crawler import signals
 from crawler.capture import CAPTURE_META
 from crawler.config import SourceBase
 from crawler.extract.article import ExtractOptions, FeedHints, canonical_url
+from crawler.extract.decode import decode_html
 from crawler.incremental import LISTING_KINDS, revisit_due
 from crawler.items import ArticlePage
 from crawler.extract.rules import ZAKER_RULES, SiteRules, is_challenge_text, may_be_challenge, unwrap_link
@@ -243,7 +244,14 @@ class NewsSpider(scrapy.Spider):
     @staticmethod
     def _is_challenge(response: Response) -> bool:
         # The bytes first: most responses are cleared without decoding them.
-        return isinstance(response, TextResponse) and may_be_challenge(response.body) and is_challenge_text(response.text)
+        if not may_be_challenge(response.body):
+            return False
+        if isinstance(response, TextResponse):
+            return is_challenge_text(response.text)
+        # A body Scrapy could not take for text (no Content-Type, control
+        # bytes: UTF-16, ISO-2022) is decoded as extraction would.
+        text, _encoding = decode_html(response.body, response.headers.get("Content-Type", b"").decode("latin-1") or None)
+        return is_challenge_text(text)
 
     def _blocked(self, response: Response, source_id: str) -> bool:
         """A WAF challenge instead of the list: say so, and leave the source alone this run.
@@ -304,11 +312,8 @@ class NewsSpider(scrapy.Spider):
                                 attempt=response.meta.get(ATTEMPT_META, 1))
             return
         # Looked for here, and extraction does not look again; left to it (None)
-        # with a feed body at hand (it reads that instead) or a response Scrapy
-        # could not take for text (no Content-Type, control bytes: UTF-16,
-        # ISO-2022), which only extraction's own decoding can read.
-        looks = not hints.body_html and isinstance(response, TextResponse)
-        challenge = self._is_challenge(response) if looks else None
+        # with a feed body at hand, which it reads instead of a challenge.
+        challenge = None if hints.body_html else self._is_challenge(response)
         if challenge:
             # Never archived, never solved: the article comes from a feed that
             # carries it, now or when that feed is read, else it is a failure.
