@@ -12,8 +12,8 @@ are politeness, not cost). Measured:
   delta, the others' from psutil, sampled every 0.2 s (see tree_cpu);
 - peak RSS of the tree (the sum of its processes' RSS, sampled every 0.2 s;
   pages the workers share with the forkserver count once per process), and
-  the peak of the summed PSS beside it (shared pages counted once; read once a
-  second, as reading it costs the cores the crawl uses);
+  the peak of the summed PSS beside it (shared pages counted once; read every
+  0.4 s, as reading it costs the cores the crawl uses);
 - articles/s and CPU s/article; the archive must hold N records and N images;
 - trafilatura alone: CPU time (time.process_time) of ``trafilatura.extract``
   over the same N page bodies, in one process pinned to one core;
@@ -61,7 +61,7 @@ except ImportError:  # figures from getrusage alone; no peak RSS of the tree
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_SECONDS = 0.2
-PSS_EVERY = 5  # samples: PSS once a second
+PSS_EVERY = 2  # samples: PSS every 0.4 s
 
 
 @dataclass
@@ -112,7 +112,7 @@ class TreeSampler(threading.Thread):
 
     def sample(self) -> None:
         # PSS (smaps) costs a millisecond of CPU per process, on the cores the
-        # crawl uses: read every PSS_EVERY samples only (memory stays flat).
+        # crawl uses: read every PSS_EVERY samples only.
         with_pss = self.samples % PSS_EVERY == 0
         self.samples += 1
         try:

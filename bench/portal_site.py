@@ -464,7 +464,9 @@ class PortalServer:
 
     def __enter__(self) -> "PortalServer":
         self._thread.start()
-        self._listening.wait()  # a stop before the loop runs would be lost
+        # Until the loop runs: a stop sent before would be lost.
+        if not self._listening.wait(10) or not self._thread.is_alive():
+            raise RuntimeError("the bench site's server did not start")
         return self
 
     def __exit__(self, *exc) -> None:
