@@ -48,6 +48,11 @@ def site_rules(source: SourceBase) -> SiteRules | None:
     return None
 
 
+def content_type(response: Response) -> str | None:
+    """The response's Content-Type header as sent, None when it has none."""
+    return response.headers.get("Content-Type", b"").decode("latin-1") or None
+
+
 def failure_reason(failure: Failure) -> str:
     """A short, operator-readable reason for a failed request."""
     if failure.check(HttpError):
@@ -208,7 +213,7 @@ class NewsSpider(scrapy.Spider):
     # -- callbacks -----------------------------------------------------------
     def parse_feed(self, response: Response, source_id: str):
         try:
-            feed = parse_feed(response.body, response.url, response.headers.get("Content-Type", b"").decode("latin-1"))
+            feed = parse_feed(response.body, response.url, content_type(response) or "")
         except (FeedError, UnsafeXML) as exc:
             self.report_failure(response.url, str(exc), source_id, kind="feed")
             return
@@ -250,7 +255,7 @@ class NewsSpider(scrapy.Spider):
             return is_challenge_text(response.text)
         # A body Scrapy could not take for text (no Content-Type, control
         # bytes: UTF-16, ISO-2022) is decoded as extraction would.
-        text, _encoding = decode_html(response.body, response.headers.get("Content-Type", b"").decode("latin-1") or None)
+        text, _encoding = decode_html(response.body, content_type(response))
         return is_challenge_text(text)
 
     def _blocked(self, response: Response, source_id: str) -> bool:
@@ -305,8 +310,7 @@ class NewsSpider(scrapy.Spider):
         if response.status == 304:
             self.crawler.signals.send_catch_log(signals.article_skipped, url=response.url, source=source_id, status="unchanged")
             return
-        content_type = response.headers.get("Content-Type", b"").decode("latin-1") or None
-        mime = (content_type or "text/html").split(";")[0].strip().lower()
+        mime = (content_type(response) or "text/html").split(";")[0].strip().lower()
         if mime not in HTML_CONTENT_TYPES:
             self.report_failure(response.url, f"not an HTML page ({mime})", source_id, kind="article",
                                 attempt=response.meta.get(ATTEMPT_META, 1))
@@ -337,12 +341,11 @@ class NewsSpider(scrapy.Spider):
 
     def article_page(self, response: Response, source_id: str, hints: FeedHints, *, challenge: bool | None = None) -> ArticlePage:
         source = self.sources[source_id]
-        content_type = response.headers.get("Content-Type", b"").decode("latin-1") or None
         return ArticlePage(
             source=source_id,
             url=response.url,
             body=response.body,
-            content_type=content_type,
+            content_type=content_type(response),
             fetched=datetime.now(timezone.utc),
             categories=list(source.categories),
             hints=hints,
