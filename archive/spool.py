@@ -76,8 +76,16 @@ class StoreSpool:
                 pass  # replayed by another crawl meanwhile
         return used
 
-    def add(self, op: str, key: str, data: bytes, content_type: str) -> None:
+    def add(self, op: str, key: str, data: bytes, content_type: str, *, behind_only: bool = False) -> bool:
+        """Spool one write; with ``behind_only``, only behind writes still waiting (else False).
+
+        Whether any wait is decided under the lock a replay's end is decided
+        under too: a write never lands in a spool its replayer has just left
+        for good (it would wait for the next run).
+        """
         with self._lock, exclusive(self.directory / ADD_LOCK_FILE):
+            if behind_only and not self._entries():
+                return False
             if self._used_bytes() + len(data) > self.max_bytes:
                 raise SpoolFull(f"the store is unreachable and the spool at {self.directory} is full")
             entries = self._entries()
@@ -90,6 +98,7 @@ class StoreSpool:
                 os.fsync(handle.fileno())
             os.replace(temp, self.directory / f"{sequence:012d}.op")
             _fsync_dir(self.directory)
+        return True
 
     def replay(self, store: ArchiveStore, *, force: bool = False) -> int:
         """Write what waits, oldest first; stop at the first failure. Returns how many went through."""
@@ -111,7 +120,7 @@ class StoreSpool:
     def _replay_locked(self, store: ArchiveStore) -> int:
         """Until the spool is empty: other crawls keep spooling behind a replay."""
         done = 0
-        while entries := self._entries():
+        while entries := self._entries() or self._last_entries():
             for path in entries:
                 header, _, data = path.read_bytes().partition(b"\n")
                 meta: dict[str, Any] = json.loads(header)
@@ -122,6 +131,11 @@ class StoreSpool:
                 path.unlink()
                 done += 1
         return done
+
+    def _last_entries(self) -> list[Path]:
+        """The spool's emptiness confirmed under the adding lock: see add."""
+        with exclusive(self.directory / ADD_LOCK_FILE):
+            return self._entries()
 
 
 class SpooledWriter:
@@ -134,8 +148,8 @@ class SpooledWriter:
     def write(self, op: str, key: str, data: bytes, content_type: str = "application/octet-stream") -> str:
         # Order matters (a record after the image it shows): nothing overtakes the spool.
         if self.spool.pending and (self.spool.replay(self.store) == 0 or self.spool.pending):
-            self.spool.add(op, key, data, content_type)
-            return SPOOLED
+            if self.spool.add(op, key, data, content_type, behind_only=True):
+                return SPOOLED  # else emptied meanwhile (a replay elsewhere ended): straight to the store
         try:
             return apply_write(self.store, op, key, data, content_type)
         except SpoolFull:

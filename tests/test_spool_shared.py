@@ -118,3 +118,26 @@ def test_spooling_while_another_crawl_replays_loses_nothing(tmp_path):
     assert spool.replay(open_store(str(archive)), force=True) + replayed == 1500
     store = open_store(str(archive))
     assert all(store.get(f"articles/x/{n}.json") == str(n).encode() for n in range(1500))
+
+
+def test_a_write_queued_behind_a_replay_that_ends_meanwhile_goes_to_the_store(tmp_path):
+    # A write finds writes waiting, but the replay under way (another crawl's,
+    # or the run's last drain) empties the spool before the write is queued:
+    # it goes straight to the store, not into a spool no one replays this run.
+    from archive.spool import SpooledWriter
+
+    directory = tmp_path / "spool"
+    store = open_store(str(tmp_path / "archive"))
+    store.ensure()
+    spool = StoreSpool(directory)
+    spool.add("put", "articles/first.json", b"1", "application/json")
+
+    class ReplayedElsewhere(StoreSpool):
+        def replay(self, store, *, force=False):
+            StoreSpool(directory).replay(store, force=True)  # the other replayer ends...
+            return 0  # ... while this one found its lock taken
+
+    writer = SpooledWriter(store, ReplayedElsewhere(directory))
+    assert writer.write("put", "articles/second.json", b"2", "application/json") != "spooled"
+    assert spool.pending == 0
+    assert store.get("articles/first.json") == b"1" and store.get("articles/second.json") == b"2"
