@@ -124,7 +124,8 @@ def source_row(source: SourceBase, state: SourceState, run: RunRecord | None, st
     state_started = state.started_at
     run_start = datetime.fromisoformat(run.started) if run else None
     # A "busy" attempt means another process (an admin's crawl) ran it: its run record tells more.
-    state_newer = run_start is None or (state_started >= run_start and state.last_result != "busy")
+    state_newer = run_start is None or (
+        state_started is not None and state_started >= run_start and state.last_result != "busy")
     if state_started is not None and (state_newer or run.run_id == state.last_run_id):
         row.last_run, row.last_run_id = state_started, state.last_run_id
         row.result, row.reason = state.last_result or "unknown", state.reason

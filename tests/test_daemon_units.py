@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from archive.runs import Failure, RunRecord, new_run_id, start_run
+from archive.runs import Failure, RunRecord, new_run_id, save_run, start_run
 from archive.keys import RUNS_PREFIX
 from archive.store import open_store
 from crawler.config import Config
@@ -575,6 +575,17 @@ def test_restart_keeps_a_fresh_source_waiting(tmp_path, fake_daemons):
 
 
 # -- status (what `newsarchive sources` shows) --------------------------------------
+
+def test_sources_status_after_a_one_off_crawl_the_daemon_never_saw(tmp_path):
+    # `newsarchive crawl` leaves a run record in the archive but no schedule
+    # state: the row comes from the run record, and the next run is due now.
+    config = make_config(tmp_path, ["s"])
+    run = _run("s", archived=3)
+    run.finished = run.started
+    save_run(open_store(config.archive.url), run)
+    (row,) = source_rows(config, now=NOW + HOUR)
+    assert row.last_run_id == run.run_id and row.result == "ok" and row.counts["archived"] == 3
+    assert row.next_run is not None and "daemon not running" in row.next_run_note
 
 def test_sources_status_shows_daemon_backoff_and_counts(tmp_path, fake_daemons):
     daemon = fake_daemons(tmp_path, {"good": "ok", "bad": "fail"})
