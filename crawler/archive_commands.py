@@ -15,11 +15,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from crawler.cli_options import ArchiveOption, ConfigOption
+
 out = Console()
 err = Console(stderr=True)
 
-ConfigOption = Annotated[Optional[Path], typer.Option("--config", help="config file")]
-ArchiveOption = Annotated[Optional[str], typer.Option("--archive", help="archive URL, overriding the config's")]
 SourceOption = Annotated[Optional[str], typer.Option("--source", help="only this source")]
 SinceOption = Annotated[Optional[str], typer.Option("--since", help="published on or after this date (YYYY-MM-DD)")]
 EXPORT_FORMATS = ("jsonl", "hexo", "warc")
@@ -63,7 +63,7 @@ def register(app: typer.Typer) -> None:
         store = open_archive(config, archive)
         entries = list_entries(store, source=source, since=cutoff)[: limit or None]
         if not entries and not segment_keys(store):
-            err.print(f"the catalog of {store.url} is empty (rebuild it with `newsarchive verify --rebuild-index`)")
+            err.print(Text(f"the catalog of {store.url} is empty (rebuild it with `newsarchive verify --rebuild-index`)"))
         rows = [((e.sort_time or "")[:16].replace("T", " "), e.source, e.id, " ".join(e.title.split())) for e in entries]
         if out.is_terminal:
             table = Table(box=None, show_header=True, pad_edge=False)
@@ -137,13 +137,13 @@ def register(app: typer.Typer) -> None:
         from archive.catalog import list_entries
 
         if fmt not in EXPORT_FORMATS:
-            err.print(f"unknown format {fmt!r}: use one of {', '.join(EXPORT_FORMATS)}")
+            err.print(Text(f"unknown format {fmt!r}: use one of {', '.join(EXPORT_FORMATS)}"))
             raise typer.Exit(2)
         cutoff = _since(since)
         store = open_archive(config, archive)
         entries = list_entries(store, source=source, since=cutoff)
         count = getattr(exporters, f"export_{fmt}")(store, entries, output)
-        out.print(f"exported {count} {'WARC files' if fmt == 'warc' else 'articles'} to {output}")
+        out.print(Text(f"exported {count} {'WARC files' if fmt == 'warc' else 'articles'} to {output}"))
 
     @app.command()
     def verify(rebuild_index: Annotated[bool, typer.Option("--rebuild-index", help="rebuild the catalog from the records")] = False,
@@ -178,5 +178,5 @@ def register(app: typer.Typer) -> None:
 
         store = open_archive(config, archive)
         app = create_app(store, SearchIndex(default_index_path(store.url)))
-        err.print(f"serving {store.url} on http://{host}:{port}/")
+        err.print(Text(f"serving {store.url} on http://{host}:{port}/"))
         waitress_serve(app, host=host, port=port, threads=4, _quiet=True)

@@ -10,16 +10,16 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from crawler.cli_options import ArchiveOption, ConfigOption, TimezoneOption
 from crawler.config import Config, ConfigError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Scrape news sources on a schedule and archive every article.")
 out = Console()
 err = Console(stderr=True)
 
-ConfigOption = Annotated[Optional[Path], typer.Option("--config", help="config file (default $NEWSARCHIVE_CONFIG, then config/newsarchive.yaml)")]
-ArchiveOption = Annotated[Optional[str], typer.Option("--archive", help="archive URL, overriding the config's")]
 EXIT_BAD_CONFIG = 2
 
 
@@ -30,7 +30,7 @@ def load(config_file: Path | None) -> Config:
         return load_config(config_file)
     except ConfigError as exc:
         for line in exc.lines():
-            err.print(f"[red]config error:[/] {line}", markup=True, highlight=False, soft_wrap=True)
+            err.print(f"[red]config error:[/] {escape(line)}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_BAD_CONFIG) from None
 
 
@@ -59,7 +59,7 @@ def crawl(
     try:
         selected = select_sources(settings_config, sources or [])
     except UnknownSource as exc:
-        err.print(f"[red]error:[/] {exc.args[0]}")
+        err.print(f"[red]error:[/] {escape(exc.args[0])}")
         raise typer.Exit(EXIT_BAD_CONFIG) from None
     if not selected:
         err.print("nothing to crawl: the config has no sources")
@@ -152,9 +152,9 @@ def print_summary(run) -> None:
     table.add_row("[bold]all[/]", *(f"[bold]{run.counts.get(c, 0)}[/]" for c in columns))
     out.print(table)
     for source, why in run.blocked.items():
-        out.print(f"[yellow]blocked[/] {source}: {why}")
+        out.print(f"[yellow]blocked[/] {source}: {escape(why)}", highlight=False)
     for failure in run.failures[:20]:
-        out.print(f"[red]failed[/] {failure.kind} {failure.url}: {failure.reason}", highlight=False)
+        out.print(f"[red]failed[/] {failure.kind} {escape(failure.url)}: {escape(failure.reason)}", highlight=False)
     if len(run.failures) > 20:
         out.print(f"... and {len(run.failures) - 20} more failures in the run record")
 
@@ -163,7 +163,7 @@ def print_summary(run) -> None:
 def extract(
     inputs: Annotated[list[str], typer.Argument(help="HTML files or http(s) URLs")],
     url: Annotated[Optional[str], typer.Option("--url", help="the page's URL, for a file input")] = None,
-    timezone_name: Annotated[Optional[str], typer.Option("--timezone", help="for times given without offset")] = None,
+    timezone_name: TimezoneOption = None,
     config: ConfigOption = None,
     archive: ArchiveOption = None,
 ) -> None:
@@ -184,7 +184,7 @@ def extract(
             article = extract_article(body, page_url, content_type=content_type, options=options)
         except (OSError, FetchError, NoArticle) as exc:
             failed += 1
-            err.print(f"[red]{item}:[/] {exc}", highlight=False)
+            err.print(f"[red]{escape(item)}:[/] {escape(str(exc))}", highlight=False)
             continue
         record = article_record(article, source="extract", fetched=datetime.now(timezone.utc), categories=[])
         sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
@@ -232,7 +232,7 @@ def daemon(
     from crawler.logs import setup_logging
 
     if log_format not in ("text", "json"):
-        err.print(f"[red]error:[/] --log-format: {log_format!r} is neither text nor json")
+        err.print(f"[red]error:[/] --log-format: {escape(repr(log_format))} is neither text nor json")
         raise typer.Exit(EXIT_BAD_CONFIG)
     # Logging first: with --log-format json even a config error is a JSON line.
     setup_logging(log_format, log_level)

@@ -40,13 +40,38 @@ class ConfigError(Exception):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: a wrong type is an error, not a guess ("16" for 16, true for 1.0,
+    # "off" for False); YAML already gives every value its own type. An integer
+    # still stands for a float.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 def _check_http_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"{value!r} is not an http(s) URL with a host")
+    return value
+
+
+def check_archive_url(value: str) -> str:
+    """An archive URL the stores take (the config's, or --archive), else ValueError saying why."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("", "file", "s3") and len(parts.scheme) > 1:
+        raise ValueError(f"{value!r}: use a directory, file:///abs/dir or s3://bucket/prefix")
+    if parts.scheme == "s3" and not parts.netloc:
+        raise ValueError(f"{value!r}: an s3:// URL needs a bucket")
+    if parts.scheme == "file" and parts.netloc not in ("", "localhost"):
+        # file://dir/x names a host "dir", not a relative path.
+        raise ValueError(f"{value!r}: a file URL takes an absolute path: file:///abs/dir")
+    return value
+
+
+def check_timezone(value: str) -> str:
+    """An IANA timezone name (a source's, or extract's --timezone), else ValueError saying why."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown timezone {value!r} (use an IANA name such as Asia/Shanghai)") from None
     return value
 
 
@@ -57,12 +82,7 @@ class ArchiveSettings(_Strict):
     @field_validator("url")
     @classmethod
     def _archive_url(cls, value: str) -> str:
-        scheme = urlsplit(value).scheme
-        if scheme not in ("", "file", "s3") and len(scheme) > 1:
-            raise ValueError(f"{value!r}: use a directory, file:///abs/dir or s3://bucket/prefix")
-        if scheme == "s3" and not urlsplit(value).netloc:
-            raise ValueError(f"{value!r}: an s3:// URL needs a bucket")
-        return value
+        return check_archive_url(value)
 
     @field_validator("endpoint_url")
     @classmethod
@@ -126,13 +146,7 @@ class SourceBase(_Strict):
     @field_validator("timezone")
     @classmethod
     def _timezone(cls, value: str | None) -> str | None:
-        if value is None:
-            return value
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown timezone {value!r} (use an IANA name such as Asia/Shanghai)") from None
-        return value
+        return None if value is None else check_timezone(value)
 
     @model_validator(mode="after")
     def _one_of_url_urls(self) -> "SourceBase":

@@ -110,7 +110,12 @@ def parse_config(text: str, path: Path) -> Config:
 def load_config(path: str | os.PathLike | None = None) -> Config:
     resolved = config_path(path)
     try:
-        text = resolved.read_text(encoding="utf-8")
+        raw = resolved.read_bytes()
     except OSError as exc:
         raise ConfigError(resolved, [(None, "", f"cannot read the config: {exc.strerror or exc}")]) from exc
+    try:
+        text = raw.decode("utf-8-sig")  # a byte order mark, as some editors write, is no error
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(resolved, [(line, "", f"not UTF-8 (byte 0x{raw[exc.start]:02x}): save the config as UTF-8")]) from exc
     return parse_config(text, resolved)

@@ -103,6 +103,24 @@ def test_good_config_loads(tmp_path):
     assert second.parsed_schedule.cron == "*/30 * * * *"
 
 
+def test_an_integer_stands_for_a_float(tmp_path):
+    config = load_config(write(tmp_path, GOOD.replace("download_delay: 0.25", "download_delay: 2"), "good.yaml"))
+    assert config.crawl.download_delay == 2.0
+
+
+def test_utf8_with_a_byte_order_mark_loads(tmp_path):
+    path = tmp_path / "bom.yaml"
+    path.write_bytes(b"\xef\xbb\xbf" + GOOD.encode("utf-8"))
+    assert load_config(path).sources[0].categories == ["新闻"]
+
+
+def test_a_config_not_in_utf8_names_file_and_line(tmp_path):
+    path = tmp_path / "gbk.yaml"
+    path.write_bytes(GOOD.encode("gbk"))
+    message = str(config_error(path))
+    assert message.startswith(f"{path}:{line_of(GOOD, '新闻')}: not UTF-8"), message
+
+
 def test_empty_config_is_all_defaults(tmp_path):
     config = load_config(write(tmp_path, "# nothing\n", "empty.yaml"))
     assert config.sources == []
@@ -144,6 +162,13 @@ BAD_CASES = [
     bad(GOOD.replace("download_delay: 0.25", "download_delay: [1]"), "download_delay", "crawl.download_delay"),
     bad(GOOD.replace("categories: [新闻]", "categories: 新闻"), "categories", "sources[0].categories"),
     bad(GOOD.replace("id: second-map", "id: 12"), "id: 12", "sources[1].id"),
+    # strict types: nothing converted by guess
+    bad(GOOD.replace("concurrency: 4", 'concurrency: "4"'), "concurrency", "crawl.concurrency"),
+    bad(GOOD.replace("concurrency: 4", "concurrency: 4.0"), "concurrency", "crawl.concurrency"),
+    bad(GOOD.replace("download_delay: 0.25", "download_delay: true"), "download_delay", "crawl.download_delay"),
+    bad(GOOD.replace("download_delay: 0.25", "download_delay: 0.25\n  images: \"off\""), "images", "crawl.images"),
+    bad(GOOD.replace("download_delay: 0.25", "download_delay: 0.25\n  obey_robots_txt: 1"), "obey_robots_txt", "crawl.obey_robots_txt"),
+    bad(GOOD.replace("timezone: Asia/Shanghai", "timezone: Asia/Shanghai\n    revisit_days: \"2\""), "revisit_days", "sources[1].revisit_days"),
     # bad schedules
     bad(GOOD.replace("schedule: every 15m", "schedule: every 10s"), "every 10s", "sources[0].schedule"),
     bad(GOOD.replace('schedule: "*/30 * * * *"', 'schedule: "* * *"'), "* * *", "sources[1].schedule"),
@@ -155,6 +180,7 @@ BAD_CASES = [
     bad(GOOD.replace("      - https://example.com/sitemap.xml\n", "      - https://example.com/sitemap.xml\n      - not a url\n"),
         "urls:", "sources[1].urls"),
     bad(GOOD.replace("  url: ./archive\n", "  url: http://example.com/archive\n"), "url: http://example.com/archive", "archive.url"),
+    bad(GOOD.replace("  url: ./archive\n", "  url: file://archive/x\n"), "url: file://archive", "archive.url"),
     bad(GOOD.replace("  url: ./archive\n", "  url: ./archive\n  endpoint_url: localhost:8333\n"), "endpoint_url", "archive.endpoint_url"),
     # bad timezone
     bad(GOOD.replace("timezone: Asia/Shanghai", "timezone: Mars/Olympus_Mons"), "Mars", "sources[1].timezone"),
@@ -256,6 +282,29 @@ def test_cli_exits_2_naming_file_line_and_key(tmp_path, text, needle, key):
     assert result.returncode == 2, result.stderr
     assert f"{path}:{needle_line}: {key}: " in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_cli_prints_config_errors_as_written(tmp_path):
+    # Square brackets in a message or a value are text, never terminal markup.
+    text = GOOD.replace("id: first-feed", 'id: "[bold]x"').replace("schedule: every 15m", "schedule: every 2q")
+    result = _run_cli("sources", "--config", str(write(tmp_path, text)), cwd=tmp_path, COLUMNS="300")
+    assert result.returncode == 2, result.stderr
+    assert "'[bold]x'" in result.stderr and "'every N[smhd]'" in result.stderr, result.stderr
+
+
+def test_cli_config_not_in_utf8_exits_2(tmp_path):
+    path = tmp_path / "gbk.yaml"
+    path.write_bytes(GOOD.encode("gbk"))
+    result = _run_cli("sources", "--config", str(path), cwd=tmp_path, COLUMNS="300")
+    assert result.returncode == 2 and "not UTF-8" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("url", ["s3://", "http://example.com/archive", "file://relative/dir"])
+def test_cli_bad_archive_option_exits_2_naming_it(tmp_path, url):
+    result = _run_cli("ls", "--archive", url, cwd=tmp_path, COLUMNS="300")
+    assert result.returncode == 2, result.stderr
+    assert "--archive" in result.stderr and url in result.stderr and "Traceback" not in result.stderr, result.stderr
 
 
 def test_cli_accepts_a_good_config(tmp_path):

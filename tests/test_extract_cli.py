@@ -55,3 +55,17 @@ def test_a_bad_input_is_reported_and_the_rest_still_printed(site, tmp_path):
     lines = result.stdout.splitlines()
     assert len(lines) == 1 and json.loads(lines[0])["title"] == article.title
     assert "nope.html" in result.stderr and "HTTP 404" in result.stderr
+
+
+def test_an_input_named_like_terminal_markup_is_reported_as_named(tmp_path):
+    missing = tmp_path / "x[/red].html"
+    result = run_cli("extract", str(missing))
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "x[/red].html" in result.stderr.replace("\n", "")
+
+
+def test_an_unknown_timezone_is_a_usage_error(tmp_path):
+    page = tmp_path / "page.html"
+    page.write_text("<html><body><p>text</p></body></html>")
+    result = run_cli("extract", str(page), "--timezone", "Nowhere/Land")
+    assert result.returncode == 2 and "Nowhere/Land" in result.stderr and "Traceback" not in result.stderr, result.stderr
