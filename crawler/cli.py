@@ -154,7 +154,7 @@ def print_summary(run) -> None:
     for source, why in run.blocked.items():
         out.print(f"[yellow]blocked[/] {source}: {escape(why)}", highlight=False)
     for failure in run.failures[:20]:
-        out.print(f"[red]failed[/] {failure.kind} {escape(failure.url)}: {escape(failure.reason)}", highlight=False)
+        out.print(f"[red]failed[/] {failure.kind} {escape(failure.url or failure.source)}: {escape(failure.reason)}", highlight=False)
     if len(run.failures) > 20:
         out.print(f"... and {len(run.failures) - 20} more failures in the run record")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 import sys
 import time
@@ -96,3 +97,36 @@ def test_store_stopped_mid_crawl_comes_back_in_the_same_run(site, own_s3, tmp_pa
     _check_archive(store, site)
     runs = list(store.list(RUNS_PREFIX))
     assert len(runs) == 1
+
+
+def _refused_crawl(tmp_path: Path, archive_url: str, site, env: dict | None = None, **archive) -> tuple:
+    from tests.conftest import run_cli
+
+    config = write_config(tmp_path / "cfg.yaml", archive_url, site_sources(site)[:1], spool_wait=0, **archive)
+    record_file = tmp_path / "run.json"
+    result = run_cli("crawl", "--config", str(config), "--run-record-file", str(record_file), env=env)
+    return result, json.loads(record_file.read_text(encoding="utf-8"))
+
+
+def test_a_local_archive_that_refuses_writes_stops_the_run(site, tmp_path):
+    # The archive path is a file: no directory can be made there, and a spool
+    # would never drain. The crawl stops at once and fails, saying why.
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file")
+    result, run = _refused_crawl(tmp_path, str(blocker), site)
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert run["status"] == "failed" and run["counts"]["archived"] == 0
+    (failure,) = [f for f in run["failures"] if f["kind"] == "source"]
+    assert failure["reason"].startswith("the archive refuses writes") and str(blocker) in failure["reason"]
+    assert "the archive refuses writes" in result.stdout.replace("\n", " ")
+    assert not _spool_files(tmp_path / "state"), "nothing waits for a store that will never take it"
+
+
+@pytest.mark.s3
+def test_an_s3_store_with_wrong_credentials_stops_the_run(site, s3_server, s3_bucket, tmp_path):
+    env = {**s3_server.env(), "AWS_SECRET_ACCESS_KEY": "not-the-secret"}
+    result, run = _refused_crawl(tmp_path, f"s3://{s3_bucket}/refused", site, env=env, endpoint_url=s3_server.endpoint_url)
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert run["status"] == "failed"
+    assert [f["kind"] for f in run["failures"]] == ["source"]
+    assert "not-the-secret" not in json.dumps(run)

@@ -8,13 +8,13 @@ from pathlib import Path
 
 from scrapy import signals as scrapy_signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import NotConfigured
+from scrapy.exceptions import CloseSpider, NotConfigured
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.threads import deferToThread
 
 from archive.records import dump_record, utc_iso
 from archive.runs import Failure, new_run_id, run_bytes, start_run
-from archive.store import StoreUnavailable
+from archive.store import StoreError, StoreUnavailable
 from crawler import signals
 from crawler.items import ArticlePage
 from crawler.pipelines.record import DuplicateArticle
@@ -25,6 +25,9 @@ logger = logging.getLogger(__name__)
 # cancelled): the run is interrupted and runs again. Any other reason but
 # "finished" (start_error, a closespider_* limit) is the crawl failing.
 STOPPED_REASONS = frozenset(("shutdown", "cancelled"))
+# The close reason when the archive refuses writes (no such directory or
+# bucket and none can be made, bad credentials): the run fails.
+STORE_REFUSED = "store_refused"
 
 
 def run_status(close_reason: str) -> str:
@@ -41,6 +44,7 @@ class RunRecordExtension:
         self.spool_wait = spool_wait
         self.local_copy = local_copy
         self.run = start_run(run_id, [])
+        self.refusal: str | None = None  # why the store refused us at the start, if it did
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "RunRecordExtension":
@@ -60,7 +64,14 @@ class RunRecordExtension:
     async def spider_opened(self, spider) -> None:
         self.run.sources = sorted(getattr(spider, "sources", {}))
         spider.run_id = self.run.run_id
-        await maybe_deferred_to_future(deferToThread(self._prepare_store))
+        try:
+            await maybe_deferred_to_future(deferToThread(self._prepare_store))
+        except StoreError as exc:
+            # Nothing could be written, nor would the spool ever drain: the
+            # crawl stops before its first request, and the run fails saying why.
+            logger.error("the archive refuses writes, the crawl stops: %s", exc)
+            self.refusal = str(exc)
+            raise CloseSpider(STORE_REFUSED) from exc
 
     def _prepare_store(self) -> None:
         """Create the archive if needed and replay what an earlier run left in the spool.
@@ -115,8 +126,9 @@ class RunRecordExtension:
         self.run.finished = utc_iso(datetime.now(timezone.utc))
         self.run.status = run_status(reason)
         if self.run.status == "failed":
+            why = f"the archive refuses writes: {self.refusal}" if self.refusal else f"the crawl stopped early ({reason}); see its log"
             for source in self.run.sources:
-                self._fail(Failure(url="", reason=f"the crawl stopped early ({reason}); see its log", source=source, kind="source"))
+                self._fail(Failure(url="", reason=why, source=source, kind="source"))
         if self.local_copy is not None:
             self.local_copy.parent.mkdir(parents=True, exist_ok=True)
             self.local_copy.write_bytes(dump_record(self.run.to_dict()))
