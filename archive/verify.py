@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
 from archive.keys import ARTICLES_PREFIX, IMAGES_PREFIX, SHA256_RE, BadKey, article_key, check_key
-from archive.records import load_record
+from archive.records import ArticleRecord, article_id, content_sha256, load_record
 from archive.store import ArchiveStore, KeyNotFound
+
+# A BCP 47 tag as records carry it: zh, en, zh-CN, zh-Hant-TW, und.
+LANGUAGE_TAG_RE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*")
 
 
 @dataclass
@@ -26,10 +30,11 @@ class VerifyReport:
     images: int = 0
     captures: int = 0
     problems: list[Problem] = field(default_factory=list)
+    empty: bool = False  # nothing at all is stored there: a mistyped path or bucket, not an archive
 
     @property
     def ok(self) -> bool:
-        return not self.problems
+        return not self.problems and not self.empty
 
     def add(self, key: str, what: str, named_by: str | None = None) -> None:
         """One problem per damaged object, however many records name it."""
@@ -54,7 +59,7 @@ def _schema_error(exc: Exception) -> str:
 
 def verify_archive(store: ArchiveStore) -> VerifyReport:
     """Every record parses and matches the schema; every image and capture it names exists intact."""
-    report = VerifyReport()
+    report = VerifyReport(empty=next(iter(store.list("")), None) is None)
     checked_images: dict[str, str | None] = {}  # key -> problem (None: fine), each image hashed once
     checked_captures: dict[tuple[str, int, int], str | None] = {}
     for key in store.list(ARTICLES_PREFIX):
@@ -72,6 +77,8 @@ def verify_archive(store: ArchiveStore) -> VerifyReport:
             expected_key = None
         if expected_key != key:
             report.add(key, f"record id {record.id!r} does not belong at this key")
+        for what in _field_problems(record):
+            report.add(key, what)
         for image in record.images:
             if image.key not in checked_images:
                 checked_images[image.key] = _check_image(store, image.key, image.sha256)
@@ -87,6 +94,18 @@ def verify_archive(store: ArchiveStore) -> VerifyReport:
             if checked_captures[where]:
                 report.add(capture.warc, checked_captures[where], key)
     return report
+
+
+def _field_problems(record: ArticleRecord) -> list[str]:
+    """Fields that contradict what they are derived from (an edit by hand, a broken writer)."""
+    problems = []
+    if record.id != article_id(record.canonical_url):
+        problems.append(f"id {record.id!r} is not derived from canonical_url {record.canonical_url!r}")
+    if record.content_sha256 != content_sha256(record.text):
+        problems.append("content_sha256 is not the hash of text")
+    if not LANGUAGE_TAG_RE.fullmatch(record.language):
+        problems.append(f"language {record.language!r} is not a BCP 47 tag")
+    return problems
 
 
 def _check_image(store: ArchiveStore, key: str, sha256: str) -> str | None:
@@ -125,7 +144,7 @@ def _check_capture(store: ArchiveStore, capture, url: str) -> str | None:
 
 def report_json(report: VerifyReport) -> str:
     return json.dumps(
-        {"ok": report.ok, "records": report.records, "images": report.images, "captures": report.captures,
+        {"ok": report.ok, "empty": report.empty, "records": report.records, "images": report.images, "captures": report.captures,
          "problems": [{"key": p.key, "what": p.what, "named_by": p.named_by} for p in report.problems]},
         ensure_ascii=False, indent=1,
     )

@@ -162,7 +162,12 @@ def register(app: typer.Typer) -> None:
             for problem in report.problems:
                 named = f" (named by {', '.join(problem.named_by)})" if problem.named_by else ""
                 out.print(Text("damaged ", style="red") + Text(f"{problem.key}: {problem.what}{named}"), soft_wrap=True, highlight=False)
-            out.print("archive OK" if report.ok else f"{len(report.problems)} problems")
+            if report.empty:
+                out.print(Text(f"nothing is stored at {store.url}: no archive there"))
+            elif report.ok:
+                out.print("archive OK")
+            else:
+                out.print(f"{len(report.problems)} problems")
         if rebuild_index:
             (err if as_json else out).print(f"catalog rebuilt: {rebuild_catalog(store)} entries")
         raise typer.Exit(0 if report.ok else 1)

@@ -21,6 +21,7 @@ import yaml
 from archive.catalog import CATALOG_PREFIX
 from archive.warc import WARC_PREFIX
 from tests.archive_helpers import crawled_archive, parse_ls
+from tests.conftest import run_cli
 
 # The seed ZAKER post's front matter, key by key (/work/shared/seeds/000_*.txt).
 SEED_FRONT_MATTER_KEYS = ["title", "categories", "headimg", "author", "comments", "date", "thumbnail"]
@@ -314,6 +315,30 @@ def test_verify_reports_exactly_the_damaged_objects(archived, damage):
         for key, data in saved.items():
             store.put(key, data)
     assert verify_json(archived)[0] == 0
+
+
+@pytest.mark.parametrize("field, value, what", [
+    ("text", "edited by hand", "content_sha256 is not the hash of text"),
+    ("canonical_url", "https://example.com/another", "is not derived from canonical_url"),
+    ("language", "Chinese", "is not a BCP 47 tag"),
+])
+def test_verify_reports_fields_that_contradict_their_source(archived, field, value, what):
+    store = archived.store
+    victim = sorted(archived.records.values(), key=lambda r: r["id"])[0]
+    key = archived.key(victim)
+    saved = store.get(key)
+    try:
+        store.put(key, json.dumps({**json.loads(saved), field: value}, ensure_ascii=False).encode("utf-8"))
+        code, report = verify_json(archived)
+        assert code == 1 and [(p["key"], what in p["what"]) for p in report["problems"]] == [(key, True)], report["problems"]
+    finally:
+        store.put(key, saved)
+
+
+def test_verify_of_a_path_holding_nothing_fails(tmp_path):
+    result = run_cli("verify", "--archive", str(tmp_path / "typo"))
+    assert result.returncode == 1 and "nothing is stored" in result.stdout, result.stdout + result.stderr
+    assert "archive OK" not in result.stdout
 
 
 def test_verify_rebuild_index_restores_ls_and_search(archived):
