@@ -6,6 +6,7 @@ Thin wrappers: the work is in ``archive/`` (which knows nothing of Scrapy).
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -29,10 +30,12 @@ def open_archive(config: Path | None, archive: str | None):
     """The archive store: --archive, else the config's (a missing default config is fine with --archive)."""
     from archive.store import open_store
     from crawler.cli import load
+    from crawler.config import CONFIG_ENV_VAR
     from crawler.configfile import config_path
 
     endpoint = None
-    if config is not None or config_path(None).exists() or archive is None:
+    named = config is not None or bool(os.environ.get(CONFIG_ENV_VAR))  # a file asked for must exist
+    if named or config_path(None).exists() or archive is None:
         settings = load(config)
         archive = archive or settings.archive.url
         endpoint = settings.archive.endpoint_url
@@ -52,9 +55,15 @@ def _since(value: str | None):
         raise typer.Exit(2) from None
 
 
+def _filters(source: str | None, since: str | None) -> str:
+    """What an empty answer was asked for: 'of source x since 2024-01-01', or 'in the catalog'."""
+    asked = ([f"of source {source!r}"] if source else []) + ([f"since {since}"] if since else [])
+    return " ".join(asked) or "in the catalog"
+
+
 def register(app: typer.Typer) -> None:
     @app.command("ls")
-    def list_articles(source: SourceOption = None, since: SinceOption = None, limit: Annotated[int, typer.Option("--limit")] = 0,
+    def list_articles(source: SourceOption = None, since: SinceOption = None, limit: Annotated[int, typer.Option("--limit", min=0, help="at most this many (0: all)")] = 0,
                       config: ConfigOption = None, archive: ArchiveOption = None) -> None:
         """Archived articles, newest first: date, source, id, title (tab-separated when piped)."""
         from archive.catalog import list_entries, segment_keys
@@ -64,6 +73,8 @@ def register(app: typer.Typer) -> None:
         entries = list_entries(store, source=source, since=cutoff)[: limit or None]
         if not entries and not segment_keys(store):
             err.print(Text(f"the catalog of {store.url} is empty (rebuild it with `newsarchive verify --rebuild-index`)"))
+        elif not entries:
+            err.print(Text(f"no article {_filters(source, since)}"))
         rows = [((e.sort_time or "")[:16].replace("T", " "), e.source, e.id, " ".join(e.title.split())) for e in entries]
         if out.is_terminal:
             table = Table(box=None, show_header=True, pad_edge=False)
@@ -83,6 +94,7 @@ def register(app: typer.Typer) -> None:
         from archive.store import KeyNotFound
 
         store = open_archive(config, archive)
+        article_id = article_id.strip().lower()  # ids are lower-case hex; one pasted in capitals is the same
         try:
             data = store.get(article_key(article_id))
         except (KeyNotFound, BadKey):
@@ -107,7 +119,7 @@ def register(app: typer.Typer) -> None:
             out.print(line, soft_wrap=True, highlight=False)
 
     @app.command()
-    def search(text: str, limit: Annotated[int, typer.Option("--limit")] = 20,
+    def search(text: str, limit: Annotated[int, typer.Option("--limit", min=1)] = 20,
                config: ConfigOption = None, archive: ArchiveOption = None) -> None:
         """Full-text search over titles and bodies (Chinese included); exit 1 when nothing matches."""
         from archive.search import SearchIndex, default_index_path
@@ -139,9 +151,16 @@ def register(app: typer.Typer) -> None:
         if fmt not in EXPORT_FORMATS:
             err.print(Text(f"unknown format {fmt!r}: use one of {', '.join(EXPORT_FORMATS)}"))
             raise typer.Exit(2)
+        if output.exists() and not output.is_dir():
+            err.print(Text(f"--output: {output} is a file, not a directory"))
+            raise typer.Exit(2)
         cutoff = _since(since)
         store = open_archive(config, archive)
         entries = list_entries(store, source=source, since=cutoff)
+        if not entries:
+            # Nothing written: an earlier export in that directory stays as it was.
+            err.print(Text(f"no article {_filters(source, since)}: nothing exported"))
+            raise typer.Exit(1)
         count = getattr(exporters, f"export_{fmt}")(store, entries, output)
         out.print(Text(f"exported {count} {'WARC files' if fmt == 'warc' else 'articles'} to {output}"))
 
@@ -176,12 +195,17 @@ def register(app: typer.Typer) -> None:
     def serve(port: Annotated[int, typer.Option("--port")] = 8080, host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
               config: ConfigOption = None, archive: ArchiveOption = None) -> None:
         """A read-only web page to browse and search the archive."""
-        from waitress import serve as waitress_serve
+        from waitress import create_server
 
         from archive.search import SearchIndex, default_index_path
         from archive.web import create_app
 
         store = open_archive(config, archive)
         app = create_app(store, SearchIndex(default_index_path(store.url)))
+        try:
+            server = create_server(app, host=host, port=port, threads=4)
+        except OSError as exc:
+            err.print(Text(f"cannot serve on {host}:{port}: {exc.strerror or exc}"))
+            raise typer.Exit(1) from None
         err.print(Text(f"serving {store.url} on http://{host}:{port}/"))
-        waitress_serve(app, host=host, port=port, threads=4, _quiet=True)
+        server.run()

@@ -141,8 +141,8 @@ def worker(
 
 def print_summary(run) -> None:
     table = Table(title=f"run {run.run_id}: {run.status}", title_justify="left")
-    columns = ("archived", "updated", "unchanged", "duplicates", "failed", "images_stored", "images_failed")
-    headers = ("new", "updated", "same", "dup", "failed", "images", "img failed")
+    columns = ("archived", "updated", "unchanged", "skipped", "duplicates", "failed", "images_stored", "images_failed")
+    headers = ("new", "updated", "same", "skipped", "dup", "failed", "images", "img failed")
     table.add_column("source", overflow="fold")
     for header in headers:
         table.add_column(header, justify="right")

@@ -118,6 +118,17 @@ def test_show_json_is_the_stored_record(archived):
         assert json.loads(stdout) == record
 
 
+def test_show_takes_an_id_in_capitals(archived):
+    record = next(iter(archived.records.values()))
+    assert archived.ok("show", "--json", record["id"].upper()).encode("utf-8") == archived.store.get(archived.key(record))
+
+
+def test_ls_limit(archived):
+    assert ls_ids(archived, "--limit", "2") == newest_first(archived.records.values())[:2]
+    negative = archived.cli("ls", "--limit", "-1")
+    assert negative.returncode == 2 and "--limit" in negative.stderr
+
+
 def test_show_unknown_id_fails(archived):
     for bad in ("0123456789abcdef", "../../etc/passwd"):
         result = archived.cli("show", bad)
@@ -261,6 +272,35 @@ def test_export_warc_copies_the_capture_files(archived, tmp_path):
                     urls.add(warc_record.rec_headers.get_header("WARC-Target-URI"))
         assert list(out.glob("index/cdxj/**/*.cdxj")), "each file's CDXJ index comes along"
     assert {r["url"] for r in archived.records.values()} <= urls
+
+
+def test_export_matching_nothing_leaves_an_earlier_export_alone(archived, tmp_path):
+    out = tmp_path / "jsonl"
+    archived.ok("export", "--format", "jsonl", "--output", str(out))
+    before = (out / "articles.jsonl").read_bytes()
+    result = archived.cli("export", "--format", "jsonl", "--output", str(out), "--source", "no-such-source")
+    assert result.returncode == 1 and "no-such-source" in result.stderr, result.stderr
+    assert (out / "articles.jsonl").read_bytes() == before
+
+
+def test_export_into_a_file_is_refused(archived, tmp_path):
+    target = tmp_path / "a-file"
+    target.write_text("mine")
+    result = archived.cli("export", "--format", "jsonl", "--output", str(target))
+    assert result.returncode == 2 and "is a file" in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert target.read_text() == "mine"
+
+
+def test_serve_on_a_port_in_use_says_so(archived):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = archived.cli("serve", "--port", str(port), timeout=60)
+    assert result.returncode == 1 and f"cannot serve on 127.0.0.1:{port}" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_export_rejects_an_unknown_format(archived, tmp_path):

@@ -307,6 +307,12 @@ def test_cli_bad_archive_option_exits_2_naming_it(tmp_path, url):
     assert "--archive" in result.stderr and url in result.stderr and "Traceback" not in result.stderr, result.stderr
 
 
+def test_cli_reads_a_config_named_by_the_environment_even_with_archive(tmp_path):
+    missing = tmp_path / "missing.yaml"
+    result = _run_cli("ls", "--archive", str(tmp_path / "archive"), cwd=tmp_path, NEWSARCHIVE_CONFIG=str(missing), COLUMNS="300")
+    assert result.returncode == 2 and str(missing) in result.stderr, result.stderr
+
+
 def test_cli_accepts_a_good_config(tmp_path):
     path = write(tmp_path, GOOD.replace("./archive", str(tmp_path / "archive")), "good.yaml")
     result = _run_cli("sources", "--config", str(path), cwd=tmp_path, COLUMNS="200")
