@@ -6,7 +6,6 @@ Thin wrappers: the work is in ``archive/`` (which knows nothing of Scrapy).
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -29,17 +28,11 @@ EXPORT_FORMATS = ("jsonl", "hexo", "warc")
 def open_archive(config: Path | None, archive: str | None):
     """The archive store: --archive, else the config's (a missing default config is fine with --archive)."""
     from archive.store import open_store
-    from crawler.cli import load
-    from crawler.config import CONFIG_ENV_VAR
-    from crawler.configfile import config_path
+    from crawler.cli import config_in_use, load
 
-    endpoint = None
-    named = config is not None or bool(os.environ.get(CONFIG_ENV_VAR))  # a file asked for must exist
-    if named or config_path(None).exists() or archive is None:
-        settings = load(config)
-        archive = archive or settings.archive.url
-        endpoint = settings.archive.endpoint_url
-    return open_store(archive, endpoint_url=endpoint)
+    settings = load(config) if archive is None else config_in_use(config)
+    endpoint = settings.archive.endpoint_url if settings else None
+    return open_store(archive or settings.archive.url, endpoint_url=endpoint)
 
 
 def _since(value: str | None):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,6 +22,16 @@ out = Console()
 err = Console(stderr=True)
 
 EXIT_BAD_CONFIG = 2
+
+
+def config_in_use(config_file: Path | None) -> Config | None:
+    """The config a command that can do without one reads: one named (--config,
+    $NEWSARCHIVE_CONFIG) must load, the default only if it is there."""
+    from crawler.config import CONFIG_ENV_VAR
+    from crawler.configfile import config_path
+
+    named = config_file is not None or bool(os.environ.get(CONFIG_ENV_VAR))
+    return load(config_file) if named or config_path(None).exists() else None
 
 
 def load(config_file: Path | None) -> Config:
@@ -172,12 +183,13 @@ def extract(
     from crawler.extract.fetch import FetchError, fetch_page
     from crawler.extract.record import article_record
 
+    settings = config_in_use(config)  # how pages are fetched: the crawl's User-Agent, timeout, size limit
     failed = 0
     options = ExtractOptions(timezone=timezone_name, now=datetime.now(timezone.utc))
     for item in inputs:
         try:
             if item.startswith(("http://", "https://")):
-                page = fetch_page(item)
+                page = fetch_page(item, settings.crawl if settings else None)
                 body, page_url, content_type = page.body, page.url, page.content_type
             else:
                 body, page_url, content_type = Path(item).read_bytes(), url or Path(item).resolve().as_uri(), None

@@ -108,6 +108,11 @@ class CrawlSettings(_Strict):
     spool_wait: float = Field(30, ge=0)  # seconds a crawl's end waits for an unreachable store to come back
     warc_max_bytes: int = Field(100 * 1024 * 1024, ge=1024)  # a WARC file is closed once it reaches this size
 
+    @property
+    def user_agent_header(self) -> str:
+        """The User-Agent sent: the configured one, with the contact for site owners."""
+        return f"{self.user_agent} (+{self.contact})" if self.contact else self.user_agent
+
 
 class SourceBase(_Strict):
     id: str

@@ -52,7 +52,7 @@ def crawl_settings(config: Config, *, archive_url: str | None = None, run_id: st
             "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.concurrency,
             "DOWNLOAD_DELAY": crawl.download_delay,
             "ROBOTSTXT_OBEY": crawl.obey_robots_txt,
-            "USER_AGENT": f"{crawl.user_agent} (+{crawl.contact})" if crawl.contact else crawl.user_agent,
+            "USER_AGENT": crawl.user_agent_header,
             "AUTOTHROTTLE_ENABLED": crawl.autothrottle,
             "AUTOTHROTTLE_START_DELAY": max(crawl.download_delay, 0.5),
             "NEWSARCHIVE_ALLOW_PRIVATE_ADDRESSES": crawl.allow_private_addresses,

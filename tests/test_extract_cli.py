@@ -69,3 +69,24 @@ def test_an_unknown_timezone_is_a_usage_error(tmp_path):
     page.write_text("<html><body><p>text</p></body></html>")
     result = run_cli("extract", str(page), "--timezone", "Nowhere/Land")
     assert result.returncode == 2 and "Nowhere/Land" in result.stderr and "Traceback" not in result.stderr, result.stderr
+
+
+def test_a_named_config_sets_how_pages_are_fetched(site, tmp_path):
+    article = ARTICLES[0]
+    config = tmp_path / "cfg.yaml"
+    config.write_text("crawl:\n  user_agent: extract-check/1.0\n  contact: ops@example.com\n", encoding="utf-8")
+    url = site.url(article.path) + "?extract-ua-check"
+    result = run_cli("extract", url, "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    (headers,) = [h for _method, path, h in site.requests if path.endswith("?extract-ua-check")]
+    assert headers.get("User-Agent") == "extract-check/1.0 (+ops@example.com)"
+
+
+def test_a_bad_named_config_stops_extract(tmp_path):
+    page = tmp_path / "page.html"
+    page.write_text("<html><body><p>text</p></body></html>")
+    config = tmp_path / "bad.yaml"
+    config.write_text("crawl:\n  concurency: 4\n", encoding="utf-8")
+    result = run_cli("extract", str(page), "--config", str(config))
+    assert result.returncode == 2 and f"{config}:2: crawl.concurency" in result.stderr, result.stderr
+    assert result.stdout == ""

@@ -6,10 +6,8 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
-from crawler.config import DEFAULT_USER_AGENT
+from crawler.config import CrawlSettings
 
-MAX_PAGE_BYTES = 20 * 1024 * 1024
-TIMEOUT_SECONDS = 30
 
 
 class FetchError(OSError):
@@ -23,13 +21,15 @@ class FetchedPage:
     content_type: str | None
 
 
-def fetch_page(url: str, *, user_agent: str = DEFAULT_USER_AGENT) -> FetchedPage:
-    request = urllib.request.Request(url, headers={"User-Agent": user_agent, "Accept": "text/html,*/*;q=0.5"})
+def fetch_page(url: str, settings: CrawlSettings | None = None) -> FetchedPage:
+    """The page at ``url``, fetched as a crawl would (its User-Agent, timeout and size limit)."""
+    settings = settings or CrawlSettings()
+    request = urllib.request.Request(url, headers={"User-Agent": settings.user_agent_header, "Accept": "text/html,*/*;q=0.5"})
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
-            body = response.read(MAX_PAGE_BYTES + 1)
-            if len(body) > MAX_PAGE_BYTES:
-                raise FetchError(f"{url}: page larger than {MAX_PAGE_BYTES} bytes")
+        with urllib.request.urlopen(request, timeout=settings.timeout) as response:
+            body = response.read(settings.max_page_bytes + 1)
+            if len(body) > settings.max_page_bytes:
+                raise FetchError(f"{url}: page larger than {settings.max_page_bytes} bytes")
             return FetchedPage(response.geturl(), body, response.headers.get("Content-Type"))
     except urllib.error.HTTPError as exc:
         raise FetchError(f"{url}: HTTP {exc.code}") from exc
