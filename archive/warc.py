@@ -166,6 +166,10 @@ class WarcSpool:
         offset, length = self._write(response, gzip_level(content_type, headers.get("content-encoding", "")))
         self._write(request, GZIP_LEVEL)
         self._write(metadata, GZIP_LEVEL)
+        # Out of this process's buffer before the record naming the range is
+        # written: a crawl killed later leaves these bytes in the spool file,
+        # which the next crawl uploads (a flush; the file is fsynced at its end).
+        self._handle.flush()
         self._index.append(CdxjLine(url, date.replace("-", "").replace(":", "").replace("T", "").rstrip("Z"), status,
                                     content_type.split(";")[0].strip(), response.rec_headers.get_header("WARC-Payload-Digest") or "",
                                     offset, length, self._key))

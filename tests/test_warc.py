@@ -235,3 +235,24 @@ def test_a_crawl_uploads_a_dead_crawls_spool_but_not_a_running_ones(site, tmp_pa
     crawl(config)
     assert store.exists(live_key) and not live_path.parent.exists()
     assert sorted(p.name for p in spool_root.iterdir()) == [], "every crawl removed its own spool directory and lock"
+
+
+def test_a_capture_is_on_disk_before_its_record_can_name_it(tmp_path):
+    # A crawl killed after an article's record was written must not leave that
+    # record pointing past the end of its WARC file: each capture leaves the
+    # process's buffer before capture() returns where it is.
+    import gzip
+    from datetime import datetime, timezone
+
+    from archive.warc import WarcSpool
+
+    spool = WarcSpool(tmp_path, "20260101T000000Z-abcdef", datetime(2026, 1, 1, tzinfo=timezone.utc))
+    capture = spool.capture("https://example.com/a.html", method="GET", request_headers=[("Accept", "text/html")],
+                            status=200, reason="OK", protocol="HTTP/1.1",
+                            response_headers=[("Content-Type", "text/html; charset=utf-8")],
+                            body="<p>短文</p>".encode("utf-8"), fetched=datetime.now(timezone.utc))
+    (path,) = tmp_path.iterdir()
+    on_disk = path.read_bytes()  # what another process (the next crawl) would find now
+    member = on_disk[capture.offset: capture.offset + capture.length]
+    assert len(member) == capture.length
+    assert b"WARC-Type: response" in gzip.decompress(member)
