@@ -104,3 +104,25 @@ def test_an_archived_article_with_a_failed_image_is_fetched_again(site, tmp_path
     assert site.count(image.path) > hits, "and its failed image with it"
     run = latest_run(archive_store(str(tmp_path / "archive")))
     assert any(f["kind"] == "image" and f["attempt"] == 2 for f in run["failures"]), run["failures"]
+
+
+def test_catalog_entries_lost_by_a_killed_crawl_are_written_again(site, tmp_path):
+    # A crawl killed before its last catalog part leaves records the catalog
+    # does not know. The next crawl fetches them (they are not skippable),
+    # finds them unchanged, and catalogues them: the one after skips them all.
+    from archive.catalog import CATALOG_PREFIX, list_entries
+
+    archive = str(tmp_path / "archive")
+    config = write_config(tmp_path / "cfg.yaml", archive, [{"id": "rss", "kind": "feed", "url": site.url("/feeds/atom.xml")}])
+    crawl(config)
+    store = archive_store(archive)
+    ids = {entry.id for entry in list_entries(store)}
+    assert ids
+    for key in list(store.list(CATALOG_PREFIX)):
+        store.delete(key)
+    crawl(config)
+    run = latest_run(store)
+    assert run["counts"]["unchanged"] == len(ids) and run["counts"]["archived"] == 0
+    assert {entry.id for entry in list_entries(store)} == ids, "the lost entries are back"
+    crawl(config)
+    assert latest_run(store)["counts"]["skipped"] == len(ids)

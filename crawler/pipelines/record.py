@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 from scrapy.utils.defer import maybe_deferred_to_future
@@ -11,7 +13,7 @@ from archive.catalog import CatalogEntry, catalog_entry, segment_bytes, segment_
 from archive.records import article_id
 from archive.runs import new_run_id, run_started
 from archive.spool import SPOOLED
-from archive.writer import ARCHIVED, UPDATED
+from archive.writer import ARCHIVED, UNCHANGED, UPDATED
 from crawler.extract.record import article_record
 from crawler.items import ArticlePage
 from crawler.storage import archive_writer
@@ -25,16 +27,20 @@ class DuplicateArticle(DropItem):
 
 
 class ArchiveRecordPipeline:
-    def __init__(self, writer, run_id: str) -> None:
+    def __init__(self, writer, run_id: str, catalogued: Callable[[], dict | None] = lambda: None) -> None:
         self.writer = writer
         self.run_id = run_id
+        # The article ids the archive's catalog held when the crawl began (None: not read).
+        self.catalogued = catalogued
         self.seen: set[str] = set()
         self.pending: list[CatalogEntry] = []
         self.parts_written = 0
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "ArchiveRecordPipeline":
-        return cls(archive_writer(crawler), crawler.settings.get("NEWSARCHIVE_RUN_ID") or new_run_id())
+        incremental = crawler.settings.getbool("NEWSARCHIVE_INCREMENTAL")
+        return cls(archive_writer(crawler), crawler.settings.get("NEWSARCHIVE_RUN_ID") or new_run_id(),
+                   (lambda: getattr(crawler.spider, "archived", None)) if incremental else (lambda: None))
 
     async def process_item(self, item):
         if not isinstance(item, ArticlePage) or item.article is None:
@@ -51,11 +57,18 @@ class ArchiveRecordPipeline:
             # The id is free again: a later copy of the article may still make it.
             self.seen.discard(item.article_id)
             raise
-        if item.status in (ARCHIVED, UPDATED, SPOOLED):
+        if item.status in (ARCHIVED, UPDATED, SPOOLED) or self._missing_from_catalog(item):
             self.pending.append(catalog_entry(record))
             if len(self.pending) >= CATALOG_PART_ENTRIES:
                 await self.flush_catalog()
         return item
+
+    def _missing_from_catalog(self, item: ArticlePage) -> bool:
+        """Stored already, yet not in the catalog: its entry was lost (a crawl
+        killed before writing its last part, a part the store refused). Catalogued
+        now, or ls, search and export would never show it and every run would fetch it again."""
+        catalogued = self.catalogued()
+        return item.status == UNCHANGED and catalogued is not None and item.article_id not in catalogued
 
     async def flush_catalog(self) -> None:
         entries, self.pending = self.pending, []
