@@ -25,6 +25,8 @@ MAX_ATTEMPTS = 5
 # How far back run records are read for failures to try again.
 RETRY_LOOKBACK_DAYS = 14
 LISTING_KINDS = ("feed", "sitemap", "listing")
+# Failures of an article page itself: not fetched, not extracted, or not stored.
+ARTICLE_FAILURE_KINDS = ("article", "store")
 
 
 class ListingCachePolicy(RFC2616Policy):
@@ -72,7 +74,12 @@ def revisit_due(entry: CatalogEntry, revisit_days: float, now: datetime) -> bool
 
 
 def failures_to_retry(store: ArchiveStore, source_ids: set[str], now: datetime | None = None) -> list[Failure]:
-    """Article pages that failed (or whose images failed) in each source's latest run, under MAX_ATTEMPTS."""
+    """Article pages that failed (fetch, extraction, store) or whose images failed, under MAX_ATTEMPTS.
+
+    A source's failures are those of its latest completed run, plus those of
+    any later run that did not complete (killed, interrupted, crashed): such a
+    run may never have got to the older ones. The newest attempt at a URL counts.
+    """
     now = now or datetime.now(timezone.utc)
     keys: list[str] = []
     try:
@@ -81,7 +88,7 @@ def failures_to_retry(store: ArchiveStore, source_ids: set[str], now: datetime |
             keys += list(store.list(f"{RUNS_PREFIX}{day:%Y/%m/%d}/"))
     except StoreError:
         return []
-    pending: list[Failure] = []
+    pending: dict[tuple[str, str], Failure] = {}  # (source, url) -> the newest failure
     covered: set[str] = set()
     for key in sorted(keys, reverse=True):
         try:
@@ -91,15 +98,19 @@ def failures_to_retry(store: ArchiveStore, source_ids: set[str], now: datetime |
         fresh = set(run.get("sources", [])) & source_ids - covered
         if not fresh:
             continue
-        covered |= fresh
+        if run.get("status") == "completed":
+            covered |= fresh
         for failure in run.get("failures", []):
             if failure.get("source") not in fresh or failure.get("attempt", 1) >= MAX_ATTEMPTS:
                 continue
-            if failure.get("kind") == "article":
-                pending.append(Failure(**failure))
+            if failure.get("kind") in ARTICLE_FAILURE_KINDS:
+                retry = Failure(**{**failure, "kind": "article"})
             elif failure.get("kind") == "image" and failure.get("article_url"):
                 # The article is fetched again: its images are tried again with it.
-                pending.append(Failure(**{**failure, "url": failure["article_url"], "kind": "article"}))
+                retry = Failure(**{**failure, "url": failure["article_url"], "kind": "article"})
+            else:
+                continue
+            pending.setdefault((retry.source, retry.url), retry)
         if covered == source_ids:
             break
-    return pending
+    return list(pending.values())

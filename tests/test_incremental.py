@@ -84,10 +84,34 @@ def test_failures_are_retried_a_bounded_number_of_times(tmp_path):
         Failure(url="http://x/img.jpg", reason="HTTP 404", source="feed-a", kind="image"),
     ]
     for run in (older, newer):
+        run.status = "completed"
         store.put(run.key, json.dumps(run.to_dict()).encode())
     retry = failures_to_retry(store, {"feed-a", "feed-b"}, now)
     # feed-a: only its latest run counts; feed-b's latest run is the older one (no failures of its own).
     assert [(f.url, f.attempt) for f in retry] == [("http://x/again", 2)]
+
+
+def test_a_run_that_did_not_complete_keeps_the_older_failures(tmp_path):
+    # A crawl killed at its run_timeout: the daemon's record of it names only
+    # the source's failure. The articles the run before failed on, and what
+    # the killed run itself failed on, are all still to be tried again.
+    store = open_store(str(tmp_path / "archive"))
+    now = datetime.now(timezone.utc)
+    completed = start_run(f"{(now - timedelta(hours=3)):%Y%m%dT%H%M%SZ}-aaaaaa", ["feed-a"])
+    completed.status = "completed"
+    completed.failures = [Failure(url="http://x/a1", reason="HTTP 500", source="feed-a", kind="article"),
+                          Failure(url="http://x/a2", reason="HTTP 500", source="feed-a", kind="article")]
+    interrupted = start_run(f"{(now - timedelta(hours=2)):%Y%m%dT%H%M%SZ}-bbbbbb", ["feed-a"])
+    interrupted.status = "interrupted"
+    interrupted.failures = [Failure(url="http://x/a1", reason="HTTP 500", source="feed-a", kind="article", attempt=2),
+                            Failure(url="http://x/s1", reason="could not archive: spool full", source="feed-a", kind="store")]
+    killed = start_run(f"{(now - timedelta(hours=1)):%Y%m%dT%H%M%SZ}-cccccc", ["feed-a"])
+    killed.status = "failed"
+    killed.failures = [Failure(url="", reason="timeout: killed after 3600 s", source="feed-a", kind="source")]
+    for run in (completed, interrupted, killed):
+        store.put(run.key, json.dumps(run.to_dict()).encode())
+    retry = sorted((f.url, f.attempt, f.kind) for f in failures_to_retry(store, {"feed-a"}, now))
+    assert retry == [("http://x/a1", 2, "article"), ("http://x/a2", 1, "article"), ("http://x/s1", 1, "article")]
 
 
 def test_an_archived_article_with_a_failed_image_is_fetched_again(site, tmp_path):

@@ -104,7 +104,8 @@ class RunRecordExtension:
 
     def item_error(self, item, response, spider=None, failure=None) -> None:
         reason = failure.getErrorMessage() if failure is not None else "pipeline error"
-        self._fail(Failure(url=getattr(item, "url", ""), reason=f"could not archive: {reason}", source=getattr(item, "source", ""), kind="store"))
+        self._fail(Failure(url=getattr(item, "url", ""), reason=f"could not archive: {reason}", source=getattr(item, "source", ""), kind="store",
+                           attempt=getattr(item, "attempt", 1)))
 
     def fetch_failed(self, url: str, reason: str, source: str, kind: str, article_url: str | None = None, attempt: int = 1) -> None:
         self._fail(Failure(url=url, reason=reason, source=source, kind=kind, article_url=article_url, attempt=attempt))
