@@ -46,6 +46,10 @@ def _reason(status: int) -> str:
         return ""
 
 
+# What Scrapy's HttpCacheMiddleware marks a response it answered from the cache with.
+CACHED_FLAG = "cached"
+
+
 class WarcCaptureMiddleware:
     def __init__(self, writer, spool: WarcSpool, spool_root: Path) -> None:
         self.writer = writer
@@ -68,6 +72,10 @@ class WarcCaptureMiddleware:
         return middleware
 
     async def process_response(self, request, response, spider=None):
+        if CACHED_FLAG in response.flags:
+            # Served from the local HTTP cache (a feed within its max-age):
+            # nothing was fetched, so there is nothing to capture.
+            return response
         capture, finished = await self._on_spool_thread(
             self._capture, response.url, method=request.method, request_headers=_header_pairs(request.headers),
             status=response.status, reason=_reason(response.status), protocol=response.protocol or "HTTP/1.1",

@@ -150,3 +150,30 @@ def test_catalog_entries_lost_by_a_killed_crawl_are_written_again(site, tmp_path
     assert {entry.id for entry in list_entries(store)} == ids, "the lost entries are back"
     crawl(config)
     assert latest_run(store)["counts"]["skipped"] == len(ids)
+
+
+def test_a_feed_answered_from_the_http_cache_is_not_captured_again(tmp_path):
+    import io
+
+    from warcio.archiveiterator import ArchiveIterator
+
+    from archive.warc import WARC_PREFIX
+
+    site = FixtureSite().start()
+    site.add_route("/fresh/feed.xml", lambda request: Response(200, _feed(site), "application/rss+xml",
+                                                                headers={"Cache-Control": "max-age=3600"}))
+    try:
+        archive = str(tmp_path / "archive")
+        config = write_config(tmp_path / "cfg.yaml", archive, [{"id": "fresh", "kind": "feed", "url": site.url("/fresh/feed.xml")}])
+        crawl(config)
+        crawl(config)
+        assert site.count("/fresh/feed.xml") == 1, "the second crawl took the feed from the cache"
+        store = archive_store(archive)
+        captured = []
+        for key in store.list(WARC_PREFIX):
+            for record in ArchiveIterator(io.BytesIO(store.get(key))):
+                if record.rec_type == "response":
+                    captured.append(record.rec_headers.get_header("WARC-Target-URI"))
+        assert captured.count(site.url("/fresh/feed.xml")) == 1, "captured when fetched, not when read from the cache"
+    finally:
+        site.stop()
