@@ -61,6 +61,10 @@ def first_run_time(schedule: Schedule, state: SourceState, now: datetime, backof
     """
     interval = schedule.nominal_interval
     last = state.started_at
+    if last is not None and last > now:
+        # Recorded while the clock was ahead: nothing is known of when it really
+        # ran, and waiting for that time could silence the source for days.
+        last = None
     unfinished = state.last_result in ("running", "interrupted")
     at_once = now + timedelta(seconds=random.uniform(0, jitter)) if jitter > 0 else now
     if last is None or unfinished or now - last >= interval:

@@ -133,6 +133,15 @@ def test_never_ran_or_stale_runs_at_once():
     assert first_run_time(CRON_HOURLY, stale, NOW, 6 * 3600) == NOW
 
 
+def test_a_last_run_in_the_future_runs_at_once():
+    # The clock was a month ahead when the state was written, then corrected.
+    schedule = parse_schedule("every 15m")
+    ahead = SourceState(last_started=iso(NOW + timedelta(days=30)), last_result="ok")
+    assert first_run_time(schedule, ahead, NOW, 3600) == NOW
+    failing = SourceState(last_started=iso(NOW + timedelta(days=30)), last_result="failed", consecutive_failures=3)
+    assert first_run_time(schedule, failing, NOW, 3600) == NOW
+
+
 def test_fresh_source_waits_for_its_next_time():
     fresh = SourceState(last_started=iso(NOW - timedelta(minutes=20)), last_result="ok")
     assert first_run_time(EVERY_HOUR, fresh, NOW, 6 * 3600) == NOW + timedelta(minutes=40)
