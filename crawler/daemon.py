@@ -180,10 +180,13 @@ class Daemon:
         crawl = self._start_child(source_id, run_id, self.crawl_command(source_id, run_id, record_file))
         if crawl is None:
             return "skipped"
-        self.state.update(source_id, last_started=utc_iso(_utcnow()), last_run_id=run_id, last_result="running",
-                          reason=None, last_counts=None)
         self.metrics.running.inc()
         try:
+            try:
+                self.state.update(source_id, last_started=utc_iso(_utcnow()), last_run_id=run_id, last_result="running",
+                                  reason=None, last_counts=None)
+            except OSError as exc:  # a full disk: the crawl is still ours to time and reap
+                logger.error("could not record the start of %s in the state file: %s", source_id, exc)
             if not crawl.wait(self.settings.run_timeout):
                 if crawl.ended_by is None:
                     crawl.ended_by = "timeout"

@@ -583,6 +583,24 @@ def test_restart_keeps_a_fresh_source_waiting(tmp_path, fake_daemons):
     assert second.scheduler.get_job("a").next_run_time == started + timedelta(minutes=1)
 
 
+def test_a_state_file_that_cannot_be_written_leaves_the_crawl_supervised(tmp_path, fake_daemons, monkeypatch):
+    # The disk is full when the run starts: the crawl still runs under the
+    # daemon's time limit and is reaped, and its lock is let go.
+    daemon = fake_daemons(tmp_path, {"a": "ok"})
+    real_update = daemon.state.update
+
+    def update(source_id, **fields):
+        if fields.get("last_result") == "running":
+            raise OSError(28, "No space left on device")
+        return real_update(source_id, **fields)
+
+    monkeypatch.setattr(daemon.state, "update", update)
+    assert daemon.run_source("a") == "ok"
+    assert daemon.children == {}
+    assert daemon.state.get("a").last_result == "ok"
+    assert [line[0] for line in daemon.mark_lines()] == ["start", "end"]
+
+
 # -- status (what `newsarchive sources` shows) --------------------------------------
 
 def test_sources_status_after_a_one_off_crawl_the_daemon_never_saw(tmp_path):
