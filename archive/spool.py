@@ -32,6 +32,13 @@ REPLAY_INTERVAL_SECONDS = 5.0  # between attempts to reach a store that was down
 SPOOLED = "spooled"
 ADD_LOCK_FILE = ".lock"
 REPLAY_LOCK_FILE = ".replay.lock"
+# The last number given to a write. Listing the spool for it, and stat-ing
+# every entry for the size bound, at each write made a long outage slow
+# itself down (15 ms a write with 1,000 waiting, 80 ms with 5,000).
+SEQUENCE_FILE = ".sequence"
+ENTRY_SUFFIX = ".op"
+# The size bound is summed afresh this often, and between, kept up by this process's own writes.
+USED_BYTES_RECOUNT_SECONDS = 5.0
 
 
 class SpoolFull(StoreUnavailable):
@@ -57,24 +64,59 @@ class StoreSpool:
         self.max_bytes = max_bytes
         self._lock = threading.Lock()
         self._last_attempt = 0.0
+        self._sequence_checked = False  # the sequence file checked against the entries, once per process
+        self._used: tuple[float, int] | None = None  # (when summed, bytes)
 
     def _entries(self) -> list[Path]:
         if not self.directory.is_dir():
             return []
-        return sorted(self.directory.glob("*.op"))
+        return sorted(self.directory.glob("*" + ENTRY_SUFFIX))
 
     @property
     def pending(self) -> int:
+        """How many writes wait (lists the spool: for reports, not for every write)."""
         return len(self._entries())
 
+    def waiting(self) -> bool:
+        """Whether any write waits: stops at the first entry found."""
+        try:
+            with os.scandir(self.directory) as found:
+                return any(entry.name.endswith(ENTRY_SUFFIX) for entry in found)
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+
     def _used_bytes(self) -> int:
-        used = 0
-        for path in self._entries():
-            try:
-                used += path.stat().st_size
-            except FileNotFoundError:
-                pass  # replayed by another crawl meanwhile
-        return used
+        now = time.monotonic()
+        if self._used is None or now - self._used[0] >= USED_BYTES_RECOUNT_SECONDS:
+            used = 0
+            for path in self._entries():
+                try:
+                    used += path.stat().st_size
+                except FileNotFoundError:
+                    pass  # replayed by another crawl meanwhile
+            self._used = (now, used)
+        return self._used[1]
+
+    def _next_sequence(self) -> int:
+        """The number of the next write (under the adding lock): after every waiting one."""
+        record = self.directory / SEQUENCE_FILE
+        try:
+            last = int(record.read_text(encoding="ascii"))
+        except (FileNotFoundError, ValueError):
+            last = 0
+        if not self._sequence_checked:
+            # A sequence file behind the entries (lost with a power cut, removed
+            # by hand) would number a new write before older ones.
+            entries = self._entries()
+            last = max(last, int(entries[-1].stem) if entries else 0)
+            # Only adders make temp files, under this lock: any now is a killed one's.
+            for temp in self.directory.glob(".*.tmp"):
+                temp.unlink(missing_ok=True)
+            self._sequence_checked = True
+        temp = self.directory / f"{SEQUENCE_FILE}.tmp"
+        temp.write_text(str(last + 1), encoding="ascii")
+        os.replace(temp, record)  # made durable by the directory fsync after the entry
+        return last + 1
 
     def add(self, op: str, key: str, data: bytes, content_type: str, *, behind_only: bool = False) -> bool:
         """Spool one write; with ``behind_only``, only behind writes still waiting (else False).
@@ -84,20 +126,24 @@ class StoreSpool:
         for good (it would wait for the next run).
         """
         with self._lock, exclusive(self.directory / ADD_LOCK_FILE):
-            if behind_only and not self._entries():
+            if behind_only and not self.waiting():
                 return False
             if self._used_bytes() + len(data) > self.max_bytes:
                 raise SpoolFull(f"the store is unreachable and the spool at {self.directory} is full")
-            entries = self._entries()
-            sequence = int(entries[-1].stem) + 1 if entries else 1
+            sequence = self._next_sequence()
             header = json.dumps({"op": op, "key": key, "content_type": content_type}).encode() + b"\n"
             temp = self.directory / f".{sequence:012d}.tmp"
-            with open(temp, "wb") as handle:
-                handle.write(header + data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temp, self.directory / f"{sequence:012d}.op")
+            try:
+                with open(temp, "wb") as handle:
+                    handle.write(header + data)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                os.replace(temp, self.directory / f"{sequence:012d}{ENTRY_SUFFIX}")
+            except BaseException:
+                temp.unlink(missing_ok=True)  # a full disk leaves no half entry behind
+                raise
             _fsync_dir(self.directory)
+            self._used = (self._used[0], self._used[1] + len(header) + len(data))
         return True
 
     def replay(self, store: ArchiveStore, *, force: bool = False) -> int:
@@ -147,7 +193,7 @@ class SpooledWriter:
 
     def write(self, op: str, key: str, data: bytes, content_type: str = "application/octet-stream") -> str:
         # Order matters (a record after the image it shows): nothing overtakes the spool.
-        if self.spool.pending and (self.spool.replay(self.store) == 0 or self.spool.pending):
+        if self.spool.waiting() and (self.spool.replay(self.store) == 0 or self.spool.waiting()):
             if self.spool.add(op, key, data, content_type, behind_only=True):
                 return SPOOLED  # else emptied meanwhile (a replay elsewhere ended): straight to the store
         try:
@@ -166,9 +212,9 @@ class SpooledWriter:
     def drain(self, wait_seconds: float) -> int:
         """Try to empty the spool for up to ``wait_seconds``; returns what is still waiting."""
         deadline = time.monotonic() + wait_seconds
-        while self.spool.pending:
+        while self.spool.waiting():
             self.spool.replay(self.store, force=True)
-            if not self.spool.pending or time.monotonic() >= deadline:
+            if not self.spool.waiting() or time.monotonic() >= deadline:
                 break
             time.sleep(min(REPLAY_INTERVAL_SECONDS, max(0.0, deadline - time.monotonic())))
         return self.spool.pending

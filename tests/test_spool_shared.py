@@ -141,3 +141,32 @@ def test_a_write_queued_behind_a_replay_that_ends_meanwhile_goes_to_the_store(tm
     assert writer.write("put", "articles/second.json", b"2", "application/json") != "spooled"
     assert spool.pending == 0
     assert store.get("articles/first.json") == b"1" and store.get("articles/second.json") == b"2"
+
+
+def test_a_sequence_file_behind_the_spool_never_numbers_a_write_before_waiting_ones(tmp_path):
+    from archive.spool import SEQUENCE_FILE
+
+    directory = tmp_path / "spool"
+    first = StoreSpool(directory)
+    for n in range(3):
+        first.add("put", f"k/{n}", b"x", "text/plain")
+    (directory / SEQUENCE_FILE).write_text("1")  # lost to a power cut, say
+    (directory / ".000000000009.tmp").write_bytes(b"half a write of a killed crawl")
+    StoreSpool(directory).add("put", "k/3", b"x", "text/plain")  # another process, later
+    assert [path.stem for path in sorted(directory.glob("*.op"))] == [f"{n:012d}" for n in (1, 2, 3, 4)]
+    assert not list(directory.glob(".*.tmp")), "a killed crawl's temp file is gone"
+    store = open_store(str(tmp_path / "archive"))
+    assert StoreSpool(directory).replay(store, force=True) == 4
+    assert [store.get(f"k/{n}") for n in range(4)] == [b"x"] * 4
+
+
+def test_the_spool_stays_within_its_bound(tmp_path):
+    import pytest
+
+    from archive.spool import SpoolFull
+
+    spool = StoreSpool(tmp_path / "spool", max_bytes=4096)
+    spool.add("put", "k/0", b"x" * 3000, "text/plain")
+    with pytest.raises(SpoolFull):
+        spool.add("put", "k/1", b"x" * 3000, "text/plain")
+    assert spool.pending == 1
