@@ -67,6 +67,7 @@ EXTENSIONS = {
     "crawler.extensions.runrecord.RunRecordExtension": 100,
     "crawler.extensions.progress.ProgressExtension": 110,
     "crawler.extensions.redisrun.RedisRunExtension": 120,
+    "crawler.extensions.cacheprune.HttpCachePruner": 130,
 }
 # Conditional requests (ETag / Last-Modified / max-age) for feeds, sitemaps and
 # list pages only; the cache lives in the state directory (crawler.runner).
@@ -91,9 +92,10 @@ NEWSARCHIVE_STATE_DIR = "state"
 NEWSARCHIVE_WARC = True  # raw capture of every response into warc/
 NEWSARCHIVE_WARC_MAX_BYTES = 100 * 1024 * 1024
 NEWSARCHIVE_SPOOL_MAX_BYTES = 2 * 1024 * 1024 * 1024  # local room for writes while the store is down
-NEWSARCHIVE_SPOOL_WAIT = 30
+NEWSARCHIVE_SPOOL_WAIT = 30  # seconds a crawl's end waits for a store that is down to come back
 NEWSARCHIVE_INCREMENTAL = True  # skip pages the archive holds; HTTP-cache feeds and sitemaps
 NEWSARCHIVE_WORKER = False  # a distributed-mode worker (`newsarchive worker`)
 NEWSARCHIVE_ALLOW_PRIVATE_ADDRESSES = False
 NEWSARCHIVE_SOURCE_HOSTS = []  # hosts of the configured sources: allowed even when private
-NEWSARCHIVE_MAX_IMAGE_BYTES = 20 * 1024 * 1024  # seconds a crawl's end waits for a store that is down to come back
+NEWSARCHIVE_MAX_IMAGE_BYTES = 20 * 1024 * 1024
+NEWSARCHIVE_HTTPCACHE_MAX_AGE_DAYS = 30  # HTTP cache entries not stored again for this long are removed (0: never)

@@ -177,3 +177,52 @@ def test_a_feed_answered_from_the_http_cache_is_not_captured_again(tmp_path):
         assert captured.count(site.url("/fresh/feed.xml")) == 1, "captured when fetched, not when read from the cache"
     finally:
         site.stop()
+
+
+def test_http_cache_entries_not_stored_for_a_month_are_removed(tmp_path):
+    # Scrapy's cache never deletes: a crawl's end removes entries last stored
+    # more than NEWSARCHIVE_HTTPCACHE_MAX_AGE_DAYS (30) ago. A feed still in
+    # use is stored again at each revalidation (304), so it stays.
+    import os
+    import time
+
+    from crawler.extensions.cacheprune import ENTRY_MARKER
+
+    site = FixtureSite().start()
+    requests: list[dict] = []
+
+    def feed(request):
+        requests.append(request.headers)
+        if request.headers.get("If-None-Match") == ETAG:
+            return Response(304, b"", "application/rss+xml", headers={"ETag": ETAG})
+        return Response(200, _feed(site), "application/rss+xml", headers={"ETag": ETAG})
+
+    site.add_route("/aging/feed.xml", feed)
+    site.add_route("/other/feed.xml", lambda request: Response(200, _feed(site), "application/rss+xml", headers={"ETag": '"other"'}))
+    cache = tmp_path / "state" / "httpcache"
+
+    def age(entry: Path, days: float) -> None:
+        old = time.time() - days * 86400
+        for path in entry.iterdir():
+            os.utime(path, (old, old))
+
+    try:
+        archive = str(tmp_path / "archive")
+        aging = write_config(tmp_path / "cfg.yaml", archive, [{"id": "aging", "kind": "feed", "url": site.url("/aging/feed.xml")}])
+        other = write_config(tmp_path / "other.yaml", archive, [{"id": "other", "kind": "feed", "url": site.url("/other/feed.xml")}])
+        crawl(aging)
+        (entry,) = [m.parent for m in cache.glob(f"*/*/*/{ENTRY_MARKER}")]
+        age(entry, 31)
+        crawl(aging)  # revalidated: stored again, so kept
+        assert requests[-1].get("If-None-Match") == ETAG and entry.exists()
+        age(entry, 29)
+        crawl(other)
+        assert entry.exists(), "29 days unused: kept"
+        age(entry, 31)
+        crawl(other)
+        assert not entry.exists(), "31 days unused: removed"
+        assert len(list(cache.glob(f"*/*/*/{ENTRY_MARKER}"))) == 1, "the other feed's entry stays"
+        crawl(aging)
+        assert "If-None-Match" not in requests[-1], "fetched whole once more"
+    finally:
+        site.stop()

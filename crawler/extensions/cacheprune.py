@@ -1,0 +1,65 @@
+"""Drops HTTP cache entries no crawl has stored for a while.
+
+Scrapy's filesystem cache never deletes anything (an entry per distinct feed,
+sitemap or list-page URL: dated child sitemaps, cursor-paged lists), so over
+months of unattended runs it would only grow. An entry last stored more than
+``NEWSARCHIVE_HTTPCACHE_MAX_AGE_DAYS`` ago is removed when a crawl ends. A
+URL still crawled is stored again at every fetch and revalidation (a 304
+freshens the entry), so only URLs no crawl asks for any more go.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from pathlib import Path
+
+from scrapy import signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
+from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.project import data_path
+from twisted.internet.threads import deferToThread
+
+logger = logging.getLogger(__name__)
+# Scrapy's FilesystemCacheStorage: <dir>/<spider>/<key[:2]>/<key>/, this file written with every store.
+ENTRY_MARKER = "pickled_meta"
+SECONDS_PER_DAY = 86400
+
+
+def prune_http_cache(cache_dir: Path, max_age_seconds: float, now: float | None = None) -> int:
+    """Remove the entries last stored more than ``max_age_seconds`` ago; how many were."""
+    now = time.time() if now is None else now
+    removed = 0
+    for marker in cache_dir.glob(f"*/*/*/{ENTRY_MARKER}"):
+        try:
+            if now - marker.stat().st_mtime <= max_age_seconds:
+                continue
+        except FileNotFoundError:
+            continue  # removed meanwhile (a crawl beside this one)
+        shutil.rmtree(marker.parent, ignore_errors=True)
+        removed += 1
+    return removed
+
+
+class HttpCachePruner:
+    def __init__(self, cache_dir: Path, max_age_days: float) -> None:
+        self.cache_dir = cache_dir
+        self.max_age_days = max_age_days
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> "HttpCachePruner":
+        settings = crawler.settings
+        max_age_days = settings.getfloat("NEWSARCHIVE_HTTPCACHE_MAX_AGE_DAYS")
+        if not settings.getbool("HTTPCACHE_ENABLED") or max_age_days <= 0:
+            raise NotConfigured("no HTTP cache, or one kept whole")
+        pruner = cls(Path(data_path(settings["HTTPCACHE_DIR"])), max_age_days)
+        crawler.signals.connect(pruner.spider_closed, signals.spider_closed)
+        return pruner
+
+    async def spider_closed(self, spider=None) -> None:
+        removed = await maybe_deferred_to_future(
+            deferToThread(prune_http_cache, self.cache_dir, self.max_age_days * SECONDS_PER_DAY))
+        if removed:
+            logger.info("removed %d HTTP cache entries not stored for %g days", removed, self.max_age_days)
