@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Mapping
 
 from archive.keys import ARTICLES_PREFIX, article_key
 from archive.store import ArchiveStore, LocalStore, StoreError
@@ -144,11 +146,39 @@ def load_catalog(store: ArchiveStore, cache_dir: Path | None = None) -> dict[str
     return entries
 
 
-def list_entries(store: ArchiveStore, *, source: str | None = None, since: str | datetime | None = None) -> list[CatalogEntry]:
-    """Entries newest first; ``since`` (a date or instant, see ``parse_since``) is compared with the publication time."""
+class CatalogSnapshot:
+    """The catalog as a long-running reader (``serve``) sees it.
+
+    Read again at most every ``max_age`` seconds, not at every page view: on
+    a bucket, each reading lists the catalog and fetches the segments not in
+    ``cache_dir`` yet.
+    """
+
+    def __init__(self, store: ArchiveStore, cache_dir: Path | None = None, max_age: float = 30.0) -> None:
+        self.store = store
+        self.cache_dir = cache_dir
+        self.max_age = max_age
+        self._lock = threading.Lock()
+        self._entries: dict[str, CatalogEntry] | None = None
+        self._read_at = 0.0
+
+    def entries(self) -> dict[str, CatalogEntry]:
+        with self._lock:
+            now = time.monotonic()
+            if self._entries is None or now - self._read_at >= self.max_age:
+                self._entries, self._read_at = load_catalog(self.store, self.cache_dir), now
+            return self._entries
+
+
+def list_entries(store: ArchiveStore, *, source: str | None = None, since: str | datetime | None = None,
+                 catalog: Mapping[str, CatalogEntry] | None = None) -> list[CatalogEntry]:
+    """Entries newest first; ``since`` (a date or instant, see ``parse_since``) is compared with the publication time.
+
+    ``catalog``: entries read already (a CatalogSnapshot's), else the store's catalog is read now.
+    """
     cutoff = parse_since(since) if isinstance(since, str) else since
     entries = [
-        e for e in load_catalog(store).values()
+        e for e in (load_catalog(store) if catalog is None else catalog).values()
         if (source is None or e.source == source) and (cutoff is None or entry_instant(e) >= cutoff)
     ]
     return sorted(entries, key=lambda e: (entry_instant(e), e.id), reverse=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 import nh3
 from flask import Flask, Response, abort, render_template, request
 
-from archive.catalog import list_entries
+from archive.catalog import CatalogSnapshot, list_entries
 from archive.html import rewrite_images
 from archive.keys import IMAGES_PREFIX, BadKey, check_key
 from archive.records import load_record
@@ -52,7 +52,8 @@ def _archived_image_url(src: str) -> str | None:
     return FILES_ROUTE + src
 
 
-def create_app(store: ArchiveStore, index: SearchIndex) -> Flask:
+def create_app(store: ArchiveStore, index: SearchIndex, catalog: CatalogSnapshot | None = None) -> Flask:
+    catalog = catalog or CatalogSnapshot(store)
     app = Flask(__name__, template_folder=str(Path(__file__).parent / "templates"))
     app.url_map.merge_slashes = False  # /files//etc/passwd is no key: 404, not a redirect to another path
 
@@ -68,7 +69,7 @@ def create_app(store: ArchiveStore, index: SearchIndex) -> Flask:
 
     @app.get("/")
     def home():
-        entries = list_entries(store)
+        entries = list_entries(store, catalog=catalog.entries())
         sources = Counter(e.source for e in entries)
         days = Counter((e.sort_time or "")[:10] for e in entries)
         return render_template("home.html", entries=entries[:PAGE_SIZE], sources=sorted(sources.items()),
@@ -76,7 +77,7 @@ def create_app(store: ArchiveStore, index: SearchIndex) -> Flask:
 
     @app.get("/source/<source>")
     def by_source(source: str):
-        entries = list_entries(store, source=source)
+        entries = list_entries(store, source=source, catalog=catalog.entries())
         return render_template("list.html", heading=f"Source {source}", entries=entries[:PAGE_SIZE * 5])
 
     @app.get("/day/<day>")
@@ -84,7 +85,7 @@ def create_app(store: ArchiveStore, index: SearchIndex) -> Flask:
         if not DAY_RE.fullmatch(day):
             abort(404)
         try:
-            entries = [e for e in list_entries(store, since=day) if (e.sort_time or "").startswith(day)]
+            entries = [e for e in list_entries(store, since=day, catalog=catalog.entries()) if (e.sort_time or "").startswith(day)]
         except ValueError:
             abort(404)
         return render_template("list.html", heading=f"Published {day}", entries=entries)

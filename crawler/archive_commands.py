@@ -190,11 +190,15 @@ def register(app: typer.Typer) -> None:
         """A read-only web page to browse and search the archive."""
         from waitress import create_server
 
+        from archive.catalog import CatalogSnapshot
         from archive.search import SearchIndex, default_index_path
         from archive.web import create_app
 
         store = open_archive(config, archive)
-        app = create_app(store, SearchIndex(default_index_path(store.url)))
+        index_path = default_index_path(store.url)
+        # Segments once fetched are kept beside the search index: a page view reads only new ones.
+        catalog = CatalogSnapshot(store, index_path.with_name(index_path.stem + "-catalog"))
+        app = create_app(store, SearchIndex(index_path), catalog)
         try:
             server = create_server(app, host=host, port=port, threads=4)
         except OSError as exc:

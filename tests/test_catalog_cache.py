@@ -61,3 +61,46 @@ def test_a_cache_that_cannot_be_written_only_costs_a_download(tmp_path, caplog):
     blocked.write_text("a file where the cache directory should be")
     assert len(load_catalog(store, blocked / "catalog-cache")) == 10
     assert "not cached" in caplog.text
+
+
+def _entry(article_id: str) -> CatalogEntry:
+    return CatalogEntry(id=article_id, key=f"articles/{article_id}.json", source="site", title=article_id,
+                        url=f"https://news.example/{article_id}.html", published=None, fetched="2026-01-01T00:00:00Z",
+                        language="zh")
+
+
+class CountingStore:
+    """A store that counts its listings and reads (what serve's page views cost on a bucket)."""
+
+    def __init__(self, store) -> None:
+        self.store, self.lists, self.gets = store, 0, 0
+        self.url = store.url
+
+    def list(self, prefix: str = ""):
+        self.lists += 1
+        return self.store.list(prefix)
+
+    def get(self, key: str) -> bytes:
+        self.gets += 1
+        return self.store.get(key)
+
+    def __getattr__(self, name):
+        return getattr(self.store, name)
+
+
+def test_a_catalog_snapshot_is_read_again_only_when_old_and_only_new_segments(tmp_path):
+    from archive.catalog import CatalogSnapshot
+
+    store = CountingStore(open_store(str(tmp_path / "archive")))
+    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    write_segment(store.store, segment_key("20260101T000000Z-aaaaaa", now, 0), [_entry("a")])
+    snapshot = CatalogSnapshot(store, tmp_path / "cache", max_age=3600)
+    assert set(snapshot.entries()) == {"a"}
+    reads = (store.lists, store.gets)
+    write_segment(store.store, segment_key("20260101T010000Z-bbbbbb", now, 0), [_entry("b")])
+    for _ in range(5):  # page views within max_age: nothing read
+        assert set(snapshot.entries()) == {"a"}
+    assert (store.lists, store.gets) == reads
+    snapshot.max_age = 0
+    assert set(snapshot.entries()) == {"a", "b"}
+    assert store.gets == reads[1] + 1, "only the new segment was fetched; the first came from the cache"
