@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator
 
 from archive.keys import RUNS_PREFIX, run_key
@@ -17,6 +17,7 @@ from archive.records import dump_record, utc_iso
 from archive.store import ArchiveStore
 
 RUN_SCHEMA = "newsarchive.run/1"
+RECENT_DAYS = 3  # iter_runs lists these one day at a time before anything older
 COUNTERS = ("archived", "updated", "unchanged", "skipped", "spooled", "duplicates", "failed", "images_stored", "images_failed", "image_bytes")
 
 
@@ -85,8 +86,22 @@ def save_run(store: ArchiveStore, run: RunRecord) -> str:
     return run.key
 
 
-def iter_runs(store: ArchiveStore, newest_first: bool = True) -> Iterator[RunRecord]:
-    keys = sorted(store.list(RUNS_PREFIX), reverse=newest_first)
+def iter_runs(store: ArchiveStore, now: datetime | None = None) -> Iterator[RunRecord]:
+    """Run records, newest first.
+
+    The last RECENT_DAYS are listed a day at a time, and everything else only
+    if the reader wants more: after months of runs, listing runs/ whole (a
+    LIST request per thousand keys on a bucket) to find a source's last run,
+    usually today's, took longer than the rest of ``sources``.
+    """
+    now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    days = [f"{RUNS_PREFIX}{now - timedelta(days=back):%Y/%m/%d}/" for back in range(RECENT_DAYS)]
+    for day in days:
+        yield from _runs_at(store, sorted(store.list(day), reverse=True))
+    yield from _runs_at(store, sorted((key for key in store.list(RUNS_PREFIX) if not key.startswith(tuple(days))), reverse=True))
+
+
+def _runs_at(store: ArchiveStore, keys: list[str]) -> Iterator[RunRecord]:
     for key in keys:
         if key.endswith(".json"):
             yield RunRecord.from_dict(json.loads(store.get(key)))

@@ -255,3 +255,32 @@ def test_load_record_rejects_wrong_schema_and_missing_fields():
         load_record(dump_record(record))
     with pytest.raises(ValidationError):
         load_record(b"not json")
+
+
+def test_run_records_come_newest_first_listing_only_what_is_read(tmp_path):
+    from datetime import datetime, timedelta, timezone
+    from itertools import islice
+
+    from archive.runs import iter_runs, new_run_id, save_run, start_run
+    from archive.store import open_store
+
+    store = open_store(str(tmp_path / "archive"))
+    now = datetime(2026, 3, 10, 12, 0, tzinfo=timezone.utc)
+    ages = [timedelta(hours=1), timedelta(hours=2), timedelta(days=1), timedelta(days=10), timedelta(days=400)]
+    ids = []
+    for age in ages:
+        run = start_run(new_run_id(now - age), ["s"])
+        save_run(store, run)
+        ids.append(run.run_id)
+
+    listed: list[str] = []
+    real_list = store.list
+
+    def list_keys(prefix: str = ""):
+        listed.append(prefix)
+        return real_list(prefix)
+
+    store.list = list_keys
+    assert [run.run_id for run in islice(iter_runs(store, now), 2)] == ids[:2]
+    assert listed == ["runs/2026/03/10/"], "today's runs answer without listing anything older"
+    assert [run.run_id for run in iter_runs(store, now)] == ids, "then everything, newest first"
