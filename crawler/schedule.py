@@ -10,6 +10,7 @@ EVERY_RE = re.compile(r"^every\s+(\d+)\s*(s|m|h|d)$", re.I)
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 # Shorter intervals hammer the sites we archive; the daemon is not a monitor.
 MIN_INTERVAL = timedelta(minutes=1)
+SLOT_AFTER = timedelta(microseconds=1)  # "strictly after" for APScheduler's "at or after"
 
 
 class BadSchedule(ValueError):
@@ -41,7 +42,22 @@ class Schedule:
 
         if self.cron is not None:
             return CronTrigger.from_crontab(self.cron, timezone=timezone_name)
-        return IntervalTrigger(seconds=int(self.interval.total_seconds()), jitter=jitter, timezone=timezone_name)
+
+        class GridIntervalTrigger(IntervalTrigger):
+            """Fires at start + k × interval, each time jittered anew.
+
+            APScheduler 3 counts the next interval from the last fire time, jitter
+            included, so every run's jitter pushed all later ones back: with
+            30 s of jitter, "every 1m" ran every 75 s on average.
+            """
+
+            def get_next_fire_time(self, previous_fire_time, now):
+                if previous_fire_time is None:
+                    return super().get_next_fire_time(None, now)
+                # The first slot after the last run's: the grid, not the jittered time, counts.
+                return super().get_next_fire_time(None, previous_fire_time + SLOT_AFTER)
+
+        return GridIntervalTrigger(seconds=int(self.interval.total_seconds()), jitter=jitter, timezone=timezone_name)
 
 
 def parse_schedule(text: str) -> Schedule:

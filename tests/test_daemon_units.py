@@ -179,6 +179,19 @@ def test_cron_trigger_gets_jitter():
     assert schedule_trigger(EVERY_HOUR, 0).jitter is None
 
 
+def test_jitter_does_not_push_later_interval_runs_back():
+    # Each run is jittered around its own slot of the grid start + k × interval:
+    # 50 runs of "every 1m" with 30 s of jitter end near 49 minutes, not 61.
+    trigger = schedule_trigger(parse_schedule("every 1m"), 30)
+    start = trigger.start_date
+    fire, fires = None, []
+    for _ in range(50):
+        fire = trigger.get_next_fire_time(fire, fire or start)
+        fires.append(fire)
+    for k, moment in enumerate(fires):
+        assert timedelta(0) <= moment - (start + k * timedelta(minutes=1)) <= timedelta(seconds=30), k
+
+
 # -- schedule state -------------------------------------------------------------
 
 def test_state_round_trip(tmp_path):
