@@ -215,3 +215,24 @@ def test_a_challenge_served_with_an_error_status_is_handled_as_a_challenge(tmp_p
         assert reasons[lost].startswith("WAF challenge page instead of the article")
     finally:
         site.stop()
+
+
+def test_an_extraction_worker_that_dies_fails_only_its_page():
+    # A worker killed mid-page (the OOM killer, a crash in a C extension)
+    # breaks Python's process pool: the pipeline starts a new one, the page
+    # is tried once more there, and the pages after it are extracted as usual.
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    result = subprocess.run([sys.executable, "-m", "tests.probes.extract_pool"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    outcomes = dict(line.split(" ", 1) for line in result.stdout.splitlines())
+    assert outcomes == {
+        "https://news.example/first.html": "ok",
+        "https://news.example/kill-the-worker.html": "failed: extraction failed: its worker died, twice",
+        "https://news.example/after-1.html": "ok",
+        "https://news.example/after-2.html": "ok",
+    }, result.stdout + result.stderr[-2000:]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
@@ -13,6 +15,8 @@ from crawler.deferreds import deferred_from_future
 from crawler.extract.article import NoArticle
 from crawler.extract.worker import extract_page, start_extraction_server, worker_count
 from crawler.items import ArticlePage
+
+logger = logging.getLogger(__name__)
 
 
 class ArticleFailed(DropItem):
@@ -36,6 +40,7 @@ class ExtractPipeline:
         self.workers = workers
         self.pool: ProcessPoolExecutor | None = None
         self._pool_ready: Future | None = None
+        self._context = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "ExtractPipeline":
@@ -43,11 +48,35 @@ class ExtractPipeline:
 
     def open_spider(self, spider=None) -> None:
         if self.workers > 0:
-            context = start_extraction_server()  # started already by `newsarchive crawl`: then a no-op
-            self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
-            starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="extract-start")
-            self._pool_ready = starter.submit(start_workers, self.pool, self.workers)
-            starter.shutdown(wait=False)  # its thread ends with the job
+            self._context = start_extraction_server()  # started already by `newsarchive crawl`: then a no-op
+            self._start_pool()
+
+    def _start_pool(self) -> None:
+        self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=self._context)
+        starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="extract-start")
+        self._pool_ready = starter.submit(start_workers, self.pool, self.workers)
+        starter.shutdown(wait=False)  # its thread ends with the job
+
+    async def _extract_in_pool(self, item: ArticlePage):
+        """One page through the pool; a pool whose worker died is replaced.
+
+        A worker that dies (the OOM killer, a crash in a C extension) breaks
+        the whole pool, and every later page of the run would fail. The pages
+        it held fail with it: each is tried once more on the new pool (the one
+        that killed it fails then, and is retried next run like any failure).
+        """
+        for _attempt in range(2):
+            pool = self.pool
+            if not self._pool_ready.done():
+                await maybe_deferred_to_future(deferred_from_future(self._pool_ready))
+            try:
+                return await maybe_deferred_to_future(deferred_from_future(pool.submit(extract_page, item)))
+            except BrokenProcessPool:
+                if self.pool is pool:  # the first page to hear of it starts the new pool
+                    logger.error("an extraction worker died: starting new ones")
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    self._start_pool()
+        raise ArticleFailed("extraction failed: its worker died, twice")
 
     def close_spider(self, spider=None) -> None:
         if self.pool is not None:
@@ -57,12 +86,9 @@ class ExtractPipeline:
         if not isinstance(item, ArticlePage):
             return item
         try:
-            if self.pool is None:
-                article = extract_page(item)
-            else:
-                if not self._pool_ready.done():
-                    await maybe_deferred_to_future(deferred_from_future(self._pool_ready))
-                article = await maybe_deferred_to_future(deferred_from_future(self.pool.submit(extract_page, item)))
+            article = extract_page(item) if self.pool is None else await self._extract_in_pool(item)
+        except ArticleFailed:
+            raise
         except NoArticle as exc:
             raise ArticleFailed(f"no article: {exc}") from exc
         except Exception as exc:  # noqa: BLE001 - one bad page never stops a run
