@@ -496,3 +496,34 @@ def test_a_relative_canonical_resolves_against_the_base_href():
     tree = parse_html("<html><head><base href='/news/'><link rel='canonical' href='2024/a.html'></head><body><p>x</p></body></html>")
     assert canonical_url(tree, "http://news.example.com/m/a.html?from=app", base_url="http://news.example.com/news/") == \
         "http://news.example.com/news/2024/a.html"
+
+
+# --- the headline opening an extracted body ---------------------------------------
+
+LEAD = "<p>Backlogs at the region's two largest terminals have fallen to their lowest level in months.</p>"
+
+
+@pytest.mark.parametrize("body, dropped, first", [
+    # a kicker (the section as a link), then the headline: both go
+    ("<p><ref target='/b'>Business</ref></p><head rend='h1'>Port  Congestion Eases</head>" + LEAD, True, "p"),
+    ("<head rend='h1'>Port Congestion Eases</head>" + LEAD, True, "p"),
+    # another heading, or text before the headline: nothing goes
+    ("<head rend='h1'>Shipping</head>" + LEAD, False, "head"),
+    (LEAD + "<head rend='h2'>Port Congestion Eases</head>", False, "p"),
+    ("<p>Monday, a day of reckoning</p><head rend='h1'>Port Congestion Eases</head>" + LEAD, False, "p"),
+    # the headline is all the body holds: it stays
+    ("<head rend='h1'>Port Congestion Eases</head>", False, "head"),
+])
+def test_a_headline_opening_the_body_goes_the_title_is_in_the_record(body, dropped, first):
+    from lxml import etree
+
+    from crawler.extract.boilerplate import drop_leading_headline
+
+    tree = etree.fromstring(f"<body>{body}</body>")
+    before = etree.tostring(tree)
+    assert drop_leading_headline(tree, "Port Congestion Eases") is dropped
+    assert tree[0].tag == first
+    if dropped:
+        assert "Congestion" not in "".join(tree.itertext()) and "Backlogs" in "".join(tree.itertext())
+    else:
+        assert etree.tostring(tree) == before, "left as it was"

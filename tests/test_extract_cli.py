@@ -90,3 +90,12 @@ def test_a_bad_named_config_stops_extract(tmp_path):
     result = run_cli("extract", str(page), "--config", str(config))
     assert result.returncode == 2 and f"{config}:2: crawl.concurency" in result.stderr, result.stderr
     assert result.stdout == ""
+
+
+def test_the_text_opens_with_the_article_not_its_kicker_and_headline(site):
+    english = [a for a in ARTICLES if a.language == "en"]
+    result = run_cli("extract", *(site.url(a.path) for a in english))
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["title"] for r in records] == [a.title for a in english]
+    for record, article in zip(records, english):
+        assert record["text"].startswith(article.paragraphs[0][:40]), record["text"][:120]

@@ -143,3 +143,40 @@ def unwrap_layout_tables(tree: HtmlElement) -> None:
             element.tag = "div"
             for attribute in ("width", "height", "border", "cellpadding", "cellspacing", "align", "valign", "colspan", "rowspan"):
                 element.attrib.pop(attribute, None)
+
+
+# Before the headline in an extracted body, at most this: a kicker (the
+# section's name as a link, "Business"), never a lead paragraph.
+KICKER_MAX_CHARS = 40
+
+
+def drop_leading_headline(body: etree._Element, title: str) -> bool:
+    """Remove the headline that opens an extracted body (trafilatura XML), and a kicker before it.
+
+    The record carries the title apart; in ``text`` it was a first paragraph
+    repeating it, with the section link above it. Only a heading whose text is
+    the title goes, only from the top, and never the body's last text.
+    """
+    wanted = " ".join(title.split())
+    if not wanted:
+        return False
+    before: list[etree._Element] = []
+    for child in body:
+        text = " ".join("".join(child.itertext()).split())
+        if child.tag == "head" and text == wanted:
+            if len(body) == len(before) + 1:
+                return False  # the headline is all there is
+            for element in [*before, child]:
+                body.remove(element)  # no tail in trafilatura's block elements to keep
+            return True
+        if not _is_kicker(child, text) or len(before) >= 2:
+            return False
+        before.append(child)
+    return False
+
+
+def _is_kicker(block: etree._Element, text: str) -> bool:
+    """A short block that is one link and nothing else."""
+    links = list(block.iter("ref"))
+    return (block.tag == "p" and len(links) == 1 and 0 < len(text) <= KICKER_MAX_CHARS
+            and " ".join("".join(links[0].itertext()).split()) == text)

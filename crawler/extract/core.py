@@ -20,7 +20,7 @@ from trafilatura.utils import load_html
 from trafilatura.xml import xmltotxt
 
 from crawler.extract.article import ExtractedArticle, ExtractOptions, FeedHints, NoArticle, canonical_url
-from crawler.extract.boilerplate import drop_furniture, is_boilerplate_line, prune_boilerplate
+from crawler.extract.boilerplate import drop_furniture, drop_leading_headline, is_boilerplate_line, prune_boilerplate
 from crawler.extract.dates import infer_timezone, parse_datetime, to_utc
 from crawler.extract.decode import decode_html
 from crawler.extract.images import ImageAnchor, image_anchors, resolve_lazy_images, squash
@@ -335,7 +335,6 @@ def extract_article(
     if options.include_images:
         place_images(document.body, anchors)
     resolve_links(document.body, base_url if own_page else url)
-    html = body_html(document.body)
     language = text_language(article_text)
     if language_tag and language_tag.split("-")[0].lower() == language:
         # The declaration agrees with the text: keep its region (zh-CN, zh-TW) for the timezone.
@@ -362,6 +361,9 @@ def extract_article(
         authors = list(feed.authors) or rule_authors or meta.authors
         title = feed.title or rule_title or meta.title or ""
     timezone_name = options.timezone or infer_timezone(timezone_hint)
+    if drop_leading_headline(document.body, title):
+        article_text = body_text(document.body)
+    html = body_html(document.body)
 
     categories = (c.strip() for c in [*feed.categories, *rule_tags] if c and c.strip())
     return ExtractedArticle(
