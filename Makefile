@@ -43,6 +43,7 @@ test: install deps-debian
 bench: install
 	$(BIN)/python bench/crawl_bench.py
 	$(BIN)/python bench/scrapy_floor.py
+	$(BIN)/python bench/catalog_bench.py
 	$(BIN)/python bench/aeb_f1.py
 
 clean:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from scrapy.extensions.httpcache import RFC2616Policy
 
-from archive.catalog import CatalogEntry, load_catalog
+from archive.catalog import KnownArticle, known_articles
 from archive.keys import RUNS_PREFIX
 from archive.records import article_id
 from archive.runs import Failure
@@ -49,23 +49,24 @@ class ListingCachePolicy(RFC2616Policy):
         return super().is_cached_response_fresh(cachedresponse, request)
 
 
-def archived_articles(store: ArchiveStore, cache_dir: Path | None) -> dict[str, CatalogEntry]:
-    """Article id -> catalog entry, also under the id its fetched URL alone gives.
+def url_article_id(url: str) -> str:
+    """The article id a URL gives before its page is read (the page may name another canonical)."""
+    return article_id(canonical_url(None, url))
+
+
+def archived_articles(store: ArchiveStore, cache_dir: Path | None) -> dict[str, KnownArticle]:
+    """Article id -> what is known of it, also under the id its fetched URL alone gives.
 
     A page whose rel=canonical differs from its URL is recognised before it
     is fetched again.
     """
     try:
-        catalog = load_catalog(store, cache_dir)
+        return known_articles(store, cache_dir, url_article_id)
     except StoreError:
         return {}  # no catalog reachable: everything is fetched and compared, nothing lost
-    known = dict(catalog)
-    for entry in catalog.values():
-        known.setdefault(article_id(canonical_url(None, entry.url)), entry)
-    return known
 
 
-def revisit_due(entry: CatalogEntry, revisit_days: float, now: datetime) -> bool:
+def revisit_due(entry: KnownArticle, revisit_days: float, now: datetime) -> bool:
     """Still young enough that the site may edit it: fetch it again (conditionally)."""
     if revisit_days <= 0:
         return False

@@ -104,3 +104,40 @@ def test_a_catalog_snapshot_is_read_again_only_when_old_and_only_new_segments(tm
     snapshot.max_age = 0
     assert set(snapshot.entries()) == {"a", "b"}
     assert store.gets == reads[1] + 1, "only the new segment was fetched; the first came from the cache"
+
+
+def test_known_articles_are_small_and_take_url_ids_from_the_entries(tmp_path):
+    from archive.catalog import KnownArticle, known_articles
+
+    store = open_store(str(tmp_path / "archive"))
+    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    new = CatalogEntry(id="a" * 16, key="articles/aa/x.json", source="s", title="t", url="https://news.example/a?utm_source=x",
+                       published="2026-01-01T00:00:00+00:00", fetched="2026-01-02T00:00:00+00:00", language="zh", url_id="b" * 16)
+    old = CatalogEntry(id="c" * 16, key="articles/cc/y.json", source="s", title="t", url="https://news.example/c",
+                       published=None, fetched="2026-01-03T00:00:00+00:00", language="zh")  # written before url_id was kept
+    write_segment(store, segment_key("20260101T000000Z-aaaaaa", now, 0), [new, old])
+    asked: list[str] = []
+
+    def url_id(url: str) -> str:
+        asked.append(url)
+        return "d" * 16
+
+    known = known_articles(store, tmp_path / "cache", url_id)
+    assert asked == ["https://news.example/c"], "worked out only where the entry does not carry it"
+    assert known == {
+        "a" * 16: KnownArticle("2026-01-01T00:00:00+00:00", "2026-01-02T00:00:00+00:00"),
+        "b" * 16: KnownArticle("2026-01-01T00:00:00+00:00", "2026-01-02T00:00:00+00:00"),
+        "c" * 16: KnownArticle(None, "2026-01-03T00:00:00+00:00"),
+        "d" * 16: KnownArticle(None, "2026-01-03T00:00:00+00:00"),
+    }
+
+
+def test_a_crawl_keeps_each_articles_url_id_in_the_catalog(site, tmp_path):
+    from archive.catalog import load_catalog
+    from crawler.incremental import url_article_id
+    from tests.crawl_helpers import crawl, write_config
+
+    archive = str(tmp_path / "archive")
+    crawl(write_config(tmp_path / "cfg.yaml", archive, [{"id": "rss", "kind": "feed", "url": site.url("/feeds/atom.xml")}]))
+    entries = load_catalog(open_store(archive)).values()
+    assert entries and all(entry.url_id == url_article_id(entry.url) for entry in entries)

@@ -15,6 +15,7 @@ from archive.runs import new_run_id, run_started
 from archive.spool import SPOOLED
 from archive.writer import ARCHIVED, UNCHANGED, UPDATED
 from crawler.extract.record import article_record
+from crawler.incremental import url_article_id
 from crawler.items import ArticlePage
 from crawler.storage import archive_writer
 
@@ -58,7 +59,7 @@ class ArchiveRecordPipeline:
             self.seen.discard(item.article_id)
             raise
         if item.status in (ARCHIVED, UPDATED, SPOOLED) or self._missing_from_catalog(item):
-            self.pending.append(catalog_entry(record))
+            self.pending.append(catalog_entry(record, url_id=url_article_id(item.url)))
             if len(self.pending) >= CATALOG_PART_ENTRIES:
                 await self.flush_catalog()
         return item

@@ -18,13 +18,12 @@ from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from archive.records import article_id
 from crawler import signals
 from crawler.capture import CAPTURE_META
 from crawler.config import SourceBase
-from crawler.extract.article import ExtractOptions, FeedHints, canonical_url
+from crawler.extract.article import ExtractOptions, FeedHints
 from crawler.extract.decode import decode_html
-from crawler.incremental import LISTING_KINDS, revisit_due
+from crawler.incremental import LISTING_KINDS, revisit_due, url_article_id
 from crawler.items import ArticlePage
 from crawler.extract.rules import ZAKER_RULES, SiteRules, is_challenge_text, may_be_challenge, unwrap_link
 from crawler.sources.feed import FeedError, parse_feed
@@ -144,7 +143,7 @@ class NewsSpider(scrapy.Spider):
     def article_request(self, url: str, source_id: str, hints: FeedHints | None = None, *, force: bool = False) -> scrapy.Request | None:
         """None when this run already asked for the same article through another URL."""
         url = unwrap_link(url)
-        candidate = article_id(canonical_url(None, url))
+        candidate = url_article_id(url)
         archived = getattr(self, "archived", {}).get(candidate)
         revisit = archived is not None and revisit_due(archived, getattr(self.sources[source_id], "revisit_days", 0), datetime.now(timezone.utc))
         if archived is not None and not revisit and not force and candidate not in self.requested_ids:
@@ -182,7 +181,7 @@ class NewsSpider(scrapy.Spider):
 
     def feed_stand_in(self, url: str) -> ArticlePage | None:
         """The article of a challenge page met earlier, now that a feed carries its body."""
-        candidate = article_id(canonical_url(None, unwrap_link(url)))
+        candidate = url_article_id(unwrap_link(url))
         if candidate not in self.challenged or candidate not in self.feed_bodies:
             return None
         response, _page_source = self.challenged.pop(candidate)
@@ -322,7 +321,7 @@ class NewsSpider(scrapy.Spider):
             # Never archived, never solved: the article comes from a feed that
             # carries it, now or when that feed is read, else it is a failure.
             self.crawler.stats.inc_value("newsarchive/challenge_pages")
-            candidate = response.meta.get(ARTICLE_ID_META) or article_id(canonical_url(None, response.url))
+            candidate = response.meta.get(ARTICLE_ID_META) or url_article_id(response.url)
             if candidate in self.feed_bodies:
                 source_id, hints = self.feed_bodies.pop(candidate)
             else:
