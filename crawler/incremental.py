@@ -102,7 +102,7 @@ def failures_to_retry(store: ArchiveStore, source_ids: set[str], now: datetime |
         if run.get("status") == "completed":
             covered |= fresh
         for failure in run.get("failures", []):
-            if failure.get("source") not in fresh or failure.get("attempt", 1) >= MAX_ATTEMPTS:
+            if failure.get("source") not in fresh:
                 continue
             if failure.get("kind") in ARTICLE_FAILURE_KINDS:
                 retry = Failure(**{**failure, "kind": "article"})
@@ -111,7 +111,7 @@ def failures_to_retry(store: ArchiveStore, source_ids: set[str], now: datetime |
                 retry = Failure(**{**failure, "url": failure["article_url"], "kind": "article"})
             else:
                 continue
-            pending.setdefault((retry.source, retry.url), retry)
+            pending.setdefault((retry.source, retry.url), retry)  # the newest attempt, even one given up on
         if covered == source_ids:
             break
-    return list(pending.values())
+    return [failure for failure in pending.values() if failure.attempt < MAX_ATTEMPTS]

@@ -112,6 +112,10 @@ def test_a_run_that_did_not_complete_keeps_the_older_failures(tmp_path):
         store.put(run.key, json.dumps(run.to_dict()).encode())
     retry = sorted((f.url, f.attempt, f.kind) for f in failures_to_retry(store, {"feed-a"}, now))
     assert retry == [("http://x/a1", 2, "article"), ("http://x/a2", 1, "article"), ("http://x/s1", 1, "article")]
+    # Given up on in the newest run: an older run's lower attempt does not bring it back.
+    killed.failures.append(Failure(url="http://x/a2", reason="HTTP 500", source="feed-a", kind="article", attempt=MAX_ATTEMPTS))
+    store.put(killed.key, json.dumps(killed.to_dict()).encode())
+    assert "http://x/a2" not in {f.url for f in failures_to_retry(store, {"feed-a"}, now)}
 
 
 def test_an_archived_article_with_a_failed_image_is_fetched_again(site, tmp_path):
@@ -226,3 +230,21 @@ def test_http_cache_entries_not_stored_for_a_month_are_removed(tmp_path):
         assert "If-None-Match" not in requests[-1], "fetched whole once more"
     finally:
         site.stop()
+
+
+def test_a_failed_page_archived_since_is_not_fetched_again(site, tmp_path):
+    # A run failed on a page, and a later run that did not complete archived
+    # it: the retry finds it in the catalog and skips it.
+    archive = str(tmp_path / "archive")
+    config = write_config(tmp_path / "cfg.yaml", archive, [{"id": "rss", "kind": "feed", "url": site.url("/feeds/atom.xml")}])
+    crawl(config)
+    store = archive_store(archive)
+    record = next(iter(json.loads(store.get(key)) for key in store.list("articles/") if key.endswith(".json")))
+    failed = start_run(f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-ffffff", ["rss"])
+    failed.status = "completed"
+    failed.failures = [Failure(url=record["url"], reason="HTTP 500", source="rss", kind="article")]
+    store.put(failed.key, json.dumps(failed.to_dict()).encode())
+    path = record["url"].split(site.base_url, 1)[1].split("?")[0]
+    before = site.count(path)
+    crawl(config)
+    assert site.count(path) == before, "archived: not fetched again"

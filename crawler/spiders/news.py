@@ -90,9 +90,12 @@ class NewsSpider(scrapy.Spider):
                 continue
             for request in handler(source):
                 yield request
-        # Pages that failed last time are asked for again, even if no list names them now.
+        # Pages that failed last time are asked for again, even if no list names them now:
+        # unless archived since (by a run that did not complete), but always an
+        # archived article one of whose images failed.
         for failure in self.retries:
-            if failure.source in self.sources and (request := self.article_request(failure.url, failure.source, force=True)):
+            force = failure.article_url is not None
+            if failure.source in self.sources and (request := self.article_request(failure.url, failure.source, force=force)):
                 request.meta[ATTEMPT_META] = failure.attempt + 1
                 yield request
 
