@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 EVERY_RE = re.compile(r"^every\s+(\d+)\s*(s|m|h|d)$", re.I)
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 # Shorter intervals hammer the sites we archive; the daemon is not a monitor.
 MIN_INTERVAL = timedelta(minutes=1)
-SLOT_AFTER = timedelta(microseconds=1)  # "strictly after" for APScheduler's "at or after"
 
 
 class BadSchedule(ValueError):
@@ -28,7 +27,7 @@ class Schedule:
         """How often it fires, near enough to judge whether a last run is stale."""
         if self.interval is not None:
             return self.interval
-        from datetime import datetime, timezone
+        from datetime import timezone
 
         trigger = self.trigger()
         first = trigger.get_next_fire_time(None, datetime(2024, 1, 1, tzinfo=timezone.utc))
@@ -43,21 +42,29 @@ class Schedule:
         if self.cron is not None:
             return CronTrigger.from_crontab(self.cron, timezone=timezone_name)
 
-        class GridIntervalTrigger(IntervalTrigger):
-            """Fires at start + k × interval, each time jittered anew.
+        class SlotIntervalTrigger(IntervalTrigger):
+            """Each run jittered around its own slot: the last slot + interval.
 
-            APScheduler 3 counts the next interval from the last fire time, jitter
-            included, so every run's jitter pushed all later ones back: with
-            30 s of jitter, "every 1m" ran every 75 s on average.
+            APScheduler 3 counts the next interval from the last fire time,
+            jitter included, so every run's jitter pushed all later ones back:
+            with 30 s of jitter, "every 1m" ran every 75 s on average. A fire
+            time set from outside (the first run, a backoff) is a slot itself.
             """
 
-            def get_next_fire_time(self, previous_fire_time, now):
-                if previous_fire_time is None:
-                    return super().get_next_fire_time(None, now)
-                # The first slot after the last run's: the grid, not the jittered time, counts.
-                return super().get_next_fire_time(None, previous_fire_time + SLOT_AFTER)
+            def __init__(self, *, spread: int | None, **kwargs) -> None:
+                super().__init__(**kwargs)
+                self.spread = spread  # seconds of jitter, added here rather than by APScheduler
+                self._last: tuple[datetime, datetime] | None = None  # (slot, fire time) last given
 
-        return GridIntervalTrigger(seconds=int(self.interval.total_seconds()), jitter=jitter, timezone=timezone_name)
+            def get_next_fire_time(self, previous_fire_time, now):
+                if self._last is not None and previous_fire_time == self._last[1]:
+                    previous_fire_time = self._last[0]
+                slot = super().get_next_fire_time(previous_fire_time, now)
+                fire = self._apply_jitter(slot, self.spread, now)
+                self._last = (slot, fire) if slot is not None else None
+                return fire
+
+        return SlotIntervalTrigger(seconds=int(self.interval.total_seconds()), spread=jitter, timezone=timezone_name)
 
 
 def parse_schedule(text: str) -> Schedule:

@@ -192,6 +192,17 @@ def test_jitter_does_not_push_later_interval_runs_back():
         assert timedelta(0) <= moment - (start + k * timedelta(minutes=1)) <= timedelta(seconds=30), k
 
 
+def test_a_fire_time_set_from_outside_is_a_slot_of_its_own():
+    # The daemon sets the first run (last run + interval, after a restart)
+    # and backoff retries itself: the run after comes a whole interval later,
+    # not at the next slot of the trigger's own grid (minutes later, a double run).
+    trigger = schedule_trigger(parse_schedule("every 1h"), 30)
+    trigger.get_next_fire_time(None, trigger.start_date)
+    external = trigger.start_date + timedelta(minutes=7, seconds=13)
+    following = trigger.get_next_fire_time(external, external)
+    assert timedelta(hours=1) <= following - external <= timedelta(hours=1, seconds=30)
+
+
 # -- schedule state -------------------------------------------------------------
 
 def test_state_round_trip(tmp_path):
