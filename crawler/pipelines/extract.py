@@ -61,22 +61,28 @@ class ExtractPipeline:
         """One page through the pool; a pool whose worker died is replaced.
 
         A worker that dies (the OOM killer, a crash in a C extension) breaks
-        the whole pool, and every later page of the run would fail. The pages
-        it held fail with it: each is tried once more on the new pool (the one
-        that killed it fails then, and is retried next run like any failure).
+        the whole pool, and every later page of the run would fail. A new
+        pool takes over, and each page the broken one held is tried once more
+        in a worker of its own: the page that kills its worker fails alone
+        (and is retried next run like any failure), the others are extracted.
         """
-        for _attempt in range(2):
-            pool = self.pool
+        pool = self.pool
+        try:
             if not self._pool_ready.done():
                 await maybe_deferred_to_future(deferred_from_future(self._pool_ready))
-            try:
-                return await maybe_deferred_to_future(deferred_from_future(pool.submit(extract_page, item)))
-            except BrokenProcessPool:
-                if self.pool is pool:  # the first page to hear of it starts the new pool
-                    logger.error("an extraction worker died: starting new ones")
-                    pool.shutdown(wait=False, cancel_futures=True)
-                    self._start_pool()
-        raise ArticleFailed("extraction failed: its worker died, twice")
+            return await maybe_deferred_to_future(deferred_from_future(pool.submit(extract_page, item)))
+        except BrokenProcessPool:
+            if self.pool is pool:  # the first page to hear of it starts the new pool
+                logger.error("an extraction worker died: starting new ones")
+                pool.shutdown(wait=False, cancel_futures=True)
+                self._start_pool()
+        alone = ProcessPoolExecutor(max_workers=1, mp_context=self._context)
+        try:
+            return await maybe_deferred_to_future(deferred_from_future(alone.submit(extract_page, item)))
+        except BrokenProcessPool:
+            raise ArticleFailed("extraction failed: its worker died, twice") from None
+        finally:
+            alone.shutdown(wait=False)
 
     def close_spider(self, spider=None) -> None:
         if self.pool is not None:

@@ -1,8 +1,9 @@
 """The extraction pipeline with a page that kills its worker: run by test_faults.
 
-    python -m tests.probes.extract_pool
+    python -m tests.probes.extract_pool [--together]
 
 Prints one line per page, in the order given: ``<url> ok`` or ``<url> failed: <reason>``.
+With --together the pages are all in flight at once, on two workers.
 """
 
 from __future__ import annotations
@@ -36,20 +37,29 @@ def main() -> None:
     from crawler.items import ArticlePage
 
     extract.extract_page = extract_or_die  # what the pool's workers run (by reference)
-    urls = [f"https://news.example/{name}.html" for name in ("first", "kill-the-worker", "after-1", "after-2")]
+    together = "--together" in sys.argv
+    workers = 2 if together else 1
+    names = ("first", "kill-the-worker", "after-1", "after-2", *((f"beside-{n}" for n in range(4)) if together else ()))
+    urls = [f"https://news.example/{name}.html" for name in names]
     pages = [ArticlePage(source="s", url=url, body=PAGE.format(title=url.rsplit("/", 1)[-1]).encode("utf-8"),
                          content_type="text/html; charset=utf-8", fetched=datetime.now(timezone.utc), categories=[])
              for url in urls]
 
+    async def one(pipeline, page) -> str:
+        try:
+            await pipeline.process_item(page)
+            return f"{page.url} ok"
+        except extract.ArticleFailed as exc:
+            return f"{page.url} failed: {exc}"
+
     async def run() -> None:
-        pipeline = extract.ExtractPipeline(1)
+        pipeline = extract.ExtractPipeline(workers)
         pipeline.open_spider()
-        for page in pages:
-            try:
-                await pipeline.process_item(page)
-                print(page.url, "ok", flush=True)
-            except extract.ArticleFailed as exc:
-                print(page.url, "failed:", exc, flush=True)
+        if together:  # all in flight at once, as in a crawl: the killer's neighbours die with it
+            lines = await asyncio.gather(*(one(pipeline, page) for page in pages))
+        else:
+            lines = [await one(pipeline, page) for page in pages]
+        print("\n".join(lines), flush=True)
         pipeline.close_spider()
 
     # An asyncio task, as Scrapy runs pipelines under the asyncio reactor.
