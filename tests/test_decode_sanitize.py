@@ -511,8 +511,9 @@ LEAD = "<p>Backlogs at the region's two largest terminals have fallen to their l
     ("<head rend='h1'>Shipping</head>" + LEAD, False, "head"),
     (LEAD + "<head rend='h2'>Port Congestion Eases</head>", False, "p"),
     ("<p>Monday, a day of reckoning</p><head rend='h1'>Port Congestion Eases</head>" + LEAD, False, "p"),
-    # the headline is all the body holds: it stays
+    # the headline is all the text the body holds: it stays
     ("<head rend='h1'>Port Congestion Eases</head>", False, "head"),
+    ("<head rend='h1'>Port Congestion Eases</head><graphic src='/a.jpg'/><p>分享让更多人看到</p>", False, "head"),
 ])
 def test_a_headline_opening_the_body_goes_the_title_is_in_the_record(body, dropped, first):
     from lxml import etree

@@ -161,11 +161,11 @@ def drop_leading_headline(body: etree._Element, title: str) -> bool:
     if not wanted:
         return False
     before: list[etree._Element] = []
-    for child in body:
+    for index, child in enumerate(body):
         text = " ".join("".join(child.itertext()).split())
         if child.tag == "head" and text == wanted:
-            if len(body) == len(before) + 1:
-                return False  # the headline is all there is
+            if not any(_has_text(element) for element in body[index + 1:]):
+                return False  # the headline is the only text there is
             for element in [*before, child]:
                 body.remove(element)  # no tail in trafilatura's block elements to keep
             return True
@@ -173,6 +173,11 @@ def drop_leading_headline(body: etree._Element, title: str) -> bool:
             return False
         before.append(child)
     return False
+
+
+def _has_text(block: etree._Element) -> bool:
+    """Holds a line the body's text keeps (see is_boilerplate_line)."""
+    return any(line.strip() and not is_boilerplate_line(line) for line in "".join(block.itertext()).splitlines())
 
 
 def _is_kicker(block: etree._Element, text: str) -> bool:
