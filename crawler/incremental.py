@@ -54,16 +54,17 @@ def url_article_id(url: str) -> str:
     return article_id(canonical_url(None, url))
 
 
-def archived_articles(store: ArchiveStore, cache_dir: Path | None) -> dict[str, KnownArticle]:
+def archived_articles(store: ArchiveStore, cache_dir: Path | None) -> dict[str, KnownArticle] | None:
     """Article id -> what is known of it, also under the id its fetched URL alone gives.
 
     A page whose rel=canonical differs from its URL is recognised before it
-    is fetched again.
+    is fetched again. None when the catalog could not be read: everything is
+    then fetched and compared, nothing lost.
     """
     try:
         return known_articles(store, cache_dir, url_article_id)
     except StoreError:
-        return {}  # no catalog reachable: everything is fetched and compared, nothing lost
+        return None
 
 
 def revisit_due(entry: KnownArticle, revisit_days: float, now: datetime) -> bool:

@@ -248,3 +248,28 @@ def test_a_failed_page_archived_since_is_not_fetched_again(site, tmp_path):
     before = site.count(path)
     crawl(config)
     assert site.count(path) == before, "archived: not fetched again"
+
+
+def test_a_catalog_that_could_not_be_read_is_not_taken_for_an_empty_one(tmp_path):
+    # The store is out of reach at the crawl's start: nothing is known, and
+    # no article found unchanged may be taken for one missing from the catalog
+    # (each would be catalogued again once the store is back).
+    from archive.store import StoreUnavailable
+    from crawler.incremental import archived_articles
+    from crawler.pipelines.record import ArchiveRecordPipeline
+
+    class Unreachable:
+        url = "s3://down"
+
+        def list(self, prefix=""):
+            raise StoreUnavailable("connection refused")
+
+    assert archived_articles(Unreachable(), tmp_path / "cache") is None
+    assert archived_articles(open_store(str(tmp_path / "empty")), tmp_path / "cache2") == {}
+
+    class Item:
+        status, article_id = "unchanged", "a" * 16
+
+    assert ArchiveRecordPipeline(None, "r", lambda: {})._missing_from_catalog(Item())
+    assert not ArchiveRecordPipeline(None, "r", lambda: None)._missing_from_catalog(Item())
+    assert not ArchiveRecordPipeline(None, "r", lambda: {"a" * 16: None})._missing_from_catalog(Item())

@@ -39,9 +39,11 @@ class ArchiveRecordPipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "ArchiveRecordPipeline":
-        incremental = crawler.settings.getbool("NEWSARCHIVE_INCREMENTAL")
-        return cls(archive_writer(crawler), crawler.settings.get("NEWSARCHIVE_RUN_ID") or new_run_id(),
-                   (lambda: getattr(crawler.spider, "archived", None)) if incremental else (lambda: None))
+        def catalogued() -> dict | None:
+            spider = crawler.spider
+            return spider.archived if getattr(spider, "catalog_read", False) else None
+
+        return cls(archive_writer(crawler), crawler.settings.get("NEWSARCHIVE_RUN_ID") or new_run_id(), catalogued)
 
     async def process_item(self, item):
         if not isinstance(item, ArticlePage) or item.article is None:

@@ -101,7 +101,7 @@ class NewsSpider(scrapy.Spider):
 
     async def load_archive_state(self) -> None:
         """What the archive already holds (incremental crawls) and what failed last run."""
-        self.archived, self.retries = {}, []
+        self.archived, self.retries, self.catalog_read = {}, [], False
         if not self.settings.getbool("NEWSARCHIVE_INCREMENTAL"):
             return
         from scrapy.utils.defer import maybe_deferred_to_future
@@ -112,7 +112,9 @@ class NewsSpider(scrapy.Spider):
 
         store = archive_writer(self.crawler).store
         cache = Path(self.settings.get("NEWSARCHIVE_STATE_DIR") or "state") / "catalog-cache"
-        self.archived = await maybe_deferred_to_future(deferToThread(archived_articles, store, cache))
+        known = await maybe_deferred_to_future(deferToThread(archived_articles, store, cache))
+        self.catalog_read = known is not None  # else the archive may hold more than `archived` says
+        self.archived = known or {}
         self.retries = await maybe_deferred_to_future(deferToThread(failures_to_retry, store, set(self.sources)))
 
     def start_feed(self, source: SourceBase) -> Iterator[scrapy.Request]:
