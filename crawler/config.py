@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import cssselect
 from lxml.cssselect import LxmlHTMLTranslator
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from crawler.schedule import BadSchedule, Schedule, parse_schedule
 
@@ -37,6 +37,14 @@ class ConfigError(Exception):
             where = f"{self.path}:{line}" if line else str(self.path)
             out.append(f"{where}: {key}: {message}" if key else f"{where}: {message}")
         return out
+
+
+def _whole_number(value: object) -> object:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+# A size in bytes may be written as 2e7 (20000000.0 to YAML): a whole float is that integer.
+ByteCount = Annotated[int, BeforeValidator(_whole_number)]
 
 
 class _Strict(BaseModel):
@@ -98,15 +106,15 @@ class CrawlSettings(_Strict):
     user_agent: str = DEFAULT_USER_AGENT
     timeout: float = Field(30, gt=0, le=600)  # seconds per request
     extract_workers: int | None = Field(None, ge=0, le=64)  # processes; 0 = in the crawl process
-    max_page_bytes: int = Field(20 * 1024 * 1024, ge=1024)
+    max_page_bytes: ByteCount = Field(20 * 1024 * 1024, ge=1024)
     warc: bool = True  # keep every response raw, in WARC files under warc/
     contact: str | None = None  # a URL or address for site owners: goes into the User-Agent
     autothrottle: bool = True  # adapt the per-domain delay to each site's response times
     allow_private_addresses: bool = False  # fetch private/loopback/link-local hosts pages link to
-    max_image_bytes: int = Field(20 * 1024 * 1024, ge=1024)
+    max_image_bytes: ByteCount = Field(20 * 1024 * 1024, ge=1024)
     incremental: bool = True  # skip articles the archive holds; conditional requests for feeds and sitemaps
     spool_wait: float = Field(30, ge=0)  # seconds a crawl's end waits for an unreachable store to come back
-    warc_max_bytes: int = Field(100 * 1024 * 1024, ge=1024)  # a WARC file is closed once it reaches this size
+    warc_max_bytes: ByteCount = Field(100 * 1024 * 1024, ge=1024)  # a WARC file is closed once it reaches this size
 
     @property
     def user_agent_header(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,8 @@ from pydantic import ValidationError
 from crawler.config import CONFIG_ENV_VAR, DEFAULT_CONFIG_PATH, SOURCE_KINDS, Config, ConfigError
 
 Location = tuple[Any, ...]
+# A number with an exponent and no dot: YAML 1.2 and every YAML user call it a float.
+EXPONENT_FLOAT_RE = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$")
 
 
 def config_path(explicit: str | os.PathLike | None = None) -> Path:
@@ -68,10 +71,17 @@ def _line_for(location: Location, lines: dict[Location, int]) -> int | None:
     return lines.get(())
 
 
+class ConfigLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, reading 1e3 and 2.5E-1 as numbers (YAML 1.2) where YAML 1.1 reads strings."""
+
+
+ConfigLoader.add_implicit_resolver("tag:yaml.org,2002:float", EXPONENT_FLOAT_RE, list("-+0123456789."))
+
+
 def parse_config(text: str, path: Path) -> Config:
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        root = yaml.compose(text, Loader=ConfigLoader)
+        data = yaml.load(text, Loader=ConfigLoader)  # noqa: S506 - a SafeLoader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise ConfigError(path, [(mark.line + 1 if mark else None, "", f"not valid YAML: {getattr(exc, 'problem', exc)}")]) from exc

@@ -108,6 +108,15 @@ def test_an_integer_stands_for_a_float(tmp_path):
     assert config.crawl.download_delay == 2.0
 
 
+def test_numbers_with_an_exponent_are_numbers(tmp_path):
+    # YAML 1.1 (PyYAML) reads 5e-1 and 2e7 as strings; YAML 1.2 and people read numbers.
+    text = GOOD.replace("download_delay: 0.25", "download_delay: 5e-1\n  max_page_bytes: 2e7\n  warc_max_bytes: 1.5E8")
+    config = load_config(write(tmp_path, text, "good.yaml"))
+    assert config.crawl.download_delay == 0.5
+    assert config.crawl.max_page_bytes == 20_000_000 and isinstance(config.crawl.max_page_bytes, int)
+    assert config.crawl.warc_max_bytes == 150_000_000
+
+
 def test_utf8_with_a_byte_order_mark_loads(tmp_path):
     path = tmp_path / "bom.yaml"
     path.write_bytes(b"\xef\xbb\xbf" + GOOD.encode("utf-8"))
@@ -165,6 +174,8 @@ BAD_CASES = [
     # strict types: nothing converted by guess
     bad(GOOD.replace("concurrency: 4", 'concurrency: "4"'), "concurrency", "crawl.concurrency"),
     bad(GOOD.replace("concurrency: 4", "concurrency: 4.0"), "concurrency", "crawl.concurrency"),
+    bad(GOOD.replace("concurrency: 4", "concurrency: 1e1"), "concurrency", "crawl.concurrency"),
+    bad(GOOD.replace("download_delay: 0.25", "download_delay: 0.25\n  max_page_bytes: 20000.5"), "max_page_bytes", "crawl.max_page_bytes"),
     bad(GOOD.replace("download_delay: 0.25", "download_delay: true"), "download_delay", "crawl.download_delay"),
     bad(GOOD.replace("download_delay: 0.25", "download_delay: 0.25\n  images: \"off\""), "images", "crawl.images"),
     bad(GOOD.replace("download_delay: 0.25", "download_delay: 0.25\n  obey_robots_txt: 1"), "obey_robots_txt", "crawl.obey_robots_txt"),
