@@ -17,6 +17,7 @@ instead of waiting on the store's network.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 import time
@@ -24,8 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from archive.processes import exclusive, flock_file
-from archive.store import ArchiveStore, StoreUnavailable
+from archive.store import ArchiveStore, StoreError, StoreUnavailable
 from archive.writer import store_article
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_SPOOL_MAX_BYTES = 2 * 1024 * 1024 * 1024
 REPLAY_INTERVAL_SECONDS = 5.0  # between attempts to reach a store that was down
@@ -37,6 +40,7 @@ REPLAY_LOCK_FILE = ".replay.lock"
 # itself down (15 ms a write with 1,000 waiting, 80 ms with 5,000).
 SEQUENCE_FILE = ".sequence"
 ENTRY_SUFFIX = ".op"
+REJECTED_DIR = "rejected"  # spooled writes the store refused for good, kept for an operator to look at
 # The size bound is summed afresh this often, and between, kept up by this process's own writes.
 USED_BYTES_RECOUNT_SECONDS = 5.0
 
@@ -85,9 +89,9 @@ class StoreSpool:
         except (FileNotFoundError, NotADirectoryError):
             return False
 
-    def _used_bytes(self) -> int:
+    def _used_bytes(self, fresh: bool = False) -> int:
         now = time.monotonic()
-        if self._used is None or now - self._used[0] >= USED_BYTES_RECOUNT_SECONDS:
+        if fresh or self._used is None or now - self._used[0] >= USED_BYTES_RECOUNT_SECONDS:
             used = 0
             for path in self._entries():
                 try:
@@ -113,10 +117,13 @@ class StoreSpool:
             for temp in self.directory.glob(".*.tmp"):
                 temp.unlink(missing_ok=True)
             self._sequence_checked = True
+        sequence = last + 1
+        while (self.directory / f"{sequence:012d}{ENTRY_SUFFIX}").exists():
+            sequence += 1  # numbered by a writer that keeps no sequence file (an older version, mid-upgrade)
         temp = self.directory / f"{SEQUENCE_FILE}.tmp"
-        temp.write_text(str(last + 1), encoding="ascii")
+        temp.write_text(str(sequence), encoding="ascii")
         os.replace(temp, record)  # made durable by the directory fsync after the entry
-        return last + 1
+        return sequence
 
     def add(self, op: str, key: str, data: bytes, content_type: str, *, behind_only: bool = False) -> bool:
         """Spool one write; with ``behind_only``, only behind writes still waiting (else False).
@@ -128,7 +135,8 @@ class StoreSpool:
         with self._lock, exclusive(self.directory / ADD_LOCK_FILE):
             if behind_only and not self.waiting():
                 return False
-            if self._used_bytes() + len(data) > self.max_bytes:
+            # Full by the running count: counted afresh before refusing (replays shrink the spool too).
+            if self._used_bytes() + len(data) > self.max_bytes and self._used_bytes(fresh=True) + len(data) > self.max_bytes:
                 raise SpoolFull(f"the store is unreachable and the spool at {self.directory} is full")
             sequence = self._next_sequence()
             header = json.dumps({"op": op, "key": key, "content_type": content_type}).encode() + b"\n"
@@ -174,9 +182,20 @@ class StoreSpool:
                     apply_write(store, meta["op"], meta["key"], data, meta["content_type"])
                 except StoreUnavailable:
                     return done
+                except StoreError as exc:
+                    # Refused for good (a key or a body the store will never take):
+                    # set aside, not lost, so the writes behind it are not held forever.
+                    self._set_aside(path, exc)
+                    continue
                 path.unlink()
                 done += 1
         return done
+
+    def _set_aside(self, path: Path, reason: Exception) -> None:
+        rejected = self.directory / REJECTED_DIR
+        rejected.mkdir(exist_ok=True)
+        os.replace(path, rejected / path.name)
+        logger.error("the store refused a spooled write, kept in %s: %s", rejected / path.name, reason)
 
     def _last_entries(self) -> list[Path]:
         """The spool's emptiness confirmed under the adding lock: see add."""

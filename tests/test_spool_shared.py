@@ -170,3 +170,52 @@ def test_the_spool_stays_within_its_bound(tmp_path):
     with pytest.raises(SpoolFull):
         spool.add("put", "k/1", b"x" * 3000, "text/plain")
     assert spool.pending == 1
+
+
+def test_a_write_numbered_by_another_writer_is_never_overwritten(tmp_path):
+    # A crawl of the previous version (no sequence file) numbers its writes
+    # from the entries, beside one of this version during an upgrade.
+    directory = tmp_path / "spool"
+    spool = StoreSpool(directory)
+    for n in range(3):
+        spool.add("put", f"k/{n}", b"new", "text/plain")
+    (directory / "000000000004.op").write_bytes(b'{"op": "put", "key": "k/old", "content_type": "text/plain"}\nold')
+    spool.add("put", "k/3", b"new", "text/plain")
+    assert (directory / "000000000004.op").read_bytes().endswith(b"\nold")
+    assert [path.stem for path in sorted(directory.glob("*.op"))][-1] == "000000000005"
+
+
+def test_a_spool_emptied_meanwhile_takes_writes_again_at_once(tmp_path):
+    import pytest
+
+    from archive.spool import SpoolFull
+
+    spool = StoreSpool(tmp_path / "spool", max_bytes=4096)
+    spool.add("put", "k/0", b"x" * 3000, "text/plain")
+    assert StoreSpool(tmp_path / "spool").replay(open_store(str(tmp_path / "archive")), force=True) == 1
+    spool.add("put", "k/1", b"x" * 3000, "text/plain")  # the running count says full; the spool is not
+    with pytest.raises(SpoolFull):
+        spool.add("put", "k/2", b"x" * 3000, "text/plain")
+
+
+def test_a_write_the_store_refuses_for_good_is_set_aside_and_the_rest_replayed(tmp_path):
+    from archive.spool import REJECTED_DIR
+    from archive.store import StoreError
+
+    directory = tmp_path / "spool"
+    spool = StoreSpool(directory)
+    for n in range(3):
+        spool.add("put", f"k/{n}", b"x", "text/plain")
+    store = open_store(str(tmp_path / "archive"))
+    real_put = store.put
+
+    def put(key, data, content_type="application/octet-stream"):
+        if key == "k/1":
+            raise StoreError("400 Bad Request: key refused")
+        return real_put(key, data, content_type)
+
+    store.put = put
+    assert spool.replay(store, force=True) == 2
+    assert spool.pending == 0 and store.exists("k/0") and store.exists("k/2")
+    (kept,) = (directory / REJECTED_DIR).iterdir()
+    assert b'"key": "k/1"' in kept.read_bytes(), "kept for an operator, not lost"
