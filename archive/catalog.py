@@ -153,19 +153,25 @@ def entry_instant(entry: CatalogEntry) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def _prepare_cache(cache_dir: Path | None) -> None:
+def _current_segments(store: ArchiveStore, cache_dir: Path | None) -> list[str]:
+    """The catalog's segment keys; the local cache loses the copies of segments gone from the store."""
+    keys = segment_keys(store)
     if cache_dir is not None:
+        cache = LocalStore(cache_dir)
         try:
-            LocalStore(cache_dir).ensure()  # drops temp files a killed crawl left in the cache
-        except StoreError as exc:
+            cache.ensure()  # drops temp files a killed crawl left in the cache
+            # Segments a rebuild (verify --rebuild-index) replaced: kept, they would only fill the disk.
+            for stale in set(cache.list(CATALOG_PREFIX)) - set(keys):
+                cache.delete(stale)
+        except (StoreError, OSError) as exc:
             logger.warning("catalog cache %s unusable: %s", cache_dir, exc)
+    return keys
 
 
 def load_catalog(store: ArchiveStore, cache_dir: Path | None = None) -> dict[str, CatalogEntry]:
     """id -> its newest entry (segments sort by date and run id, i.e. in time)."""
-    _prepare_cache(cache_dir)
     entries: dict[str, CatalogEntry] = {}
-    for key in segment_keys(store):
+    for key in _current_segments(store, cache_dir):
         for entry in read_segment(store, key, cache_dir):
             entries[entry.id] = entry
     return entries
@@ -178,10 +184,9 @@ def known_articles(store: ArchiveStore, cache_dir: Path | None, url_id: Callable
     a million articles held 1.3 KB a catalog entry, and spent most of its start
     working out URL ids (``url_id`` of an entry's URL), now kept in the entries.
     """
-    _prepare_cache(cache_dir)
     known: dict[str, KnownArticle] = {}
     by_url: dict[str, KnownArticle] = {}
-    for key in segment_keys(store):
+    for key in _current_segments(store, cache_dir):
         for data in _segment_lines(store, key, cache_dir):
             article = KnownArticle(data.get("published"), data["fetched"])
             known[data["id"]] = article  # a later entry wins

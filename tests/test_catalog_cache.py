@@ -141,3 +141,16 @@ def test_a_crawl_keeps_each_articles_url_id_in_the_catalog(site, tmp_path):
     crawl(write_config(tmp_path / "cfg.yaml", archive, [{"id": "rss", "kind": "feed", "url": site.url("/feeds/atom.xml")}]))
     entries = load_catalog(open_store(archive)).values()
     assert entries and all(entry.url_id == url_article_id(entry.url) for entry in entries)
+
+
+def test_the_cache_forgets_segments_gone_from_the_catalog(tmp_path):
+    from archive.catalog import CATALOG_PREFIX, rebuild_catalog
+
+    store = archive_with_segments(tmp_path, segments=3, per_segment=10)
+    cache = tmp_path / "state" / "catalog-cache"
+    load_catalog(store, cache)
+    cached = set(open_store(str(cache)).list(CATALOG_PREFIX))
+    assert cached == set(store.list(CATALOG_PREFIX)) and len(cached) == 3
+    rebuild_catalog(store)  # one segment from the records replaces the three (there are no records here)
+    load_catalog(store, cache)
+    assert set(open_store(str(cache)).list(CATALOG_PREFIX)) == set(store.list(CATALOG_PREFIX))
