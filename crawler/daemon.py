@@ -35,7 +35,7 @@ from crawler.locks import DaemonLock, DaemonRunning
 from crawler.logs import log_run_id, log_source
 from crawler.metrics import DaemonMetrics, serve_metrics
 from crawler.runpolicy import backoff_delay, classify_run, first_run_time, schedule_trigger
-from crawler.state import FAILED_RESULTS, ScheduleState
+from crawler.state import FAILED_RESULTS, ScheduleState, run_file
 
 logger = logging.getLogger("newsarchive.daemon")
 
@@ -175,7 +175,7 @@ class Daemon:
         scheduled = self._scheduled.pop(source_id, None)
         if scheduled is not None:
             self.metrics.lag.labels(source_id).set(max((_utcnow() - scheduled).total_seconds(), 0.0))
-        record_file = self.state_dir / "runs" / f"{run_id}.json"
+        record_file = run_file(self.state_dir, run_id)
         started = time.monotonic()
         crawl = self._start_child(source_id, run_id, self.crawl_command(source_id, run_id, record_file))
         if crawl is None:

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import gc
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from scrapy.crawler import CrawlerProcess
@@ -17,6 +15,7 @@ from scrapy.settings import Settings
 
 from archive.runs import RunRecord, new_run_id
 from crawler.config import Config, SourceBase
+from crawler.state import STALE_RUN_FILE_DAYS, remove_stale_run_files, run_file
 
 SETTINGS_MODULE = "crawler.settings"
 
@@ -73,16 +72,24 @@ def run_crawl(config: Config, sources: list[SourceBase], settings: Settings) -> 
     """Crawl the sources to the end; return the run record the crawl wrote."""
     from crawler.spiders.news import NewsSpider
 
-    with tempfile.TemporaryDirectory(prefix="newsarchive-run-") as scratch:
-        if not settings.get("NEWSARCHIVE_RUN_RECORD_FILE"):
-            settings.set("NEWSARCHIVE_RUN_RECORD_FILE", os.path.join(scratch, "run.json"), priority="cmdline")
-        process = CrawlerProcess(settings)
-        process.crawl(NewsSpider, sources=sources)
-        start_reactor(process)
-        record_file = Path(settings["NEWSARCHIVE_RUN_RECORD_FILE"])
-        if not record_file.exists():
-            raise RuntimeError("the crawl ended without writing its run record (see the log above)")
+    state_dir = Path(config.daemon.state_dir)
+    # In the state directory, not /tmp: a killed crawl's copy is found and removed later.
+    remove_stale_run_files(state_dir, max(STALE_RUN_FILE_DAYS * 86400, 2 * config.daemon.run_timeout))
+    own_copy = not settings.get("NEWSARCHIVE_RUN_RECORD_FILE")
+    if own_copy:
+        settings.set("NEWSARCHIVE_RUN_RECORD_FILE", str(run_file(state_dir, settings["NEWSARCHIVE_RUN_ID"] or new_run_id())),
+                     priority="cmdline")
+    record_file = Path(settings["NEWSARCHIVE_RUN_RECORD_FILE"])
+    process = CrawlerProcess(settings)
+    process.crawl(NewsSpider, sources=sources)
+    start_reactor(process)
+    if not record_file.exists():
+        raise RuntimeError("the crawl ended without writing its run record (see the log above)")
+    try:
         return RunRecord.from_dict(json.loads(record_file.read_text(encoding="utf-8")))
+    finally:
+        if own_copy:
+            record_file.unlink(missing_ok=True)
 
 
 def worker_settings(config: Config, *, archive_url: str | None = None, log_level: str = "INFO") -> Settings:

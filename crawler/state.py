@@ -12,6 +12,7 @@ import logging
 import os
 import tempfile
 import threading
+import time
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from pathlib import Path
@@ -19,6 +20,10 @@ from pathlib import Path
 from archive.processes import process_alive
 
 STATE_FILE = "schedule.json"
+# A crawl's local copy of its run record, for the process that started it.
+RUN_FILES_DIR = "runs"
+# A copy this old is a killed crawl's, or one whose daemon was killed: nobody reads it.
+STALE_RUN_FILE_DAYS = 7
 STATE_SCHEMA = "newsarchive.schedule/1"
 logger = logging.getLogger("newsarchive.state")
 
@@ -26,6 +31,24 @@ logger = logging.getLogger("newsarchive.state")
 # next start it means the daemon died mid-run, so the source runs at once.
 RESULTS = ("running", "ok", "failed", "killed", "crashed", "interrupted", "busy")
 FAILED_RESULTS = ("failed", "killed", "crashed")
+
+
+def run_file(state_dir: Path, run_id: str) -> Path:
+    return state_dir / RUN_FILES_DIR / f"{run_id}.json"
+
+
+def remove_stale_run_files(state_dir: Path, older_than_seconds: float) -> int:
+    """Remove run record copies nobody will read any more; how many there were."""
+    removed = 0
+    now = time.time()
+    for path in (state_dir / RUN_FILES_DIR).glob("*.json"):
+        try:
+            if now - path.stat().st_mtime > older_than_seconds:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:
+            continue
+    return removed
 
 
 def _parse_time(value: str | None) -> datetime | None:

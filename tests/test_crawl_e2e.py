@@ -93,6 +93,8 @@ def test_run_record_and_site_traffic(site, crawled):
     for stale in STALE_ARTICLES:
         assert stale.url(site.base_url) not in records, "lastmod filtering skips old pages"
         assert site.count(stale.path) == 0
+    runs_dir = _config.parent / "state" / "runs"
+    assert not list(runs_dir.glob("*.json")) if runs_dir.exists() else True, "the crawl's local copy of its run record is gone"
 
 
 def test_categories_join_config_and_feed(site, crawled):

@@ -205,6 +205,19 @@ def test_a_fire_time_set_from_outside_is_a_slot_of_its_own():
 
 # -- schedule state -------------------------------------------------------------
 
+def test_run_record_copies_nobody_reads_any_more_are_removed(tmp_path):
+    from crawler.state import remove_stale_run_files, run_file
+
+    old, fresh = run_file(tmp_path, "20260101T000000Z-aaaaaa"), run_file(tmp_path, "20260301T000000Z-bbbbbb")
+    old.parent.mkdir(parents=True)
+    for path in (old, fresh):
+        path.write_text("{}")
+    week = 7 * 86400
+    os.utime(old, (time.time() - week - 60, time.time() - week - 60))
+    assert remove_stale_run_files(tmp_path, week) == 1
+    assert not old.exists() and fresh.exists()
+
+
 def test_state_round_trip(tmp_path):
     state = ScheduleState(tmp_path).load()
     assert state.sources == {}
