@@ -83,7 +83,7 @@ def rfc2822_gmt(instant: str) -> str:
 
 
 def hexo_post(record: dict, image_paths: dict[str, str]) -> str:
-    """Front matter (title, categories, headimg, author, comments, date, thumbnail) then the body HTML.
+    """Front matter (title, categories, headimg, author, comments, date, thumbnail; disableNunjucks) then the body HTML.
 
     ``image_paths``: archive key -> where the post finds the copy (relative).
     """
@@ -98,7 +98,15 @@ def hexo_post(record: dict, image_paths: dict[str, str]) -> str:
     lines += [f"author: {_yaml_scalar(author)}", "comments: false", f"date: {date}"]
     if first_image:
         lines.append(f"thumbnail: {_yaml_string(first_image)}")
-    lines += ["---", "", "<div>", rewrite_images(record.get("html") or "", image_paths.get), "</div>", ""]
+    # Hexo runs a post's body through Nunjucks, which is no sandbox: a crawled
+    # page's "{{ ... }}" would run code on the machine that builds the site.
+    lines.append("disableNunjucks: true")
+    body = rewrite_images(record.get("html") or "", image_paths.get)
+    # One line: Markdown ends an HTML block at a blank line and reads what
+    # follows as Markdown ("[x](javascript:...)" in a <pre> would become a link).
+    # &#10; is the same newline to HTML.
+    body = body.replace("\r", "&#13;").replace("\n", "&#10;")
+    lines += ["---", "", "<div>", body, "</div>", ""]
     return "\n".join(lines)
 
 

@@ -208,8 +208,9 @@ def test_export_hexo_matches_the_seed_shape(archived, tmp_path):
         head, body = front_matter(path.read_text(encoding="utf-8"))
         keys = [line.split(":", 1)[0] for line in head.splitlines() if not line.startswith(" ")]
         expected_keys = [k for k in SEED_FRONT_MATTER_KEYS if record["images"] or k not in ("headimg", "thumbnail")]
-        assert keys == expected_keys, article_id
+        assert keys == [*expected_keys, "disableNunjucks"], article_id
         meta = yaml.safe_load(head)
+        assert meta["disableNunjucks"] is True, "Hexo must not run a crawled page's {{ }} as a template"
         assert meta["title"] == record["title"]
         assert meta["comments"] is False
         assert meta["categories"][: len(configured[record["source"]])] == configured[record["source"]]
@@ -240,6 +241,22 @@ def test_export_hexo_matches_the_seed_shape(archived, tmp_path):
     for exported in out.rglob("*"):
         if exported.suffix in (".md", ".html", ".json", ".yml", ".yaml"):
             assert "cors" not in exported.read_text(encoding="utf-8").lower(), exported
+
+
+def test_a_hexo_body_is_one_html_block_markdown_never_reads(tmp_path):
+    # A blank line would end the HTML block, and Markdown would turn what
+    # follows into links and images of its own (javascript:, a tracker).
+    from archive.export import hexo_post
+
+    html = "<blockquote>code line\n\n[pre link](javascript:alert(2))\n\n![x](https://tracker.example/p.gif)</blockquote><p>{{ range.constructor('x')() }}</p>"
+    record = {"id": "a" * 16, "title": "t", "categories": [], "source": "s", "authors": [], "published": None,
+              "fetched": "2026-01-01T00:00:00+00:00", "html": html, "images": []}
+    post = hexo_post(record, {})
+    body = post.split("\n---\n", 1)[1]
+    lines = body.strip().split("\n")
+    assert lines[0] == "<div>" and lines[-1] == "</div>" and len(lines) == 3, "one block, no blank line in it"
+    assert lxml.html.fragment_fromstring(lines[1], create_parent="div").text_content() == lxml.html.fragment_fromstring(
+        html, create_parent="div").text_content(), "the same text to an HTML reader"
 
 
 def test_export_hexo_never_points_at_the_origin_for_a_missing_image(archived, tmp_path):
