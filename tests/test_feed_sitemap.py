@@ -64,6 +64,25 @@ def test_billion_laughs_feed_is_refused():
         parse_feed(body, FEED_URL, "application/rss+xml")
 
 
+@pytest.mark.parametrize("spoil", [
+    lambda xml: b" " + xml,  # a space before <?xml: no longer well-formed
+    lambda xml: xml.replace(b"<!DOCTYPE", b"<!-- a -- b -->\n<!DOCTYPE", 1),
+    lambda xml: (b" " + xml).decode("utf-8").encode("utf-16"),
+], ids=["space", "bad-comment", "utf-16"])
+def test_entity_expansion_in_a_malformed_feed_is_refused(spoil):
+    # expat stops at the flaw before the DOCTYPE, so defusedxml never sees the
+    # entities; feedparser's lenient parser would still expand them.
+    body = spoil(('<?xml version="1.0"?>\n<!DOCTYPE rss [\n<!ENTITY a "' + "A" * 1000 + '">\n]>\n'
+                  + RSS_WITH_BOMB.replace("BOMB", "&a;" * 100)).encode("utf-8"))
+    with pytest.raises(UnsafeXML):
+        parse_feed(body, FEED_URL, "application/rss+xml")
+
+
+def test_a_malformed_feed_without_entities_is_still_read():
+    body = b" " + ('<?xml version="1.0"?>\n' + RSS_WITH_BOMB.replace("BOMB", "Title")).encode("utf-8")
+    assert [entry.hints.title for entry in parse_feed(body, FEED_URL, "application/rss+xml").entries] == ["Title"]
+
+
 def test_billion_laughs_sitemap_is_refused():
     with pytest.raises(UnsafeXML):
         parse_sitemap(billion_laughs(URLSET_WITH_BOMB))
