@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import datetime, timezone
 from typing import Any
 
@@ -16,6 +17,15 @@ ARTICLE_ID_HEX_DIGITS = 16
 def article_id(canonical_url: str) -> str:
     """Stable across runs and machines: a hash of the canonical URL."""
     return hashlib.sha256(canonical_url.encode("utf-8")).hexdigest()[:ARTICLE_ID_HEX_DIGITS]
+
+
+# C0 and C1 controls but tab and newline: no text holds them, and a terminal
+# obeys them (a page's "&#27;[2J" in a title cleared the screen of `show`).
+CONTROL_CHARS_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def without_controls(text: str) -> str:
+    return CONTROL_CHARS_RE.sub("", text)
 
 
 def content_sha256(text: str) -> str:

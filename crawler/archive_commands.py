@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from archive.records import without_controls
 from crawler.cli_options import ArchiveOption, ConfigOption
 
 out = Console()
@@ -68,7 +69,8 @@ def register(app: typer.Typer) -> None:
             err.print(Text(f"the catalog of {store.url} is empty (rebuild it with `newsarchive verify --rebuild-index`)"))
         elif not entries:
             err.print(Text(f"no article {_filters(source, since)}"))
-        rows = [((e.sort_time or "")[:16].replace("T", " "), e.source, e.id, " ".join(e.title.split())) for e in entries]
+        # Records of an archive made before control characters were dropped may hold them.
+        rows = [((e.sort_time or "")[:16].replace("T", " "), e.source, e.id, " ".join(without_controls(e.title).split())) for e in entries]
         if out.is_terminal:
             table = Table(box=None, show_header=True, pad_edge=False)
             for column in ("date", "source", "id", "title"):
@@ -102,14 +104,14 @@ def register(app: typer.Typer) -> None:
             err.print(Text(f"the record of {article_id} is damaged ({exc}); `newsarchive verify` reports it"))
             raise typer.Exit(1) from None
         meta = [record.get("source", ""), record.get("published") or "no date", ", ".join(record.get("authors") or []) or "no author"]
-        lines = [Text(record.get("title", ""), style="bold"), Text(" · ".join(meta)), Text(record.get("url", ""))]
+        lines = [record.get("title", ""), " · ".join(meta), record.get("url", "")]
         if record.get("categories"):
-            lines.append(Text(" · ".join(record["categories"])))
+            lines.append(" · ".join(record["categories"]))
         images = record.get("images") or []
-        lines.append(Text(f"{len(images)} images" + "".join(f"\n  {i.get('key')}  ({i.get('url')})" for i in images)))
-        lines += [Text(""), Text(record.get("text", ""))]
-        for line in lines:
-            out.print(line, soft_wrap=True, highlight=False)
+        lines.append(f"{len(images)} images" + "".join(f"\n  {i.get('key')}  ({i.get('url')})" for i in images))
+        lines += ["", record.get("text", "")]
+        for number, line in enumerate(lines):
+            out.print(Text(without_controls(str(line)), style="bold" if number == 0 else ""), soft_wrap=True, highlight=False)
 
     @app.command()
     def search(text: str, limit: Annotated[int, typer.Option("--limit", min=1)] = 20,
@@ -125,9 +127,9 @@ def register(app: typer.Typer) -> None:
         finally:
             index.close()
         for hit in hits:
-            out.print(Text(f"{(hit.published or '')[:10]:10} {hit.source:16} {hit.id}  ") + Text(hit.title, style="bold"),
+            out.print(Text(f"{(hit.published or '')[:10]:10} {hit.source:16} {hit.id}  ") + Text(without_controls(hit.title), style="bold"),
                       soft_wrap=True, highlight=False)
-            out.print(Text("    " + " ".join(hit.snippet.split())), soft_wrap=True, highlight=False)
+            out.print(Text("    " + " ".join(without_controls(hit.snippet).split())), soft_wrap=True, highlight=False)
         if not hits:
             err.print(Text(f"no article matches {text!r}"))
             raise typer.Exit(1)

@@ -122,6 +122,21 @@ def test_show_takes_an_id_in_capitals(archived):
     assert archived.ok("show", "--json", record["id"].upper()).encode("utf-8") == archived.store.get(archived.key(record))
 
 
+def test_show_ls_and_search_print_no_control_characters(archived):
+    # An archive made before control characters were dropped at extraction.
+    store = archived.store
+    record = sorted(archived.records.values(), key=lambda r: r["id"])[0]
+    key = archived.key(record)
+    saved = store.get(key)
+    try:
+        store.put(key, json.dumps({**record, "title": "\x1b[2J\x1b[H" + record["title"], "text": record["text"] + "\x1b]8;;x\x07"},
+                                  ensure_ascii=False).encode("utf-8"))
+        shown = archived.ok("show", record["id"])
+        assert "\x1b" not in shown and "\x07" not in shown and record["title"] in shown
+    finally:
+        store.put(key, saved)
+
+
 def test_ls_limit(archived):
     assert ls_ids(archived, "--limit", "2") == newest_first(archived.records.values())[:2]
     negative = archived.cli("ls", "--limit", "-1")

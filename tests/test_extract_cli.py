@@ -99,3 +99,18 @@ def test_the_text_opens_with_the_article_not_its_kicker_and_headline(site):
     assert [r["title"] for r in records] == [a.title for a in english]
     for record, article in zip(records, english):
         assert record["text"].startswith(article.paragraphs[0][:40]), record["text"][:120]
+
+
+def test_control_characters_of_a_page_never_reach_the_record(tmp_path):
+    # A terminal obeys ESC: "&#27;[2J" in a title cleared the screen of `show`.
+    page = tmp_path / "page.html"
+    page.write_text("<html><head><title>A&#27;[2JB</title><meta property='og:title' content='A&#x1b;[31mB'></head>"
+                    "<body><article><h1>A&#27;[2JB</h1>"
+                    + "".join(f"<p>Paragraph {n} of the article holds words enough to count as text, one &#7; here.</p>" for n in range(6))
+                    + "</article></body></html>", encoding="utf-8")
+    result = run_cli("extract", str(page))
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout)
+    for field in ("title", "text", "html"):
+        assert not any(ord(c) < 32 and c not in "\n\t" or 0x7f <= ord(c) <= 0x9f for c in record[field]), (field, record[field])
+    assert record["title"].startswith("A[") and "one here" in record["text"], "the article is extracted, without the control"

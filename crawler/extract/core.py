@@ -22,7 +22,7 @@ from trafilatura.xml import xmltotxt
 from crawler.extract.article import ExtractedArticle, ExtractOptions, FeedHints, NoArticle, canonical_url
 from crawler.extract.boilerplate import drop_furniture, drop_leading_headline, is_boilerplate_line, prune_boilerplate
 from crawler.extract.dates import infer_timezone, parse_datetime, to_utc
-from crawler.extract.decode import decode_html
+from crawler.extract.decode import decode_html, drop_control_references
 from crawler.extract.images import ImageAnchor, image_anchors, resolve_lazy_images, squash
 from crawler.extract.language import page_language, text_language
 from crawler.extract.metadata import page_metadata, parse_zh_datetime
@@ -42,7 +42,7 @@ FAST_MIN_CHARS = 500
 
 
 def parse_html(text: str) -> lxml.html.HtmlElement:
-    text = XML_DECLARATION_RE.sub("", text, count=1)  # lxml refuses it in str input
+    text = drop_control_references(XML_DECLARATION_RE.sub("", text, count=1))  # lxml refuses the declaration in str input
     if not text.strip():
         raise NoArticle("empty page")
     # trafilatura's own parser settings (comments and PIs dropped): parsing

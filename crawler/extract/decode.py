@@ -9,6 +9,7 @@ superset (w3lib's translation table does that).
 from __future__ import annotations
 
 import codecs
+import re
 
 from charset_normalizer import from_bytes
 from w3lib.encoding import html_to_unicode
@@ -35,3 +36,15 @@ def decode_html(body: bytes, content_type: str | None = None) -> tuple[str, str]
     """Return (text, encoding name) for an HTML or XML document."""
     encoding, text = html_to_unicode(content_type, body, default_encoding="utf-8", auto_detect_fun=detect_encoding)
     return text, encoding
+
+
+# A character reference to a C0 or C1 control but tab and newline: lxml
+# turns it into a character XML cannot hold, and
+# trafilatura then found no article at all on the page ("&#7;" in one paragraph).
+_CONTROL_DECIMAL = r"0*(?:[0-8]|1[1-9]|2[0-9]|3[01]|12[7-9]|1[3-5][0-9])(?![0-9])"
+_CONTROL_HEX = r"[xX]0*(?:[0-8bcefBCEF]|1[0-9a-fA-F]|7[fF]|[89][0-9a-fA-F])(?![0-9a-fA-F])"
+CONTROL_REFERENCE_RE = re.compile(rf"&#(?:{_CONTROL_DECIMAL}|{_CONTROL_HEX});?")
+
+
+def drop_control_references(text: str) -> str:
+    return CONTROL_REFERENCE_RE.sub("", text)

@@ -7,7 +7,7 @@ from datetime import datetime
 from html import escape as html_escape, unescape
 from typing import Any
 
-from archive.records import SCHEMA, article_id, content_sha256, utc_iso
+from archive.records import SCHEMA, article_id, content_sha256, utc_iso, without_controls
 from crawler.extract.article import ExtractedArticle
 
 IMAGE_FIELDS = ("url", "key", "sha256", "content_type", "bytes", "width", "height")
@@ -56,22 +56,23 @@ def article_record(
         key_for_url[image["url"]] = image["key"]
         key_for_url[image.get("source_url", image["url"])] = image["key"]
     unique_images = list({image["key"]: {f: image.get(f) for f in IMAGE_FIELDS} for image in images}.values())
+    text = without_controls(article.text)
     record = {
         "schema": SCHEMA,
         "id": article_id(article.canonical_url),
         "source": source,
         "url": article.url,
         "canonical_url": article.canonical_url,
-        "title": article.title,
-        "authors": list(article.authors),
+        "title": without_controls(article.title),
+        "authors": [without_controls(author) for author in article.authors],
         "published": article.published,
         "fetched": utc_iso(fetched),
         "language": article.language,
-        "categories": list(dict.fromkeys([*categories, *article.categories])),
-        "text": article.text,
-        "html": rewrite_image_sources(article.html, key_for_url),
+        "categories": list(dict.fromkeys(without_controls(c) for c in [*categories, *article.categories])),
+        "text": text,
+        "html": without_controls(rewrite_image_sources(article.html, key_for_url)),
         "images": unique_images,
-        "content_sha256": content_sha256(article.text),
+        "content_sha256": content_sha256(text),
     }
     if capture is not None:
         record["capture"] = {"warc": capture.warc, "offset": capture.offset, "length": capture.length}
