@@ -114,6 +114,12 @@ class PrivateAddressMiddleware:
         if host == "localhost" or host.endswith(".localhost"):
             raise IgnoreRequest(f"refused: {host} is a local address")
         addresses = [host] if _is_private(host) or _looks_like_ip(host) else await _resolve(host)
+        if not addresses:
+            # Refused, not let through: a failed lookup is not cached, so the
+            # download would ask again, and a hostile name server could answer
+            # 127.0.0.1 then. A name that resolves stays in Scrapy's DNS cache,
+            # and the download connects to the very address checked here.
+            raise IgnoreRequest(f"refused: cannot resolve {host}")
         if any(_is_private(address) for address in addresses):
             raise IgnoreRequest(f"refused: {host} is a private, loopback or link-local address")
         return None
@@ -128,7 +134,8 @@ def _looks_like_ip(host: str) -> bool:
 
 
 async def _resolve(host: str) -> list[str]:
+    """The address the crawl will connect to; none when the name does not resolve."""
     try:
         return [await maybe_deferred_to_future(reactor.resolve(host))]
-    except Exception:  # noqa: BLE001 - the download itself will report the DNS failure
+    except Exception:  # noqa: BLE001 - any failure to resolve: refused by the caller
         return []

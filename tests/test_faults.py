@@ -235,3 +235,27 @@ def test_an_extraction_worker_that_dies_fails_only_its_page(together):
     killer = "https://news.example/kill-the-worker.html"
     assert outcomes.pop(killer) == "failed: extraction failed: its worker died, twice", result.stdout
     assert len(outcomes) == (7 if together else 3) and set(outcomes.values()) == {"ok"}, result.stdout + result.stderr[-2000:]
+
+
+def test_a_host_whose_lookup_fails_is_refused_not_let_through(monkeypatch):
+    # A failed lookup is not cached: let through, the download would ask
+    # again, and a hostile name server could answer 127.0.0.1 the second time.
+    import asyncio
+
+    from scrapy import Request
+    from scrapy.exceptions import IgnoreRequest
+
+    import crawler.middlewares as middlewares
+
+    answers = {"rebind.example": [], "news.example": ["93.184.216.34"], "inside.example": ["10.0.0.7"]}
+
+    async def resolve(host: str) -> list[str]:
+        return answers[host]
+
+    monkeypatch.setattr(middlewares, "_resolve", resolve)
+    guard = middlewares.PrivateAddressMiddleware(set())
+    with pytest.raises(IgnoreRequest, match="cannot resolve rebind.example"):
+        asyncio.run(guard.process_request(Request("http://rebind.example/x")))
+    with pytest.raises(IgnoreRequest, match="private"):
+        asyncio.run(guard.process_request(Request("http://inside.example/x")))
+    assert asyncio.run(guard.process_request(Request("http://news.example/x"))) is None
