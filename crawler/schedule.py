@@ -12,6 +12,10 @@ UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 MIN_INTERVAL = timedelta(minutes=1)
 
 
+# Fire times whose slot an interval trigger remembers: the scheduler asks about the last one or two.
+RECENT_FIRE_TIMES = 8
+
+
 class BadSchedule(ValueError):
     pass
 
@@ -47,21 +51,24 @@ class Schedule:
 
             APScheduler 3 counts the next interval from the last fire time,
             jitter included, so every run's jitter pushed all later ones back:
-            with 30 s of jitter, "every 1m" ran every 75 s on average. A fire
-            time set from outside (the first run, a backoff) is a slot itself.
+            with 30 s of jitter, "every 1m" ran every 75 s on average. The
+            slot of each fire time given is remembered (the scheduler asks
+            twice per run, about the same fire time); a fire time set from
+            outside (the first run, a backoff) is a slot itself.
             """
 
             def __init__(self, *, spread: int | None, **kwargs) -> None:
                 super().__init__(**kwargs)
                 self.spread = spread  # seconds of jitter, added here rather than by APScheduler
-                self._last: tuple[datetime, datetime] | None = None  # (slot, fire time) last given
+                self._slots: dict[datetime, datetime] = {}  # fire time given -> its slot, the last few
 
             def get_next_fire_time(self, previous_fire_time, now):
-                if self._last is not None and previous_fire_time == self._last[1]:
-                    previous_fire_time = self._last[0]
-                slot = super().get_next_fire_time(previous_fire_time, now)
+                slot = super().get_next_fire_time(self._slots.get(previous_fire_time, previous_fire_time), now)
                 fire = self._apply_jitter(slot, self.spread, now)
-                self._last = (slot, fire) if slot is not None else None
+                if fire is not None:
+                    self._slots[fire] = slot
+                    while len(self._slots) > RECENT_FIRE_TIMES:
+                        del self._slots[next(iter(self._slots))]
                 return fire
 
         return SlotIntervalTrigger(seconds=int(self.interval.total_seconds()), spread=jitter, timezone=timezone_name)

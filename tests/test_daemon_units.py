@@ -192,6 +192,48 @@ def test_jitter_does_not_push_later_interval_runs_back():
         assert timedelta(0) <= moment - (start + k * timedelta(minutes=1)) <= timedelta(seconds=30), k
 
 
+def test_jitter_does_not_push_later_runs_back_under_the_real_scheduler():
+    # APScheduler asks its trigger twice per run (for the run times due, then
+    # for the next one), about the same fire time: driven through its own
+    # _process_jobs with a clock of ours, "every 1m" with 30 s of jitter must
+    # average a minute between runs, not 75 s.
+    from unittest import mock
+
+    import apscheduler.schedulers.base as scheduler_base
+    from apscheduler.executors.base import BaseExecutor
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    class NoRun(BaseExecutor):
+        def _do_submit_job(self, job, run_times):
+            pass
+
+    clock = [NOW]
+
+    class Clock(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return clock[0]
+
+    scheduler = BackgroundScheduler(executors={"default": NoRun()}, timezone="UTC",
+                                    job_defaults={"coalesce": True, "misfire_grace_time": 3600})
+    trigger = schedule_trigger(parse_schedule("every 1m"), 30)
+    scheduler.add_job(print, trigger, id="s", next_run_time=trigger.start_date + timedelta(seconds=5))
+    scheduler.start(paused=True)
+    scheduler.state = scheduler_base.STATE_RUNNING
+    fires = []
+    try:
+        with mock.patch.object(scheduler_base, "datetime", Clock):
+            for _ in range(200):
+                clock[0] = scheduler.get_job("s").next_run_time
+                fires.append(clock[0])
+                scheduler._process_jobs()
+    finally:
+        scheduler.state = scheduler_base.STATE_PAUSED
+        scheduler.shutdown(wait=False)
+    mean_gap = (fires[-1] - fires[0]) / (len(fires) - 1)
+    assert timedelta(seconds=59) <= mean_gap <= timedelta(seconds=61), mean_gap
+
+
 def test_a_fire_time_set_from_outside_is_a_slot_of_its_own():
     # The daemon sets the first run (last run + interval, after a restart)
     # and backoff retries itself: the run after comes a whole interval later,
