@@ -40,7 +40,6 @@ REPLAY_LOCK_FILE = ".replay.lock"
 # itself down (15 ms a write with 1,000 waiting, 80 ms with 5,000).
 SEQUENCE_FILE = ".sequence"
 ENTRY_SUFFIX = ".op"
-REJECTED_DIR = "rejected"  # spooled writes the store refused for good, kept for an operator to look at
 # The size bound is summed afresh this often, and between, kept up by this process's own writes.
 USED_BYTES_RECOUNT_SECONDS = 5.0
 
@@ -183,19 +182,15 @@ class StoreSpool:
                 except StoreUnavailable:
                     return done
                 except StoreError as exc:
-                    # Refused for good (a key or a body the store will never take):
-                    # set aside, not lost, so the writes behind it are not held forever.
-                    self._set_aside(path, exc)
-                    continue
+                    # Refused (credentials, a clock too far off, a body it will not
+                    # take): nothing is moved or dropped, the writes keep their order
+                    # and wait. Only an operator can tell a passing refusal from one for good.
+                    logger.error("the store refuses the spooled write %s (%s): it and the writes behind it "
+                                 "wait; if it can never be written, move it out of %s", path, exc, self.directory)
+                    return done
                 path.unlink()
                 done += 1
         return done
-
-    def _set_aside(self, path: Path, reason: Exception) -> None:
-        rejected = self.directory / REJECTED_DIR
-        rejected.mkdir(exist_ok=True)
-        os.replace(path, rejected / path.name)
-        logger.error("the store refused a spooled write, kept in %s: %s", rejected / path.name, reason)
 
     def _last_entries(self) -> list[Path]:
         """The spool's emptiness confirmed under the adding lock: see add."""
