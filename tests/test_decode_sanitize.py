@@ -528,3 +528,24 @@ def test_a_headline_opening_the_body_goes_the_title_is_in_the_record(body, dropp
         assert "Congestion" not in "".join(tree.itertext()) and "Backlogs" in "".join(tree.itertext())
     else:
         assert etree.tostring(tree) == before, "left as it was"
+
+
+@pytest.mark.parametrize("html, text", [
+    ("a&#7;b", "ab"), ("a&#x1B;[2Jb", "a[2Jb"), ("a&#0027;b", "ab"), ("a&#127;b", "ab"),
+    # not controls: kept for the parser
+    ("don&#146;t", "don&#146;t"), ("1990&#150;2000", "1990&#150;2000"), ("&#128;5", "&#128;5"), ("&#x85;", "&#x85;"),
+    ("&#9;&#10;", "&#9;&#10;"), ("&#271;&#x1b3;&#128512;&#39;", "&#271;&#x1b3;&#128512;&#39;"),
+])
+def test_only_references_to_controls_are_dropped_before_parsing(html, text):
+    from crawler.extract.decode import drop_control_references
+
+    assert drop_control_references(html) == text
+
+
+def test_a_windows_1252_reference_survives_extraction():
+    from crawler.extract.core import extract_article
+
+    page = ("<html><head><title>T</title></head><body><article>"
+            + "".join(f"<p>Paragraph {n}: we don&#146;t lose the apostrophe of 1990&#150;2000 here.</p>" for n in range(6))
+            + "</article></body></html>").encode()
+    assert "don’t" in extract_article(page, "https://e.com/a.html").text

@@ -38,11 +38,12 @@ def decode_html(body: bytes, content_type: str | None = None) -> tuple[str, str]
     return text, encoding
 
 
-# A character reference to a C0 or C1 control but tab and newline: lxml
-# turns it into a character XML cannot hold, and
-# trafilatura then found no article at all on the page ("&#7;" in one paragraph).
-_CONTROL_DECIMAL = r"0*(?:[0-8]|1[1-9]|2[0-9]|3[01]|12[7-9]|1[3-5][0-9])(?![0-9])"
-_CONTROL_HEX = r"[xX]0*(?:[0-8bcefBCEF]|1[0-9a-fA-F]|7[fF]|[89][0-9a-fA-F])(?![0-9a-fA-F])"
+# A character reference to a C0 control but tab and newline (and to DEL):
+# lxml turns it into a character XML cannot hold, and trafilatura then found
+# no article at all on the page ("&#7;" in one paragraph). References to
+# 128-159 are not controls to HTML but Windows-1252 ("don&#146;t": ’).
+_CONTROL_DECIMAL = r"0*(?:[0-8]|1[1-9]|2[0-9]|3[01]|127)(?![0-9])"
+_CONTROL_HEX = r"[xX]0*(?:[0-8bcefBCEF]|1[0-9a-fA-F]|7[fF])(?![0-9a-fA-F])"
 CONTROL_REFERENCE_RE = re.compile(rf"&#(?:{_CONTROL_DECIMAL}|{_CONTROL_HEX});?")
 
 
