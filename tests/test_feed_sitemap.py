@@ -68,7 +68,9 @@ def test_billion_laughs_feed_is_refused():
     lambda xml: b" " + xml,  # a space before <?xml: no longer well-formed
     lambda xml: xml.replace(b"<!DOCTYPE", b"<!-- a -- b -->\n<!DOCTYPE", 1),
     lambda xml: (b" " + xml).decode("utf-8").encode("utf-16"),
-], ids=["space", "bad-comment", "utf-16"])
+    lambda xml: (b" " + xml).decode("utf-8").encode("utf-32"),
+    lambda xml: (b" " + xml).decode("utf-8").replace('version="1.0"', 'version="1.0" encoding="cp037"').encode("cp037"),
+], ids=["space", "bad-comment", "utf-16", "utf-32", "ebcdic"])
 def test_entity_expansion_in_a_malformed_feed_is_refused(spoil):
     # expat stops at the flaw before the DOCTYPE, so defusedxml never sees the
     # entities; feedparser's lenient parser would still expand them.

@@ -21,8 +21,10 @@ XML_DECLARED_ENCODING_RE = re.compile(rb"""^(\s*<\?xml[^>]*?\bencoding\s*=\s*["'
 MAX_DECOMPRESSED_BYTES = 50 * 1024 * 1024
 
 
-# An entity declaration, as the document's bytes write it (UTF-16 too).
-ENTITY_DECLARATION_MARKERS = tuple("<!ENTITY".encode(encoding) for encoding in ("ascii", "utf-16-le", "utf-16-be"))
+# An entity declaration, as the document's bytes write it in the encodings
+# feedparser reads besides the ASCII-compatible ones (UTF-16 and -32, EBCDIC).
+ENTITY_DECLARATION_MARKERS = tuple(dict.fromkeys(
+    "<!ENTITY".encode(encoding) for encoding in ("ascii", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be", "cp037", "cp500")))
 
 
 class UnsafeXML(ValueError):
