@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -41,6 +42,7 @@ class ExtractPipeline:
         self.pool: ProcessPoolExecutor | None = None
         self._pool_ready: Future | None = None
         self._context = None
+        self._alone_slots: asyncio.Semaphore | None = None  # made on the event loop, when first needed
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "ExtractPipeline":
@@ -76,13 +78,18 @@ class ExtractPipeline:
                 logger.error("an extraction worker died: starting new ones")
                 pool.shutdown(wait=False, cancel_futures=True)
                 self._start_pool()
-        alone = ProcessPoolExecutor(max_workers=1, mp_context=self._context)
-        try:
-            return await maybe_deferred_to_future(deferred_from_future(alone.submit(extract_page, item)))
-        except BrokenProcessPool:
-            raise ArticleFailed("extraction failed: its worker died, twice") from None
-        finally:
-            alone.shutdown(wait=False)
+        # As many at once as the pool has workers: after an OOM kill, a process
+        # per page held would invite the next one.
+        if self._alone_slots is None:
+            self._alone_slots = asyncio.Semaphore(self.workers)
+        async with self._alone_slots:
+            alone = ProcessPoolExecutor(max_workers=1, mp_context=self._context)
+            try:
+                return await maybe_deferred_to_future(deferred_from_future(alone.submit(extract_page, item)))
+            except BrokenProcessPool:
+                raise ArticleFailed("extraction failed: its worker died, twice") from None
+            finally:
+                alone.shutdown(wait=False)
 
     def close_spider(self, spider=None) -> None:
         if self.pool is not None:
