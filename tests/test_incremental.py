@@ -274,3 +274,33 @@ def test_a_catalog_that_could_not_be_read_is_not_taken_for_an_empty_one(tmp_path
     assert ArchiveRecordPipeline(None, "r", lambda: {})._missing_from_catalog(Item())
     assert not ArchiveRecordPipeline(None, "r", lambda: None)._missing_from_catalog(Item())
     assert not ArchiveRecordPipeline(None, "r", lambda: {"a" * 16: None})._missing_from_catalog(Item())
+
+
+def test_an_article_whose_image_retry_failed_is_still_fetched_for_its_image(tmp_path):
+    # Run 1 archives the article without its image; run 2's retry of the page
+    # itself fails (a 500); run 3 must still fetch it for the image, though the
+    # catalog holds the article and the last failure was the page's.
+    site = FixtureSite().start()
+    page_status = [200]
+    article = site.url("/img-retry/a.html")
+    body = ("<html><head><title>Image retry</title></head><body><article><h1>Image retry</h1>"
+            "<p><img src='/img-retry/photo.jpg' alt='photo'></p>"
+            + "".join(f"<p>Paragraph {n} of an article whose photo failed, long enough to be text.</p>" for n in range(6))
+            + "</article></body></html>").encode()
+    feed = (f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><item><title>Image retry</title>'
+            f'<link>{article}</link></item></channel></rss>').encode()
+    site.add_route("/img-retry/feed.xml", lambda request: Response(200, feed, "application/rss+xml"))
+    site.add_route("/img-retry/a.html", lambda request: Response(page_status[0], body, "text/html; charset=utf-8"))
+    site.add_route("/img-retry/photo.jpg", lambda request: Response(404, b"", "text/plain"))
+    try:
+        config = write_config(tmp_path / "cfg.yaml", str(tmp_path / "archive"),
+                              [{"id": "img", "kind": "feed", "url": site.url("/img-retry/feed.xml")}])
+        crawl(config)
+        page_status[0] = 500
+        crawl(config)
+        page_status[0] = 200
+        fetched = site.count("/img-retry/a.html")
+        crawl(config)
+        assert site.count("/img-retry/a.html") == fetched + 1, "fetched again for its image"
+    finally:
+        site.stop()

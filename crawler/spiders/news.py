@@ -35,6 +35,7 @@ from crawler.sources.zaker import parse_zaker_list
 HTML_CONTENT_TYPES = ("text/html", "application/xhtml+xml")
 ARTICLE_ID_META = "newsarchive_article_id"
 ATTEMPT_META = "newsarchive_attempt"  # the how-manieth run in a row this page is tried
+IMAGES_RETRY_META = "newsarchive_images_retry"  # fetched again, archived already, for its failed images
 
 
 def site_rules(source: SourceBase) -> SiteRules | None:
@@ -97,6 +98,7 @@ class NewsSpider(scrapy.Spider):
             force = failure.article_url is not None
             if failure.source in self.sources and (request := self.article_request(failure.url, failure.source, force=force)):
                 request.meta[ATTEMPT_META] = failure.attempt + 1
+                request.meta[IMAGES_RETRY_META] = force
                 yield request
 
     async def load_archive_state(self) -> None:
@@ -193,9 +195,11 @@ class NewsSpider(scrapy.Spider):
         source_id, hints = self.feed_bodies.pop(candidate)
         return self.article_page(response, source_id, hints, challenge=True)
 
-    def report_failure(self, url: str, reason: str, source_id: str, *, kind: str, attempt: int = 1) -> None:
+    def report_failure(self, url: str, reason: str, source_id: str, *, kind: str, attempt: int = 1,
+                       article_url: str | None = None) -> None:
         self.logger.warning("%s %s failed: %s", kind, url, reason)
-        self.crawler.signals.send_catch_log(signals.fetch_failed, url=url, reason=reason, source=source_id, kind=kind, attempt=attempt)
+        self.crawler.signals.send_catch_log(signals.fetch_failed, url=url, reason=reason, source=source_id, kind=kind, attempt=attempt,
+                                            article_url=article_url)
 
     def on_error(self, failure: Failure):
         request = failure.request
@@ -211,7 +215,11 @@ class NewsSpider(scrapy.Spider):
             reason = f"WAF challenge page ({reason}) at {response.url}"
             if kind in LISTING_KINDS:
                 self.crawler.signals.send_catch_log(signals.source_blocked, source=source_id, reason=reason)
-        self.report_failure(request.url, reason, source_id, kind=kind, attempt=request.meta.get(ATTEMPT_META, 1))
+        # An archived article fetched again for its failed images stays one to
+        # fetch whatever the catalog says, until its images are in.
+        article_url = request.url if request.meta.get(IMAGES_RETRY_META) else None
+        self.report_failure(request.url, reason, source_id, kind=kind, attempt=request.meta.get(ATTEMPT_META, 1),
+                            article_url=article_url)
         return None
 
     # -- callbacks -----------------------------------------------------------
