@@ -6,6 +6,7 @@ import ipaddress
 from email.utils import parsedate_to_datetime
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
+from urllib.request import getproxies, proxy_bypass
 
 from scrapy import Request
 from scrapy.crawler import Crawler
@@ -13,6 +14,7 @@ from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import reactor
+from twisted.internet.error import DNSLookupError
 from twisted.internet.task import deferLater
 
 FALLBACK_META = "newsarchive_fallback_url"
@@ -113,16 +115,25 @@ class PrivateAddressMiddleware:
             return None
         if host == "localhost" or host.endswith(".localhost"):
             raise IgnoreRequest(f"refused: {host} is a local address")
+        if not _looks_like_ip(host) and _through_proxy(request.url, host):
+            return None  # the proxy resolves it, on its network: no local lookup to check
         addresses = [host] if _is_private(host) or _looks_like_ip(host) else await _resolve(host)
         if not addresses:
-            # Refused, not let through: a failed lookup is not cached, so the
+            # Never let through unchecked: a failed lookup is not cached, so the
             # download would ask again, and a hostile name server could answer
-            # 127.0.0.1 then. A name that resolves stays in Scrapy's DNS cache,
-            # and the download connects to the very address checked here.
-            raise IgnoreRequest(f"refused: cannot resolve {host}")
+            # 127.0.0.1 then. As a DNS error, the retry middleware tries the
+            # request (and this check) again. A name that resolves stays in
+            # Scrapy's DNS cache: the download connects to the address checked.
+            raise DNSLookupError(f"refused unchecked: cannot resolve {host}")
         if any(_is_private(address) for address in addresses):
             raise IgnoreRequest(f"refused: {host} is a private, loopback or link-local address")
         return None
+
+
+def _through_proxy(url: str, host: str) -> bool:
+    """Whether the environment sends this URL through a proxy (as Scrapy's HttpProxyMiddleware does)."""
+    scheme = urlsplit(url).scheme
+    return bool(getproxies().get(scheme)) and not proxy_bypass(host)
 
 
 def _looks_like_ip(host: str) -> bool:

@@ -252,10 +252,20 @@ def test_a_host_whose_lookup_fails_is_refused_not_let_through(monkeypatch):
     async def resolve(host: str) -> list[str]:
         return answers[host]
 
+    from twisted.internet.error import DNSLookupError
+
+    for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(middlewares, "_resolve", resolve)
     guard = middlewares.PrivateAddressMiddleware(set())
-    with pytest.raises(IgnoreRequest, match="cannot resolve rebind.example"):
+    # A DNS error, which the retry middleware retries (this check with it), never a download.
+    with pytest.raises(DNSLookupError, match="cannot resolve rebind.example"):
         asyncio.run(guard.process_request(Request("http://rebind.example/x")))
     with pytest.raises(IgnoreRequest, match="private"):
         asyncio.run(guard.process_request(Request("http://inside.example/x")))
     assert asyncio.run(guard.process_request(Request("http://news.example/x"))) is None
+    # Behind a proxy the proxy resolves names; a private literal address is still refused.
+    monkeypatch.setenv("http_proxy", "http://proxy.example:3128")
+    assert asyncio.run(guard.process_request(Request("http://rebind.example/x"))) is None
+    with pytest.raises(IgnoreRequest, match="private"):
+        asyncio.run(guard.process_request(Request("http://127.0.0.1:8/x")))
