@@ -148,5 +148,5 @@ async def _resolve(host: str) -> list[str]:
     """The address the crawl will connect to; none when the name does not resolve."""
     try:
         return [await maybe_deferred_to_future(reactor.resolve(host))]
-    except Exception:  # noqa: BLE001 - any failure to resolve: refused by the caller
+    except Exception:  # noqa: BLE001 - any failure to resolve: a DNS error to the caller, never let through
         return []

@@ -28,9 +28,9 @@ ENTRY_MARKER = "pickled_meta"
 SECONDS_PER_DAY = 86400
 
 
-def prune_http_cache(cache_dir: Path, max_age_seconds: float, now: float | None = None) -> int:
+def prune_http_cache(cache_dir: Path, max_age_seconds: float) -> int:
     """Remove the entries last stored more than ``max_age_seconds`` ago; how many were."""
-    now = time.time() if now is None else now
+    now = time.time()
     removed = 0
     for marker in cache_dir.glob(f"*/*/*/{ENTRY_MARKER}"):
         try:
