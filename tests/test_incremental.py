@@ -304,3 +304,50 @@ def test_an_article_whose_image_retry_failed_is_still_fetched_for_its_image(tmp_
         assert site.count("/img-retry/a.html") == fetched + 1, "fetched again for its image"
     finally:
         site.stop()
+
+
+def test_a_young_article_fetched_again_for_its_image_is_not_asked_conditionally(tmp_path):
+    # With revisit_days, an archived young article is revisited with
+    # If-Modified-Since, and a 304 means "unchanged": nothing more is done.
+    # Fetched again for a failed image, it must be asked for whole, or the
+    # 304 leaves the image lost for good.
+    from tests.fixture_site.images import IMAGES, image_bytes
+
+    site = FixtureSite().start()
+    image_status = [404]
+    conditional: list[bool] = []
+    key = next(iter(IMAGES))
+    article = site.url("/young/a.html")
+    body = ("<html><head><title>Young article</title></head><body><article><h1>Young article</h1>"
+            "<p><img src='/young/photo.jpg' alt='photo'></p>"
+            + "".join(f"<p>Paragraph {n} of a young article whose photo failed, long enough to be text.</p>" for n in range(6))
+            + "</article></body></html>").encode()
+    feed = (f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><item><title>Young article</title>'
+            f'<link>{article}</link><pubDate>{datetime.now(timezone.utc):%a, %d %b %Y %H:%M:%S +0000}</pubDate>'
+            f'</item></channel></rss>').encode()
+
+    def page(request):
+        conditional.append("If-Modified-Since" in request.headers)
+        if "If-Modified-Since" in request.headers:
+            return Response(304, b"", "text/html")
+        return Response(200, body, "text/html; charset=utf-8")
+
+    site.add_route("/young/feed.xml", lambda request: Response(200, feed, "application/rss+xml"))
+    site.add_route("/young/a.html", page)
+    site.add_route("/young/photo.jpg", lambda request: Response(image_status[0], image_bytes(key) if image_status[0] == 200 else b"",
+                                                               "image/jpeg" if image_status[0] == 200 else "text/plain"))
+    try:
+        archive = str(tmp_path / "archive")
+        config = write_config(tmp_path / "cfg.yaml", archive,
+                              [{"id": "young", "kind": "feed", "url": site.url("/young/feed.xml"), "revisit_days": 30}])
+        crawl(config)
+        image_status[0] = 200
+        crawl(config)
+        assert conditional == [False, False], "fetched whole for its image"
+        store = archive_store(archive)
+        (record,) = [json.loads(store.get(k)) for k in store.list("articles/") if k.endswith(".json")]
+        assert [image["url"] for image in record["images"]] == [site.url("/young/photo.jpg")]
+        crawl(config)
+        assert conditional[-1], "images in: revisited conditionally again"
+    finally:
+        site.stop()

@@ -152,7 +152,10 @@ class NewsSpider(scrapy.Spider):
         url = unwrap_link(url)
         candidate = url_article_id(url)
         archived = getattr(self, "archived", {}).get(candidate)
-        revisit = archived is not None and revisit_due(archived, getattr(self.sources[source_id], "revisit_days", 0), datetime.now(timezone.utc))
+        # Forced (fetched again for failed images), never conditionally: a 304
+        # would count as unchanged, and the images would not be tried.
+        revisit = (archived is not None and not force
+                   and revisit_due(archived, getattr(self.sources[source_id], "revisit_days", 0), datetime.now(timezone.utc)))
         if archived is not None and not revisit and not force and candidate not in self.requested_ids:
             self.requested_ids.add(candidate)
             self.crawler.signals.send_catch_log(signals.article_skipped, url=url, source=source_id)
