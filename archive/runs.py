@@ -77,12 +77,15 @@ def start_run(run_id: str, sources: list[str]) -> RunRecord:
     return RunRecord(run_id=run_id, started=utc_iso(run_started(run_id)), sources=sources)
 
 
+RUN_CONTENT_TYPE = "application/json; charset=utf-8"
+
+
 def run_bytes(run: RunRecord) -> bytes:
     return dump_record(run.to_dict())
 
 
 def save_run(store: ArchiveStore, run: RunRecord) -> str:
-    store.put(run.key, dump_record(run.to_dict()), "application/json; charset=utf-8")
+    store.put(run.key, run_bytes(run), RUN_CONTENT_TYPE)
     return run.key
 
 

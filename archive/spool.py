@@ -16,6 +16,7 @@ instead of waiting on the store's network.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -30,6 +31,7 @@ from archive.writer import store_article
 
 logger = logging.getLogger(__name__)
 
+SPOOL_SUBDIR = "spool"  # of the state directory
 DEFAULT_SPOOL_MAX_BYTES = 2 * 1024 * 1024 * 1024
 REPLAY_INTERVAL_SECONDS = 5.0  # between attempts to reach a store that was down
 SPOOLED = "spooled"
@@ -42,6 +44,11 @@ SEQUENCE_FILE = ".sequence"
 ENTRY_SUFFIX = ".op"
 # The size bound is summed afresh this often, and between, kept up by this process's own writes.
 USED_BYTES_RECOUNT_SECONDS = 5.0
+
+
+def spool_directory(state_dir: Path, store: ArchiveStore) -> Path:
+    """The spool of one archive: a config pointed elsewhere never replays into the wrong store."""
+    return state_dir / SPOOL_SUBDIR / hashlib.sha256(store.url.encode()).hexdigest()[:16]
 
 
 class SpoolFull(StoreUnavailable):
@@ -222,6 +229,11 @@ class SpooledWriter:
         from archive.records import dump_record
 
         return self.write("article", record["id"], dump_record(record), "application/json")
+
+    def write_run(self, run) -> str:
+        from archive.runs import RUN_CONTENT_TYPE, run_bytes
+
+        return self.write("put", run.key, run_bytes(run), RUN_CONTENT_TYPE)
 
     def drain(self, wait_seconds: float) -> int:
         """Try to empty the spool for up to ``wait_seconds``; returns what is still waiting."""

@@ -27,8 +27,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from archive.records import utc_iso
-from archive.runs import Failure, RunRecord, new_run_id, save_run, start_run
-from archive.store import StoreError, open_store
+from archive.runs import Failure, RunRecord, new_run_id, start_run
+from archive.spool import SpooledWriter, StoreSpool, spool_directory
+from archive.store import StoreError, StoreUnavailable, open_store
 from crawler.childproc import CrawlProcess
 from crawler.config import Config, SourceBase
 from crawler.locks import DaemonLock, DaemonRunning
@@ -261,9 +262,14 @@ class Daemon:
             run.count("failed", source_id)
         try:
             store = open_store(self.archive_url or self.config.archive.url, endpoint_url=self.config.archive.endpoint_url)
-            # Drops the temp files a killed crawl left in a local archive's .tmp/.
-            store.ensure()
-            save_run(store, run)
+            try:
+                # Drops the temp files a killed crawl left in a local archive's .tmp/.
+                store.ensure()
+            except StoreUnavailable:
+                pass  # the record waits in the spool, like the crawl's own writes
+            # Through the crawls' spool: a store that is down (often why the
+            # crawl hung and was killed) must not lose the record.
+            SpooledWriter(store, StoreSpool(spool_directory(self.state_dir, store))).write_run(run)
         except StoreError as exc:
             logger.error("could not write the run record of %s: %s", run_id, exc)
         return run

@@ -566,6 +566,38 @@ def test_crash_is_recorded_with_its_last_words(tmp_path, fake_daemons):
     assert any("boom" in f["reason"] for f in record["failures"])
 
 
+def test_the_record_of_a_crash_waits_in_the_spool_while_the_store_is_down(tmp_path, monkeypatch):
+    # A crawl often hangs and is killed because the store went away: the
+    # record the daemon writes for it waits in the crawls' spool, and reaches
+    # the archive with the next replay, instead of being lost.
+    from archive.spool import StoreSpool, spool_directory
+    from tests.services import free_port
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "key")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    config = Config.model_validate({
+        **make_config(tmp_path, ["s"]).model_dump(mode="json", exclude_unset=True),
+        # Nothing listens there.
+        "archive": {"url": "s3://down-bucket", "endpoint_url": f"http://127.0.0.1:{free_port()}"},
+    })
+    daemon = FakeDaemon(config, tmp_path, {"s": "crash"})
+    daemon.state.load()
+    try:
+        assert daemon.run_source("s") == "crashed"
+    finally:
+        daemon._stop_children()
+    run_id = daemon.state.get("s").last_run_id
+    store = open_store(config.archive.url, endpoint_url=config.archive.endpoint_url)
+    spool = StoreSpool(spool_directory(tmp_path / "state", store))
+    assert spool.waiting(), "the run record waits in the spool"
+    back = open_store(str(tmp_path / "back"))
+    assert spool.replay(back, force=True) == 1
+    (key,) = back.list(RUNS_PREFIX)
+    record = json.loads(back.get(key))
+    assert record["run_id"] == run_id and record["status"] == "failed"
+    assert any("boom" in f["reason"] for f in record["failures"])
+
+
 def test_busy_source_is_no_failure(tmp_path, fake_daemons):
     daemon = fake_daemons(tmp_path, {"s": "busy"})
     assert daemon.run_source("s") == "busy"

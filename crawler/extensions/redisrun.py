@@ -15,7 +15,7 @@ from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from twisted.internet.task import LoopingCall
 from twisted.internet.threads import deferToThread
 
-from archive.runs import Failure, run_bytes
+from archive.runs import Failure
 from crawler import distributed, signals
 from crawler.capture import WarcCaptureMiddleware
 from crawler.items import ArticlePage
@@ -108,8 +108,7 @@ class RedisRunExtension:
         for run_id in distributed.open_runs(self.client):
             run = distributed.finish_run(self.client, run_id)
             if run is not None:
-                await maybe_deferred_to_future(deferToThread(
-                    archive_writer(self.crawler).write, "put", run.key, run_bytes(run), "application/json; charset=utf-8"))
+                await maybe_deferred_to_future(deferToThread(archive_writer(self.crawler).write_run, run))
                 self.client.hset(distributed.run_key(run_id), "written", "1")
                 logger.info("run %s drained: run record written", run_id)
 

@@ -12,7 +12,7 @@ from scrapy.exceptions import CloseSpider, NotConfigured
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.threads import deferToThread
 
-from archive.records import dump_record, utc_iso
+from archive.records import utc_iso
 from archive.runs import Failure, new_run_id, run_bytes, start_run
 from archive.store import StoreError, StoreUnavailable
 from crawler import signals
@@ -132,8 +132,8 @@ class RunRecordExtension:
                 self._fail(Failure(url="", reason=why, source=source, kind="source"))
         if self.local_copy is not None:
             self.local_copy.parent.mkdir(parents=True, exist_ok=True)
-            self.local_copy.write_bytes(dump_record(self.run.to_dict()))
+            self.local_copy.write_bytes(run_bytes(self.run))
         try:
-            await maybe_deferred_to_future(deferToThread(self.writer.write, "put", self.run.key, run_bytes(self.run), "application/json; charset=utf-8"))
+            await maybe_deferred_to_future(deferToThread(self.writer.write_run, self.run))
         except Exception as exc:  # noqa: BLE001 - the local copy still tells the parent
             logger.error("could not write the run record %s: %s", self.run.key, exc)
