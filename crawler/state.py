@@ -25,6 +25,9 @@ RUN_FILES_DIR = "runs"
 # A copy this old is a killed crawl's, or one whose daemon was killed: nobody reads it.
 STALE_RUN_FILE_DAYS = 7
 STATE_SCHEMA = "newsarchive.schedule/1"
+TEMP_PATTERN = ".schedule-*.tmp"
+# A state write takes milliseconds: a temp file this old is one a killed process left.
+STALE_TEMP_SECONDS = 3600
 logger = logging.getLogger("newsarchive.state")
 
 # last_result values. "running" is written when a run starts: found at the
@@ -39,9 +42,14 @@ def run_file(state_dir: Path, run_id: str) -> Path:
 
 def remove_stale_run_files(state_dir: Path, older_than_seconds: float) -> int:
     """Remove run record copies nobody will read any more; how many there were."""
+    return remove_old_files(state_dir / RUN_FILES_DIR, "*.json", older_than_seconds)
+
+
+def remove_old_files(folder: Path, pattern: str, older_than_seconds: float) -> int:
+    """Remove the files matching ``pattern`` last changed that long ago; how many there were."""
     removed = 0
     now = time.time()
-    for path in (state_dir / RUN_FILES_DIR).glob("*.json"):
+    for path in folder.glob(pattern):
         try:
             if now - path.stat().st_mtime > older_than_seconds:
                 path.unlink()
@@ -117,6 +125,10 @@ class ScheduleState:
 
     def load(self) -> "ScheduleState":
         try:
+            remove_old_files(self.path.parent, TEMP_PATTERN, STALE_TEMP_SECONDS)
+        except OSError as exc:
+            logger.warning("could not tidy the state directory %s: %s", self.path.parent, exc)
+        try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             data = {}
@@ -164,7 +176,8 @@ class ScheduleState:
         if self.daemon:
             data["daemon"] = self.daemon
         payload = json.dumps(data, indent=1)
-        fd, temp = tempfile.mkstemp(dir=self.path.parent, prefix=".schedule-", suffix=".tmp")
+        prefix, suffix = TEMP_PATTERN.split("*")
+        fd, temp = tempfile.mkstemp(dir=self.path.parent, prefix=prefix, suffix=suffix)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.write(payload)

@@ -272,6 +272,19 @@ def test_state_round_trip(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == [STATE_FILE], "no temp file left beside it"
 
 
+def test_state_temp_files_a_killed_writer_left_are_removed_at_load(tmp_path):
+    # SIGKILLed between mkstemp and the rename, a writer leaves its temp file;
+    # one being written now (young) stays.
+    ScheduleState(tmp_path).load().update("a", last_result="ok")
+    old, young = tmp_path / ".schedule-old.tmp", tmp_path / ".schedule-young.tmp"
+    for path in (old, young):
+        path.write_text("{")
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    state = ScheduleState(tmp_path).load()
+    assert not old.exists() and young.exists()
+    assert state.get("a").last_result == "ok"
+
+
 def test_state_get_is_a_copy_and_update_checks_fields(tmp_path):
     state = ScheduleState(tmp_path).load()
     copy = state.get("a")
