@@ -2,8 +2,9 @@
 
 Each crawl appends segments (JSON Lines, one entry per record it wrote)
 under ``catalog/<yyyy>/<mm>/<dd>/<run id>-<part>.jsonl``; a later entry for
-an id replaces an earlier one. ``rebuild_catalog`` makes one segment from
-the records themselves (``newsarchive verify --rebuild-index``).
+an id replaces an earlier one. The daemon merges the segments of past days
+and months now and then (archive/compaction.py); ``rebuild_catalog`` makes
+one segment from the records themselves (``newsarchive verify --rebuild-index``).
 """
 
 from __future__ import annotations
@@ -15,15 +16,24 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple
+from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple, TypeVar
 
 from archive.keys import ARTICLES_PREFIX, article_key
-from archive.store import ArchiveStore, LocalStore, StoreError
+from archive.store import ArchiveStore, KeyNotFound, LocalStore, StoreError
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 CATALOG_PREFIX = "catalog/"
 REBUILT_RUN_ID = "rebuilt"
+SEGMENT_CONTENT_TYPE = "application/x-ndjson; charset=utf-8"
+# Listings of the catalog a reader makes when segments it listed were merged
+# away (archive/compaction.py) before it read them.
+READ_ATTEMPTS = 3
+# A merged segment: named to sort before the segments it replaces (run ids
+# start with the year, day folders with a digit), and first says which.
+MERGED_PREFIX = "0-merged-"
+REPLACES_FIELD = "replaces"
 
 
 @dataclass
@@ -75,11 +85,16 @@ def segment_bytes(entries: Iterable[CatalogEntry]) -> bytes:
 
 
 def write_segment(store: ArchiveStore, key: str, entries: Iterable[CatalogEntry]) -> None:
-    store.put(key, segment_bytes(entries), "application/x-ndjson; charset=utf-8")
+    write_segment_bytes(store, key, segment_bytes(entries))
+
+
+def write_segment_bytes(store: ArchiveStore, key: str, data: bytes) -> None:
+    store.put(key, data, SEGMENT_CONTENT_TYPE)
 
 
 def segment_keys(store: ArchiveStore) -> list[str]:
-    return [k for k in store.list(CATALOG_PREFIX) if k.endswith(".jsonl")]
+    """In reading order: a later segment's entry for an id replaces an earlier one's."""
+    return sorted(k for k in store.list(CATALOG_PREFIX) if k.endswith(".jsonl"))
 
 
 ENTRY_FIELDS = frozenset(CatalogEntry.__dataclass_fields__)
@@ -102,14 +117,18 @@ def _segment_bytes(store: ArchiveStore, key: str, cache_dir: Path | None) -> byt
     data = store.get(key)
     if cache is not None:
         try:
-            cache.put(key, data, "application/x-ndjson; charset=utf-8")
+            cache.put(key, data, SEGMENT_CONTENT_TYPE)
         except StoreError as exc:
             logger.warning("catalog segment %s not cached: %s", key, exc)
     return data
 
 
-def _segment_lines(store: ArchiveStore, key: str, cache_dir: Path | None) -> Iterator[dict[str, Any]]:
-    """The parsed lines of one segment; a damaged one is skipped (``verify --rebuild-index`` remakes the catalog)."""
+def segment_lines(store: ArchiveStore, key: str, cache_dir: Path | None,
+                  replaced: set[str] | None = None) -> Iterator[dict[str, Any]]:
+    """The parsed entry lines of one segment; a damaged one is skipped (``verify --rebuild-index`` remakes the catalog).
+
+    A merged segment's first line names the segments it replaces: added to ``replaced``.
+    """
     for line in _segment_bytes(store, key, cache_dir).decode("utf-8", errors="replace").splitlines():
         if not line.strip():
             continue
@@ -118,18 +137,39 @@ def _segment_lines(store: ArchiveStore, key: str, cache_dir: Path | None) -> Ite
             if isinstance(data, dict) and isinstance(data.get("id"), str) and isinstance(data.get("fetched"), str):
                 yield data
                 continue
+            if isinstance(data, dict) and isinstance(data.get(REPLACES_FIELD), list):
+                if replaced is not None:
+                    replaced.update(k for k in data[REPLACES_FIELD] if isinstance(k, str))
+                continue
         except ValueError:
             pass
         logger.warning("skipping a damaged line of catalog segment %s", key)
 
 
+def catalog_lines(store: ArchiveStore, keys: Iterable[str], cache_dir: Path | None) -> Iterator[dict[str, Any]]:
+    """The entry lines of these segments in reading order, less those of segments a merged one replaces.
+
+    A merged segment sorts before the segments it replaces (MERGED_PREFIX), so
+    its list is known before they come: those a compaction could not remove
+    yet are skipped, not read again over newer lines.
+    """
+    replaced: set[str] = set()
+    for key in keys:
+        if key not in replaced:
+            yield from segment_lines(store, key, cache_dir, replaced)
+
+
 def read_segment(store: ArchiveStore, key: str, cache_dir: Path | None = None) -> Iterator[CatalogEntry]:
     """The entries of one segment."""
-    for data in _segment_lines(store, key, cache_dir):
+    yield from _entries(segment_lines(store, key, cache_dir), key)
+
+
+def _entries(lines: Iterable[dict[str, Any]], where: str) -> Iterator[CatalogEntry]:
+    for data in lines:
         try:
             yield CatalogEntry(**{k: v for k, v in data.items() if k in ENTRY_FIELDS})
         except TypeError:
-            logger.warning("skipping a damaged line of catalog segment %s", key)
+            logger.warning("skipping a damaged line of catalog %s", where)
 
 
 def parse_since(value: str) -> datetime:
@@ -168,13 +208,29 @@ def _current_segments(store: ArchiveStore, cache_dir: Path | None) -> list[str]:
     return keys
 
 
+def read_whole_catalog(store: ArchiveStore, cache_dir: Path | None, read: Callable[[list[str]], T]) -> T:
+    """``read`` over the catalog's segment keys, listed again if some are gone before it read them.
+
+    A compaction writes its merged segment before it removes those it merged:
+    a listing made after the removal finds every line.
+    """
+    for attempt in range(READ_ATTEMPTS):
+        try:
+            return read(_current_segments(store, cache_dir))
+        except KeyNotFound:
+            if attempt == READ_ATTEMPTS - 1:
+                raise
+            logger.info("catalog segments were merged while being read: listing them again")
+    raise AssertionError("unreachable")
+
+
 def load_catalog(store: ArchiveStore, cache_dir: Path | None = None) -> dict[str, CatalogEntry]:
     """id -> its newest entry (segments sort by date and run id, i.e. in time)."""
-    entries: dict[str, CatalogEntry] = {}
-    for key in _current_segments(store, cache_dir):
-        for entry in read_segment(store, key, cache_dir):
-            entries[entry.id] = entry
-    return entries
+
+    def read(keys: list[str]) -> dict[str, CatalogEntry]:
+        return {entry.id: entry for entry in _entries(catalog_lines(store, keys, cache_dir), store.url)}
+
+    return read_whole_catalog(store, cache_dir, read)
 
 
 def known_articles(store: ArchiveStore, cache_dir: Path | None, url_id: Callable[[str], str]) -> dict[str, KnownArticle]:
@@ -184,16 +240,19 @@ def known_articles(store: ArchiveStore, cache_dir: Path | None, url_id: Callable
     a million articles held 1.3 KB a catalog entry, and spent most of its start
     working out URL ids (``url_id`` of an entry's URL), now kept in the entries.
     """
-    known: dict[str, KnownArticle] = {}
-    by_url: dict[str, KnownArticle] = {}
-    for key in _current_segments(store, cache_dir):
-        for data in _segment_lines(store, key, cache_dir):
+
+    def read(keys: list[str]) -> dict[str, KnownArticle]:
+        known: dict[str, KnownArticle] = {}
+        by_url: dict[str, KnownArticle] = {}
+        for data in catalog_lines(store, keys, cache_dir):
             article = KnownArticle(data.get("published"), data["fetched"])
             known[data["id"]] = article  # a later entry wins
             by_url[data.get("url_id") or url_id(data.get("url") or "")] = article
-    for key, article in by_url.items():
-        known.setdefault(key, article)  # an article's own id wins over another's URL id
-    return known
+        for key, article in by_url.items():
+            known.setdefault(key, article)  # an article's own id wins over another's URL id
+        return known
+
+    return read_whole_catalog(store, cache_dir, read)
 
 
 class CatalogSnapshot:

@@ -18,7 +18,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from archive.catalog import read_segment, segment_keys
+from archive.catalog import read_segment, read_whole_catalog
 from archive.store import ArchiveStore, KeyNotFound
 
 TRIGRAM_MIN_CHARS = 3
@@ -68,11 +68,10 @@ class SearchIndex:
     def update(self, store: ArchiveStore) -> int:
         """Index what the catalog added since last time; returns how many records were (re)indexed."""
         with self._lock:
-            return self._update(store)
+            return read_whole_catalog(store, None, lambda current: self._update(store, current))
 
-    def _update(self, store: ArchiveStore) -> int:
+    def _update(self, store: ArchiveStore, current: list[str]) -> int:
         seen = {row[0] for row in self.db.execute("SELECT key FROM segments")}
-        current = segment_keys(store)
         if seen - set(current):
             # Segments went away (the catalog was rebuilt, or this is another archive at
             # the same URL): read the whole catalog again and drop what it no longer lists.

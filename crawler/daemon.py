@@ -23,26 +23,31 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from archive.records import utc_iso
 from archive.runs import Failure, RunRecord, new_run_id, start_run
 from archive.spool import SpooledWriter, StoreSpool, spool_directory
-from archive.store import StoreError, StoreUnavailable, open_store
+from archive.compaction import DEFAULT_GRACE, CompactionReport, compact_catalog
+from archive.store import ArchiveStore, StoreError, StoreUnavailable, open_store
 from crawler.childproc import CrawlProcess
 from crawler.config import Config, SourceBase
 from crawler.locks import DaemonLock, DaemonRunning
 from crawler.logs import log_run_id, log_source
 from crawler.metrics import DaemonMetrics, serve_metrics
 from crawler.runpolicy import backoff_delay, classify_run, first_run_time, schedule_trigger
-from crawler.state import FAILED_RESULTS, ScheduleState, run_file
+from crawler.state import CATALOG_CACHE_DIR, FAILED_RESULTS, ScheduleState, run_file
 
 logger = logging.getLogger("newsarchive.daemon")
 
 EXIT_DAEMON_FAILED = 1  # the daemon could not start (another one runs, port taken)
 SETTLE_SECONDS = 10  # at stop: how long job threads get to record the crawls that just ended
 CHILD_ENV = {"_TYPER_STANDARD_TRACEBACK": "1", "PYTHONUNBUFFERED": "1"}
+# Not a source id (those have no ':'): the job that merges old catalog segments.
+COMPACTION_JOB = "catalog:compaction"
+COMPACTION_INTERVAL = timedelta(hours=24)
+COMPACTION_FIRST_DELAY = timedelta(minutes=10)  # after start: the sources due at once go first
 
 
 def _utcnow() -> datetime:
@@ -86,7 +91,8 @@ class Daemon:
         # global cap) in run_source, where its lag is measured.
         workers = max(len(self.config.sources), self.settings.max_concurrent_crawls, 1)
         self.scheduler = BackgroundScheduler(
-            executors={"default": ThreadPoolExecutor(workers)},
+            # Catalog compaction has a thread of its own: it never holds up a crawl.
+            executors={"default": ThreadPoolExecutor(workers), "maintenance": ThreadPoolExecutor(1)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": int(self.settings.misfire_grace)},
             timezone="UTC",
         )
@@ -96,6 +102,8 @@ class Daemon:
             first = self.first_run_time(source, now)
             kwargs = {"next_run_time": first} if first is not None else {}
             self.scheduler.add_job(self.run_source, trigger, args=[source.id], id=source.id, name=source.id, **kwargs)
+        self.scheduler.add_job(self.compact_catalog, "interval", seconds=COMPACTION_INTERVAL.total_seconds(), id=COMPACTION_JOB,
+                               name=COMPACTION_JOB, executor="maintenance", next_run_time=now + COMPACTION_FIRST_DELAY)
         self.scheduler.add_listener(self._job_submitted, EVENT_JOB_SUBMITTED)
         self.scheduler.start(paused=paused)
         for source in self.config.sources:
@@ -111,6 +119,8 @@ class Daemon:
         return next_time
 
     def _job_submitted(self, event) -> None:
+        if event.job_id == COMPACTION_JOB:
+            return
         if event.scheduled_run_times:
             scheduled = event.scheduled_run_times[-1]
             self._scheduled[event.job_id] = scheduled
@@ -118,6 +128,20 @@ class Daemon:
         job = self.scheduler.get_job(event.job_id) if self.scheduler is not None else None
         if job is not None and job.next_run_time is not None:
             self.metrics.next_run.labels(event.job_id).set(job.next_run_time.timestamp())
+
+    def compact_catalog(self) -> CompactionReport | None:
+        """Merge the catalog segments of past days and months (see archive/compaction.py)."""
+        # A day is left alone while a crawl started that day may still write to it.
+        grace = max(DEFAULT_GRACE, timedelta(seconds=2 * self.settings.run_timeout))
+        try:
+            return compact_catalog(self._open_store(), self.state_dir / CATALOG_CACHE_DIR, grace=grace,
+                                   keep_going=lambda: not self.stopping.is_set())
+        except StoreError as exc:
+            logger.warning("catalog compaction skipped: %s", exc)
+            return None
+
+    def _open_store(self) -> ArchiveStore:
+        return open_store(self.archive_url or self.config.archive.url, endpoint_url=self.config.archive.endpoint_url)
 
     # -- one run -------------------------------------------------------------
     def crawl_command(self, source_id: str, run_id: str, record_file: Path) -> list[str]:
@@ -261,7 +285,7 @@ class Daemon:
             run.failures.append(Failure(url="", reason=f"{result}: {reason}", source=source_id, kind="source"))
             run.count("failed", source_id)
         try:
-            store = open_store(self.archive_url or self.config.archive.url, endpoint_url=self.config.archive.endpoint_url)
+            store = self._open_store()
             try:
                 # Drops the temp files a killed crawl left in a local archive's .tmp/.
                 store.ensure()

@@ -20,6 +20,8 @@ from pathlib import Path
 from archive.processes import process_alive
 
 STATE_FILE = "schedule.json"
+# Local copies of the archive's catalog segments (they never change once written).
+CATALOG_CACHE_DIR = "catalog-cache"
 # A crawl's local copy of its run record, for the process that started it.
 RUN_FILES_DIR = "runs"
 # A copy this old is a killed crawl's, or one whose daemon was killed: nobody reads it.

@@ -611,6 +611,29 @@ def test_the_record_of_a_crash_waits_in_the_spool_while_the_store_is_down(tmp_pa
     assert any("boom" in f["reason"] for f in record["failures"])
 
 
+def test_the_daemon_merges_old_catalog_segments_on_a_job_of_its_own(tmp_path, fake_daemons):
+    from archive.catalog import CatalogEntry, load_catalog, segment_key, segment_keys, write_segment
+    from crawler.daemon import COMPACTION_JOB
+
+    daemon = fake_daemons(tmp_path, {"s": "ok"}, run_timeout=3 * 86400)
+    store = open_store(str(tmp_path / "archive"))
+    store.ensure()
+    now = datetime.now(timezone.utc)
+    for age_days in (10, 5):  # five days: within twice the run timeout, so not merged
+        started = now - timedelta(days=age_days)
+        for run in range(3):
+            entry = CatalogEntry(id=f"{age_days}-{run}", key="articles/x.json", source="s", title="t", url=f"https://e/{age_days}/{run}",
+                                 published=None, fetched=started.isoformat(), language="en")
+            write_segment(store, segment_key(f"{started:%Y%m%dT%H%M%SZ}-{run:06x}", started, 0), [entry])
+    before = load_catalog(store)
+    daemon.start_scheduler(paused=True)
+    job = daemon.scheduler.get_job(COMPACTION_JOB)
+    assert job.executor == "maintenance" and job.next_run_time > now
+    report = daemon.compact_catalog()
+    assert report.merged == 1 and report.removed == 3
+    assert len(segment_keys(store)) == 4 and load_catalog(store) == before
+
+
 def test_busy_source_is_no_failure(tmp_path, fake_daemons):
     daemon = fake_daemons(tmp_path, {"s": "busy"})
     assert daemon.run_source("s") == "busy"

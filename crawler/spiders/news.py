@@ -110,10 +110,11 @@ class NewsSpider(scrapy.Spider):
         from twisted.internet.threads import deferToThread
 
         from crawler.incremental import archived_articles, failures_to_retry
+        from crawler.state import CATALOG_CACHE_DIR
         from crawler.storage import archive_writer
 
         store = archive_writer(self.crawler).store
-        cache = Path(self.settings.get("NEWSARCHIVE_STATE_DIR") or "state") / "catalog-cache"
+        cache = Path(self.settings.get("NEWSARCHIVE_STATE_DIR") or "state") / CATALOG_CACHE_DIR
         known = await maybe_deferred_to_future(deferToThread(archived_articles, store, cache))
         self.catalog_read = known is not None  # else the archive may hold more than `archived` says
         self.archived = known or {}
