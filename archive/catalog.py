@@ -129,7 +129,9 @@ def segment_lines(store: ArchiveStore, key: str, cache_dir: Path | None,
 
     A merged segment's first line names the segments it replaces: added to ``replaced``.
     """
-    for line in _segment_bytes(store, key, cache_dir).decode("utf-8", errors="replace").splitlines():
+    # Lines end at "\n" only: str.splitlines() also breaks at U+2028, U+0085
+    # and others, which json.dumps(ensure_ascii=False) leaves unescaped in values.
+    for line in _segment_bytes(store, key, cache_dir).decode("utf-8", errors="replace").split("\n"):
         if not line.strip():
             continue
         try:

@@ -28,6 +28,15 @@ def without_controls(text: str) -> str:
     return CONTROL_CHARS_RE.sub("", text)
 
 
+def one_line(text: str) -> str:
+    """A field shown on one line (title, author, category): controls dropped, any run of whitespace one space.
+
+    Line and paragraph separators (U+2028, U+2029, U+0085) too: they broke
+    the lines of listings and of the catalog.
+    """
+    return " ".join(without_controls(text).split())
+
+
 def content_sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from archive.records import without_controls
+from archive.records import one_line, without_controls
 from crawler.cli_options import ArchiveOption, ConfigOption
 
 out = Console()
@@ -70,7 +70,7 @@ def register(app: typer.Typer) -> None:
         elif not entries:
             err.print(Text(f"no article {_filters(source, since)}"))
         # Records of an archive made before control characters were dropped may hold them.
-        rows = [((e.sort_time or "")[:16].replace("T", " "), e.source, e.id, " ".join(without_controls(e.title).split())) for e in entries]
+        rows = [((e.sort_time or "")[:16].replace("T", " "), e.source, e.id, one_line(e.title)) for e in entries]
         if out.is_terminal:
             table = Table(box=None, show_header=True, pad_edge=False)
             for column in ("date", "source", "id", "title"):
@@ -127,9 +127,9 @@ def register(app: typer.Typer) -> None:
         finally:
             index.close()
         for hit in hits:
-            out.print(Text(f"{(hit.published or '')[:10]:10} {hit.source:16} {hit.id}  ") + Text(without_controls(hit.title), style="bold"),
+            out.print(Text(f"{(hit.published or '')[:10]:10} {hit.source:16} {hit.id}  ") + Text(one_line(hit.title), style="bold"),
                       soft_wrap=True, highlight=False)
-            out.print(Text("    " + " ".join(without_controls(hit.snippet).split())), soft_wrap=True, highlight=False)
+            out.print(Text("    " + one_line(hit.snippet)), soft_wrap=True, highlight=False)
         if not hits:
             err.print(Text(f"no article matches {text!r}"))
             raise typer.Exit(1)

@@ -154,3 +154,15 @@ def test_the_cache_forgets_segments_gone_from_the_catalog(tmp_path):
     rebuild_catalog(store)  # one segment from the records replaces the three (there are no records here)
     load_catalog(store, cache)
     assert set(open_store(str(cache)).list(CATALOG_PREFIX)) == set(store.list(CATALOG_PREFIX))
+
+
+def test_entries_holding_unicode_line_separators_are_read_whole(tmp_path):
+    # json.dumps(ensure_ascii=False) writes U+2028, U+2029 and U+0085 as they
+    # are; a reader splitting at them lost the article from ls, search and serve.
+    store = open_store(str(tmp_path / "archive"))
+    store.ensure()
+    odd = CatalogEntry(id="f" * 16, key="articles/ff/ffff.json", source="site", title="A\u2028B\x85C", url="https://news.example/x",
+                       published=None, fetched="2026-01-01T00:00:00Z", language="en", categories=["Politics\u2028Local", "X\u2029Y"])
+    write_segment(store, segment_key(RUN_ID, datetime(2026, 1, 1, tzinfo=timezone.utc), 0), [odd, *entries(2)])
+    catalog = load_catalog(store)
+    assert len(catalog) == 3 and catalog["f" * 16] == odd

@@ -284,3 +284,23 @@ def test_run_records_come_newest_first_listing_only_what_is_read(tmp_path):
     assert [run.run_id for run in islice(iter_runs(store, now), 2)] == ids[:2]
     assert listed == ["runs/2026/03/10/"], "today's runs answer without listing anything older"
     assert [run.run_id for run in iter_runs(store, now)] == ids, "then everything, newest first"
+
+
+def test_one_line_fields_of_a_record_hold_no_line_breaks():
+    # A feed's <category>Politics&#x2028;Local</category>: U+2028 broke the
+    # catalog's lines and listings; runs of whitespace become one space, and
+    # a field left empty is dropped.
+    from datetime import datetime, timezone
+
+    from crawler.extract.article import ExtractedArticle
+    from crawler.extract.record import article_record
+
+    article = ExtractedArticle(url="https://news.example/a", canonical_url="https://news.example/a", title=" A\u2028 title\n\x85here ",
+                               authors=["张三\u2029", " ", "Li\tSi"], published=None, language="en",
+                               categories=["Politics\u2028Local", "\u2029"], text="Body.\u2028Still body.", html="<p>Body.</p>",
+                               image_urls=[])
+    record = article_record(article, source="s", fetched=datetime(2026, 1, 1, tzinfo=timezone.utc), categories=["新闻 \u3000 中心"])
+    assert record["title"] == "A title here"
+    assert record["authors"] == ["张三", "Li Si"]
+    assert record["categories"] == ["新闻 中心", "Politics Local"]
+    assert record["text"] == "Body.\u2028Still body.", "the body keeps what it had"

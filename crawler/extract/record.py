@@ -7,7 +7,7 @@ from datetime import datetime
 from html import escape as html_escape, unescape
 from typing import Any
 
-from archive.records import SCHEMA, article_id, content_sha256, utc_iso, without_controls
+from archive.records import SCHEMA, article_id, content_sha256, one_line, utc_iso, without_controls
 from crawler.extract.article import ExtractedArticle
 
 IMAGE_FIELDS = ("url", "key", "sha256", "content_type", "bytes", "width", "height")
@@ -63,12 +63,12 @@ def article_record(
         "source": source,
         "url": article.url,
         "canonical_url": article.canonical_url,
-        "title": without_controls(article.title),
-        "authors": [without_controls(author) for author in article.authors],
+        "title": one_line(article.title),
+        "authors": [name for name in map(one_line, article.authors) if name],
         "published": article.published,
         "fetched": utc_iso(fetched),
         "language": article.language,
-        "categories": list(dict.fromkeys(without_controls(c) for c in [*categories, *article.categories])),
+        "categories": list(dict.fromkeys(name for name in map(one_line, [*categories, *article.categories]) if name)),
         "text": text,
         "html": without_controls(rewrite_image_sources(article.html, key_for_url)),
         "images": unique_images,
