@@ -11,7 +11,8 @@ from pydantic import ValidationError
 
 from archive.keys import ARTICLES_PREFIX, IMAGES_PREFIX, SHA256_RE, BadKey, article_key, check_key
 from archive.records import ArticleRecord, article_id, content_sha256, load_record
-from archive.store import ArchiveStore, KeyNotFound
+from archive.catalog import CATALOG_PREFIX, load_catalog
+from archive.store import ArchiveStore, KeyNotFound, StoreError
 
 # A BCP 47 tag as records carry it: zh, en, zh-CN, zh-Hant-TW, und.
 LANGUAGE_TAG_RE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*")
@@ -31,6 +32,10 @@ class VerifyReport:
     captures: int = 0
     problems: list[Problem] = field(default_factory=list)
     empty: bool = False  # nothing at all is stored there: a mistyped path or bucket, not an archive
+    # Records the catalog does not list: ls, search and serve do not show them.
+    # Not damage: a running crawl catalogs what it wrote in parts, and
+    # `verify --rebuild-index` lists them all.
+    unlisted: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -62,10 +67,12 @@ def verify_archive(store: ArchiveStore) -> VerifyReport:
     report = VerifyReport(empty=next(iter(store.list("")), None) is None)
     checked_images: dict[str, str | None] = {}  # key -> problem (None: fine), each image hashed once
     checked_captures: dict[tuple[str, int, int], str | None] = {}
+    record_keys: set[str] = set()
     for key in store.list(ARTICLES_PREFIX):
         if not key.endswith(".json"):
             continue
         report.records += 1
+        record_keys.add(key)
         try:
             record = load_record(store.get(key))
         except (ValidationError, ValueError, UnicodeDecodeError) as exc:
@@ -93,7 +100,20 @@ def verify_archive(store: ArchiveStore) -> VerifyReport:
                 checked_captures[where] = _check_capture(store, capture, record.url)
             if checked_captures[where]:
                 report.add(capture.warc, checked_captures[where], key)
+    _check_catalog(store, record_keys, report)
     return report
+
+
+def _check_catalog(store: ArchiveStore, record_keys: set[str], report: VerifyReport) -> None:
+    """Records the catalog lists that are gone (lost), and records it does not list."""
+    try:
+        listed = {entry.key for entry in load_catalog(store).values()}
+    except StoreError as exc:
+        report.add(CATALOG_PREFIX, f"catalog unreadable: {exc}")
+        return
+    for key in sorted(listed - record_keys):
+        report.add(key, "record missing: the catalog lists it")
+    report.unlisted = sorted(record_keys - listed)
 
 
 def _field_problems(record: ArticleRecord) -> list[str]:
@@ -145,6 +165,7 @@ def _check_capture(store: ArchiveStore, capture, url: str) -> str | None:
 def report_json(report: VerifyReport) -> str:
     return json.dumps(
         {"ok": report.ok, "empty": report.empty, "records": report.records, "images": report.images, "captures": report.captures,
-         "problems": [{"key": p.key, "what": p.what, "named_by": p.named_by} for p in report.problems]},
+         "problems": [{"key": p.key, "what": p.what, "named_by": p.named_by} for p in report.problems],
+         "unlisted": report.unlisted},
         ensure_ascii=False, indent=1,
     )

@@ -176,6 +176,10 @@ def register(app: typer.Typer) -> None:
             for problem in report.problems:
                 named = f" (named by {', '.join(problem.named_by)})" if problem.named_by else ""
                 out.print(Text("damaged ", style="red") + Text(f"{problem.key}: {problem.what}{named}"), soft_wrap=True, highlight=False)
+            if report.unlisted and not rebuild_index:
+                out.print(Text(f"{len(report.unlisted)} records are not in the catalog, so ls, search and serve do not show them "
+                               f"(a crawl still running catalogs what it wrote at its end; `verify --rebuild-index` lists them all), "
+                               f"e.g. {report.unlisted[0]}"), soft_wrap=True, highlight=False)
             if report.empty:
                 out.print(Text(f"nothing is stored at {store.url}: no archive there"))
             elif report.ok:

@@ -406,6 +406,33 @@ def test_verify_reports_fields_that_contradict_their_source(archived, field, val
         store.put(key, saved)
 
 
+def test_verify_reports_a_lost_record_the_catalog_lists_and_records_it_does_not(archived):
+    # A record gone from articles/ is lost: `ls` still listed it while verify said "archive OK".
+    store = archived.store
+    records = sorted(archived.records.values(), key=lambda r: r["id"])
+    lost_key = archived.key(records[0])
+    saved = store.get(lost_key)
+    segments = {key: store.get(key) for key in store.list(CATALOG_PREFIX)}
+    try:
+        store.delete(lost_key)
+        code, report = verify_json(archived)
+        assert code == 1 and [(p["key"], p["what"]) for p in report["problems"]] == [(lost_key, "record missing: the catalog lists it")]
+        assert report["unlisted"] == []
+        store.put(lost_key, saved)
+        for key in segments:
+            store.delete(key)
+        code, report = verify_json(archived)
+        assert (code, report["problems"]) == (0, []), "records the catalog misses are no damage (a crawl may be running)"
+        assert report["unlisted"] == sorted(archived.key(r) for r in records)
+        text = archived.cli("verify")
+        assert text.returncode == 0 and f"{len(records)} records are not in the catalog" in text.stdout
+    finally:
+        store.put(lost_key, saved)
+        for key, data in segments.items():
+            store.put(key, data)
+    assert verify_json(archived)[1]["unlisted"] == []
+
+
 def test_verify_of_a_path_holding_nothing_fails(tmp_path):
     result = run_cli("verify", "--archive", str(tmp_path / "typo"))
     assert result.returncode == 1 and "nothing is stored" in result.stdout, result.stdout + result.stderr
