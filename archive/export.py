@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import os
 from datetime import datetime, timezone
 from email.utils import format_datetime
 from pathlib import Path
@@ -62,15 +64,26 @@ def _yaml_scalar(value: str) -> str:
     return _yaml_string(value)
 
 
-def _copy_image(store: ArchiveStore, key: str, output: Path) -> str:
-    """Copy one mirrored image into the export; return its path relative to the export root."""
+def _copy_image(store: ArchiveStore, key: str, sha256: str, output: Path) -> str:
+    """Copy one mirrored image into the export; return its path relative to the export root.
+
+    A copy already there is kept when it has the image's hash (images are
+    shared between posts, and exports repeated); a damaged one (an export
+    killed mid-write) is written again, through a temp file.
+    """
     check_key(key)
     if not key.startswith(IMAGES_PREFIX):
         raise BadKey(f"image key {key!r} is not under {IMAGES_PREFIX}")
     target = output.joinpath(*key.split("/"))  # keys are hash-named under images/: safe as paths
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(store.get(key))
+    try:
+        if hashlib.sha256(target.read_bytes()).hexdigest() == sha256:
+            return key
+    except OSError:
+        pass
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    temp.write_bytes(store.get(key))
+    os.replace(temp, target)
     return key
 
 
@@ -111,7 +124,13 @@ def hexo_post(record: dict, image_paths: dict[str, str]) -> str:
 
 
 def export_hexo(store: ArchiveStore, entries: Iterable[CatalogEntry], output: Path) -> int:
-    """One Markdown post per article; images copied beside them and linked relatively."""
+    """One Markdown post per article; images copied beside them.
+
+    ``output`` is meant as a Hexo site's ``source/``: Hexo publishes
+    ``source/images/`` at ``/images/`` and a post at its permalink
+    (``/2021/10/26/<id>/``), so images are linked from the site's root. A
+    path relative to ``_posts/`` resolved only from the Markdown file.
+    """
     posts = output / "_posts"
     posts.mkdir(parents=True, exist_ok=True)
     count = 0
@@ -119,7 +138,7 @@ def export_hexo(store: ArchiveStore, entries: Iterable[CatalogEntry], output: Pa
         image_paths = {}
         for image in record.get("images") or []:
             try:
-                image_paths[image["key"]] = "../" + _copy_image(store, image["key"], output)
+                image_paths[image["key"]] = "/" + _copy_image(store, image["key"], image.get("sha256") or "", output)
             except (KeyNotFound, BadKey) as exc:
                 logger.warning("%s: image %s not exported: %s", record["id"], image.get("key"), exc)
         (posts / f"{record['id']}.md").write_text(hexo_post(record, image_paths), encoding="utf-8")
