@@ -549,3 +549,31 @@ def test_a_windows_1252_reference_survives_extraction():
             + "".join(f"<p>Paragraph {n}: we don&#146;t lose the apostrophe of 1990&#150;2000 here.</p>" for n in range(6))
             + "</article></body></html>").encode()
     assert "don’t" in extract_article(page, "https://e.com/a.html").text
+
+
+@pytest.mark.parametrize("declared_in", ["meta", "header"])
+def test_a_gbk_page_declared_utf8_is_read_as_gbk(declared_in):
+    # A template copied from a UTF-8 site: the whole record was mojibake.
+    body = page('<meta charset="utf-8">' if declared_in == "meta" else "").encode("gbk")
+    text, encoding = decode_html(body, "text/html; charset=utf-8" if declared_in == "header" else "text/html")
+    assert_clean_chinese(text)
+    assert encoding == "gb18030"
+
+
+@pytest.mark.parametrize("label", ["gbk", "gb2312", "big5", "iso-8859-1"])
+def test_a_utf8_page_declared_otherwise_is_read_as_utf8(label):
+    body = page(f'<meta charset="{label}">').encode("utf-8")
+    text, encoding = decode_html(body, "text/html")
+    assert_clean_chinese(text)
+    assert encoding == "utf-8"
+
+
+def test_little_evidence_leaves_the_declaration_alone():
+    # One stray byte in a UTF-8 page, or one symbol that happens to be valid
+    # UTF-8 in a Latin-1 page, is no reason to read the page otherwise.
+    stray = page('<meta charset="utf-8">', "Caf\u00e9 " * 3 + PARAGRAPH).encode("utf-8") + b"<!-- \xff -->"
+    text, encoding = decode_html(stray, "text/html")
+    assert encoding == "utf-8" and PARAGRAPH in text
+    latin = b'<html><head><meta charset="iso-8859-1"><title>News</title></head><body><p>Caf\xc3\xa9 du monde</p></body></html>'
+    text, encoding = decode_html(latin, "text/html")
+    assert encoding != "utf-8" and "Caf\u00c3\u00a9 du monde" in text

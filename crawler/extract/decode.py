@@ -3,7 +3,8 @@
 trafilatura mis-decodes about one Chinese page in five when handed raw
 bytes, so pages are decoded here first: BOM, then the HTTP header, then
 ``<meta charset>``; GB2312 and GBK labels are read as GB18030, their
-superset (w3lib's translation table does that).
+superset (w3lib's translation table does that). A declaration the bytes
+plainly contradict is overruled (see decode_html).
 """
 
 from __future__ import annotations
@@ -16,6 +17,10 @@ from w3lib.encoding import html_to_unicode
 
 # How much of an undeclared page the statistical detector looks at.
 DETECT_SAMPLE_BYTES = 64 * 1024
+# Multi-byte characters, or undecodable sequences, that overrule a declared
+# charset: fewer (a stray byte, one symbol) prove little either way.
+MIN_EVIDENCE = 8
+BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)
 
 
 def detect_encoding(body: bytes) -> str | None:
@@ -33,9 +38,41 @@ def detect_encoding(body: bytes) -> str | None:
 
 
 def decode_html(body: bytes, content_type: str | None = None) -> tuple[str, str]:
-    """Return (text, encoding name) for an HTML or XML document."""
+    """Return (text, encoding name) for an HTML or XML document.
+
+    A declaration the bytes contradict is overruled (a template copied from
+    another site, a server's default charset): bytes that are valid UTF-8
+    and hold enough non-ASCII are UTF-8, as text in another encoding almost
+    never is; a page said to be UTF-8 whose bytes are not is read as detected.
+    """
     encoding, text = html_to_unicode(content_type, body, default_encoding="utf-8", auto_detect_fun=detect_encoding)
+    if body.startswith(BOMS):
+        return text, encoding  # a byte order mark is no declaration a template copies
+    if codecs.lookup(encoding).name != "utf-8":
+        if _is_utf8_text(body):
+            return body.decode("utf-8"), "utf-8"
+    elif "\ufffd" in text and _utf8_errors(body) >= MIN_EVIDENCE:
+        detected = detect_encoding(body)
+        if detected and codecs.lookup(detected).name != "utf-8":
+            try:
+                return body.decode(detected), detected
+            except (UnicodeDecodeError, LookupError):
+                pass
     return text, encoding
+
+
+def _is_utf8_text(body: bytes) -> bool:
+    """Valid UTF-8 with at least MIN_EVIDENCE multi-byte characters."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return len(body) - len(text) >= MIN_EVIDENCE  # each multi-byte character adds 1 to 3 bytes
+
+
+def _utf8_errors(body: bytes) -> int:
+    """Byte sequences that are not UTF-8 (replacement characters beyond those the page holds)."""
+    return body.decode("utf-8", errors="replace").count("\ufffd") - body.count(b"\xef\xbf\xbd")
 
 
 # A character reference to a C0 control but tab and newline (and to DEL):
