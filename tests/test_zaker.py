@@ -8,6 +8,8 @@ into S3 and compare each record field by field with the ZAKER catalog.
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import base64
 import urllib.request
 from datetime import datetime, timedelta, timezone
@@ -254,6 +256,21 @@ def test_extract_zaker_article_page(article):
     assert "link.php" not in extracted.html
     # Each image once, shown through the proxy that wraps its origin (the fallback).
     assert extracted.image_urls == [f"{BASE}{CORS_PROXY_PATH}?{BASE}{image.path}" for image in article.image_list]
+
+
+@pytest.mark.parametrize("host", ["www.myzaker.com", "app.myzaker.com"])
+def test_a_zaker_page_reached_from_any_source_gets_zakers_rules(host):
+    # Through a feed (RSSHub) or a sitemap, or `newsarchive extract`: the
+    # byline row led the text and authors and tags were empty.
+    now = now_utc()
+    for article in PAGE_ARTICLES:
+        page = article_page(article, BASE, now).encode()
+        url = f"http://{host}{urlsplit(article.url(BASE)).path}"
+        by_host = extract_article(page, url, options=ExtractOptions(now=now))
+        by_kind = extract_article(page, url, options=ExtractOptions(now=now, rules=ZAKER_RULES))
+        assert (by_host.title, by_host.authors, by_host.categories, by_host.text) == (
+            by_kind.title, by_kind.authors, by_kind.categories, by_kind.text), article.key
+        assert by_host.authors == [article.author] and by_host.categories == list(article.tags)
 
 
 def test_outbound_link_php_is_unwrapped_in_the_html():

@@ -28,7 +28,7 @@ from crawler.extract.language import page_language, text_language
 from crawler.extract.metadata import page_metadata, parse_zh_datetime
 from crawler.extract.rules import (
     WRAPPED_LINK_MARKER, XML_DECLARATION_RE, SiteRules, is_challenge_page, may_be_challenge,
-    select_first, select_first_text, select_texts, unwrap_links,
+    rules_for_url, select_first, select_first_text, select_texts, unwrap_links,
 )
 from crawler.extract.zh_patterns import person_names
 from crawler.extract.sanitize import safe_html
@@ -296,7 +296,7 @@ def extract_article(
     """
     options = options or ExtractOptions()
     feed = feed or FeedHints()
-    rules = options.rules or SiteRules()
+    rules = options.rules or rules_for_url(url) or SiteRules()
     text, _encoding = decode_html(body, content_type)
     tree, own_page = _page_tree(body, text, feed, challenge)
     base_url = document_base_url(tree, url) if own_page else url

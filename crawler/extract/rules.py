@@ -77,6 +77,19 @@ ZAKER_RULES = SiteRules(
     prune=("#recommend_bottom", "#article_bottom", ".recommend", ".article_recommend", ".share"),
 )
 
+# Built-in rules by site: a page of one of these hosts (or their subdomains)
+# gets its rules whatever source reached it (a feed such as RSSHub's, a
+# sitemap, `newsarchive extract`), not only a source of its kind.
+RULES_BY_SITE = {"myzaker.com": ZAKER_RULES}
+
+
+def rules_for_url(url: str) -> SiteRules | None:
+    host = (urlsplit(url).hostname or "").lower()
+    for site, rules in RULES_BY_SITE.items():
+        if host == site or host.endswith("." + site):
+            return rules
+    return None
+
 
 _TRANSLATOR = LxmlHTMLTranslator()
 
