@@ -291,3 +291,42 @@ def test_rewrite_never_takes_text_or_attribute_values_for_tags():
     html = '<p><img src="http://o.example/a.jpg" alt="<img a=">He said " src="http://o.example/a.jpg" ok</p>'
     out = rewrite_image_sources(html, {"http://o.example/a.jpg": KEY})
     assert out == f'<p><img src="{KEY}" alt="<img a=">He said " src="http://o.example/a.jpg" ok</p>'
+
+
+@pytest.mark.parametrize(
+    "markup, expected",
+    [
+        ('<img src="/images/lazy.png" data-lazyload="/upload/a.jpg">', "/upload/a.jpg"),
+        ('<img src="/s/spaceball.gif" data-ks-lazyload="//img.alicdn.example/b.jpg">', "//img.alicdn.example/b.jpg"),
+        ('<img src="/s/dot.gif" original="/upload/c.jpg">', "/upload/c.jpg"),
+        ('<img src="/maps/dotted-map.png">', "/maps/dotted-map.png"),  # a picture, not a placeholder
+    ],
+)
+def test_more_lazy_attributes_and_placeholders(markup, expected):
+    assert real_image_url(img(markup)) == expected
+
+
+@pytest.mark.parametrize("markup", ['<img src="/images/spaceball.gif">', '<img src="https://x.example/s/dot.gif">',
+                                    '<img src="/1x1.png">'])
+def test_small_placeholders_by_name(markup):
+    assert real_image_url(img(markup)) is None
+
+
+def test_noscript_fallbacks_stand_for_scripted_images_that_name_none():
+    tree = lxml.html.fromstring(
+        "<div>"
+        '<p>one<img class="lazy" src="/images/grey.gif"><noscript><img src="/img/a.jpg"></noscript>two</p>'
+        '<p><a href="/big"><img src="/images/blank.gif"></a><noscript><img src="/img/b.jpg" alt="b"></noscript></p>'
+        '<p><img data-src="/img/c.jpg" src="/images/grey.gif"><noscript><img src="/img/c.jpg"></noscript></p>'
+        '<p><noscript><img src="/img/d.jpg"></noscript></p>'
+        "<noscript><p>Please enable JavaScript</p></noscript>"
+        "</div>"
+    )
+    resolve_lazy_images(tree, BASE)
+    assert [i.get("src") for i in tree.iter("img")] == [
+        "https://news.example.com/img/a.jpg",
+        "https://news.example.com/img/b.jpg",
+        "https://news.example.com/img/c.jpg",  # once: the scripted image resolves by itself
+        "https://news.example.com/img/d.jpg",
+    ]
+    assert "onetwo" in tree.text_content()

@@ -19,11 +19,18 @@ LAZY_SRC_ATTRIBUTES = (
     "data-echo",
     "data-hi-res-src",
     "data-url",
+    "data-lazyload",  # Discuz!, many Chinese portals
+    "data-ks-lazyload",  # Taobao's KISSY
+    "data-lazy",
+    "lazy-src",
+    "original",  # jQuery lazyload's old attribute
     "file",
 )
 SRCSET_ATTRIBUTES = ("data-srcset", "srcset")
 # A src that only holds the space until the script swaps the real image in.
-PLACEHOLDER_RE = re.compile(r"(^data:)|(blank|placeholder|loading|spacer|lazy|grey|pixel|transparent)[^/]*\.(gif|png|svg)$", re.I)
+PLACEHOLDER_RE = re.compile(r"(^data:)|(blank|placeholder|loading|spacer|lazy|grey|pixel|transparent)[^/]*\.(gif|png|svg)$"
+                            # whole names only: "dotted-map.png" is a picture
+                            r"|(^|/)(dot|spaceball|clear|empty|1x1|s)\.(gif|png)$", re.I)
 SRCSET_DESCRIPTOR_RE = re.compile(r"^(\d+(?:\.\d+)?)[wx]$")
 ABSOLUTE_URL_RE = re.compile(r"^https?://", re.I)
 # Query parameters a proxy commonly carries its target in.
@@ -80,11 +87,38 @@ def real_image_url(img: HtmlElement) -> str | None:
     return None
 
 
+def use_noscript_images(tree: HtmlElement) -> None:
+    """The images of ``<noscript>`` fallbacks, where the scripted image beside them names none.
+
+    ``<img class=lazy src=grey.gif><noscript><img src=real.jpg></noscript>``:
+    the script that would swap the real image in never runs here, and
+    ``<noscript>`` is pruned as boilerplate, so the image was lost.
+    """
+    for noscript in list(tree.iter("noscript")):
+        fallbacks = list(noscript.iter("img"))
+        if not fallbacks:
+            continue
+        previous = noscript.getprevious()
+        scripted = None
+        if previous is not None:
+            scripted = previous if previous.tag == "img" else next(iter(reversed(list(previous.iter("img")))), None)
+        if scripted is not None and real_image_url(scripted) is not None:
+            noscript.drop_tree()  # the scripted image resolves by itself: the fallback would show it twice
+            continue
+        if scripted is not None:
+            scripted.drop_tree()
+        for fallback in fallbacks:
+            fallback.tail = None
+            noscript.addprevious(fallback)
+        noscript.drop_tree()
+
+
 def resolve_lazy_images(tree: HtmlElement, base_url: str) -> None:
     """Point every <img src> at its real, absolute image; drop placeholders.
 
     Done before trafilatura sees the tree, which only reads ``src``.
     """
+    use_noscript_images(tree)
     for img in tree.iter("img"):
         url = real_image_url(img)
         if url is None:
