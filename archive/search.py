@@ -125,11 +125,12 @@ class SearchIndex:
              record.get("content_sha256") or ""),
         )
 
-    def search(self, text: str, limit: int = 50) -> list[SearchHit]:
+    def search(self, text: str, limit: int = 50, offset: int = 0) -> list[SearchHit]:
+        """Hits ``offset`` to ``offset + limit`` (a page of them)."""
         with self._lock:
-            return self._search(text, limit)
+            return self._search(text, limit, offset)
 
-    def _search(self, text: str, limit: int) -> list[SearchHit]:
+    def _search(self, text: str, limit: int, offset: int) -> list[SearchHit]:
         text = text.strip()
         if not text:
             return []
@@ -137,15 +138,15 @@ class SearchIndex:
             phrase = '"' + text.replace('"', '""') + '"'
             rows = self.db.execute(
                 f"SELECT d.id, d.source, d.title, d.published, snippet(fts, 1, '[', ']', '…', {SNIPPET_TOKENS}) "
-                "FROM fts JOIN docs d ON d.rowid_ = fts.rowid WHERE fts MATCH ? ORDER BY rank LIMIT ?",
-                (phrase, limit),
+                "FROM fts JOIN docs d ON d.rowid_ = fts.rowid WHERE fts MATCH ? ORDER BY rank LIMIT ? OFFSET ?",
+                (phrase, limit, offset),
             ).fetchall()
         else:
             like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             rows = self.db.execute(
                 "SELECT d.id, d.source, d.title, d.published, substr(fts.body, max(instr(fts.body, ?) - 20, 1), 60) "
                 "FROM fts JOIN docs d ON d.rowid_ = fts.rowid WHERE fts.title LIKE ? ESCAPE '\\' OR fts.body LIKE ? ESCAPE '\\' "
-                "ORDER BY d.published DESC LIMIT ?",
-                (text, like, like, limit),
+                "ORDER BY d.published DESC LIMIT ? OFFSET ?",
+                (text, like, like, limit, offset),
             ).fetchall()
         return [SearchHit(*row) for row in rows]

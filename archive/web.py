@@ -10,7 +10,9 @@ from __future__ import annotations
 import mimetypes
 import re
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlencode
 
 import nh3
 from flask import Flask, Response, abort, render_template, request
@@ -25,7 +27,8 @@ from archive.store import ArchiveStore, KeyNotFound
 FILES_ROUTE = "/files/"
 READ_METHODS = frozenset({"GET", "HEAD"})
 DAY_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
-PAGE_SIZE = 100
+PAGE_SIZE = 100  # entries or hits a page shows; the others are a "next" link away
+HOME_DAYS = 60  # days the home page links to; /days lists every one
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; img-src 'self'; style-src 'self' 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
@@ -52,7 +55,36 @@ def _archived_image_url(src: str) -> str | None:
     return FILES_ROUTE + src
 
 
-def create_app(store: ArchiveStore, index: SearchIndex, catalog: CatalogSnapshot | None = None) -> Flask:
+@dataclass
+class Pager:
+    """Where one page of a long list stands, and the links to its neighbours."""
+
+    number: int
+    more: bool  # a next page exists
+    total: int | None = None  # when known (search only knows whether more exist)
+    size: int = PAGE_SIZE
+
+    @property
+    def pages(self) -> int | None:
+        return None if self.total is None else max(1, -(-self.total // self.size))
+
+    def link(self, number: int) -> str:
+        return "?" + urlencode({**request.args, "page": number})
+
+
+def _page_number() -> int:
+    number = request.args.get("page", 1, type=int)
+    return number if number and number > 0 else 1
+
+
+def _entries_page(entries: list, size: int) -> tuple[list, Pager]:
+    number = _page_number()
+    start = (number - 1) * size
+    return entries[start:start + size], Pager(number, start + size < len(entries), len(entries), size)
+
+
+def create_app(store: ArchiveStore, index: SearchIndex, catalog: CatalogSnapshot | None = None,
+               page_size: int = PAGE_SIZE) -> Flask:
     catalog = catalog or CatalogSnapshot(store)
     app = Flask(__name__, template_folder=str(Path(__file__).parent / "templates"))
     app.url_map.merge_slashes = False  # /files//etc/passwd is no key: 404, not a redirect to another path
@@ -72,13 +104,19 @@ def create_app(store: ArchiveStore, index: SearchIndex, catalog: CatalogSnapshot
         entries = list_entries(store, catalog=catalog.entries())
         sources = Counter(e.source for e in entries)
         days = Counter((e.sort_time or "")[:10] for e in entries)
-        return render_template("home.html", entries=entries[:PAGE_SIZE], sources=sorted(sources.items()),
-                               days=sorted(days.items(), reverse=True)[:60], total=len(entries))
+        shown, pager = _entries_page(entries, page_size)
+        return render_template("home.html", entries=shown, pager=pager, sources=sorted(sources.items()),
+                               days=sorted(days.items(), reverse=True)[:HOME_DAYS], all_days=len(days), total=len(entries))
+
+    @app.get("/days")
+    def days():
+        counted = Counter((e.sort_time or "")[:10] for e in catalog.entries().values())
+        return render_template("days.html", days=sorted(counted.items(), reverse=True))
 
     @app.get("/source/<source>")
     def by_source(source: str):
-        entries = list_entries(store, source=source, catalog=catalog.entries())
-        return render_template("list.html", heading=f"Source {source}", entries=entries[:PAGE_SIZE * 5])
+        shown, pager = _entries_page(list_entries(store, source=source, catalog=catalog.entries()), page_size)
+        return render_template("list.html", heading=f"Source {source}", entries=shown, pager=pager)
 
     @app.get("/day/<day>")
     def by_day(day: str):
@@ -88,16 +126,18 @@ def create_app(store: ArchiveStore, index: SearchIndex, catalog: CatalogSnapshot
             entries = [e for e in list_entries(store, since=day, catalog=catalog.entries()) if (e.sort_time or "").startswith(day)]
         except ValueError:
             abort(404)
-        return render_template("list.html", heading=f"Published {day}", entries=entries)
+        shown, pager = _entries_page(entries, page_size)
+        return render_template("list.html", heading=f"Published {day}", entries=shown, pager=pager)
 
     @app.get("/search")
     def search():
         query = request.args.get("q", "").strip()
-        hits = []
+        hits, pager = [], Pager(_page_number(), False, size=page_size)
         if query:
             index.update(store)
-            hits = index.search(query)
-        return render_template("search.html", query=query, hits=hits)
+            hits = index.search(query, limit=page_size + 1, offset=(pager.number - 1) * page_size)
+            pager.more, hits = len(hits) > page_size, hits[:page_size]
+        return render_template("search.html", query=query, hits=hits, pager=pager)
 
     @app.get("/article/<article_id>")
     def article(article_id: str):

@@ -192,6 +192,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def serve(port: Annotated[int, typer.Option("--port")] = 8080, host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+              page_size: Annotated[int, typer.Option("--page-size", min=1, help="articles or hits per page")] = 100,
               config: ConfigOption = None, archive: ArchiveOption = None) -> None:
         """A read-only web page to browse and search the archive."""
         from waitress import create_server
@@ -204,7 +205,7 @@ def register(app: typer.Typer) -> None:
         index_path = default_index_path(store.url)
         # Segments once fetched are kept beside the search index: a page view reads only new ones.
         catalog = CatalogSnapshot(store, index_path.with_name(index_path.stem + "-catalog"))
-        app = create_app(store, SearchIndex(index_path), catalog)
+        app = create_app(store, SearchIndex(index_path), catalog, page_size=page_size)
         try:
             server = create_server(app, host=host, port=port, threads=4)
         except OSError as exc:

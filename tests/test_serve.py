@@ -44,16 +44,29 @@ def archived(request, site, tmp_path_factory):
 @pytest.fixture(scope="module")
 def server(archived):
     """`newsarchive serve` on a free port; yields its base URL."""
+    yield from serve(archived)
+
+
+SMALL_PAGE = 2
+
+
+@pytest.fixture(scope="module")
+def paged_server(archived):
+    """`serve --page-size 2`: the fixture archive's lists run over several pages."""
+    yield from serve(archived, "--page-size", str(SMALL_PAGE))
+
+
+def serve(archived, *options: str):
     port = free_port()
-    log = (archived.workdir / "serve.log").open("wb")
+    log = (archived.workdir / f"serve-{port}.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "crawler.cli", "serve", "--port", str(port), "--config", str(archived.config)],
+        [sys.executable, "-m", "crawler.cli", "serve", "--port", str(port), "--config", str(archived.config), *options],
         env={**os.environ, **archived.env}, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + START_TIMEOUT
     while True:
-        assert process.poll() is None, (archived.workdir / "serve.log").read_text(errors="replace")
+        assert process.poll() is None, (archived.workdir / f"serve-{port}.log").read_text(errors="replace")
         try:
             with urllib.request.urlopen(base + "/", timeout=2):
                 break
@@ -219,6 +232,46 @@ def test_hostile_query_is_shown_escaped(page, server, archived):
     page.goto(server + "/source/" + urllib.parse.quote(hostile_source, safe=""))
     assert hostile_source in page.locator("h2").inner_text()
     assert page.locator("img").count() == 0 and hostile_source not in page.content()
+
+
+def titles_page_by_page(page, url: str) -> tuple[list[str], int]:
+    """Every title of a list, following its "older" links as a reader would; and how many pages."""
+    page.goto(url)
+    titles, pages = titles_on(page), 1
+    while page.locator('a[rel="next"]').count():
+        page.locator('a[rel="next"]').click()
+        page.wait_for_url(f"**page={pages + 1}*")
+        titles += titles_on(page)
+        pages += 1
+    return titles, pages
+
+
+def test_long_lists_go_on_over_pages(browser, paged_server, archived):
+    # A large archive was cut at 100 entries (500 a source, 50 hits) with no
+    # way on: here a page holds 2, and every article is reached by its links.
+    context = browser.new_context()
+    page = context.new_page()
+    try:
+        records = list(archived.records.values())
+        assert len(records) > 2 * SMALL_PAGE, "the fixture archive runs over three pages at least"
+        titles, pages = titles_page_by_page(page, paged_server + "/")
+        assert Counter(titles) == Counter(r["title"] for r in records)
+        assert pages == -(-len(records) // SMALL_PAGE)
+        assert f"page {pages} of {pages}" in page.locator("nav.pager").inner_text()
+        page.locator('a[rel="prev"]').click()
+        assert titles_on(page) == titles[(pages - 2) * SMALL_PAGE:(pages - 1) * SMALL_PAGE], "back a page"
+        source = Counter(r["source"] for r in records).most_common(1)[0][0]
+        titles, _ = titles_page_by_page(page, f"{paged_server}/source/{source}")
+        assert Counter(titles) == Counter(r["title"] for r in records if r["source"] == source)
+        query = "的"  # in nearly every Chinese article
+        expected = Counter(r["title"] for r in records if query in r["title"] + "\n" + r["text"])
+        assert sum(expected.values()) > SMALL_PAGE
+        titles, pages = titles_page_by_page(page, f"{paged_server}/search?q={urllib.parse.quote(query)}")
+        assert Counter(titles) == expected and pages > 1
+        page.goto(paged_server + "/?page=999")
+        assert titles_on(page) == [] and page.locator('a[rel="prev"]').count() == 1, "past the end: a way back"
+    finally:
+        context.close()
 
 
 # --- read-only, and nothing beyond the images ----------------------------------
