@@ -23,6 +23,7 @@ def connect_run_bookkeeping(crawler, keeper) -> None:
     connect = crawler.signals.connect
     connect(keeper.item_scraped, scrapy_signals.item_scraped)
     connect(keeper.item_dropped, scrapy_signals.item_dropped)
+    connect(keeper.item_error, scrapy_signals.item_error)
     connect(keeper.fetch_failed, fetch_failed)
     connect(keeper.source_blocked, source_blocked)
     connect(keeper.article_skipped, article_skipped)

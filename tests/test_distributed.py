@@ -105,3 +105,65 @@ def test_a_worker_killed_midway_loses_no_article(site, cluster):
     records = article_records(store)
     runs = [json.loads(store.get(k)) for k in store.list(RUNS_PREFIX)]
     assert set(records) == {a.url(site.base_url) for a in ARTICLES}, [(r["counts"], r["failures"]) for r in runs]
+
+
+def _one_source_config(path: Path, source: dict, bucket: str, endpoint: str, redis_url: str, state: Path) -> Path:
+    config = {
+        "archive": {"url": f"s3://{bucket}/dist", "endpoint_url": endpoint},
+        "crawl": {"download_delay": 0, "concurrency": 4, "extract_workers": 1},
+        "sources": [source],
+        "daemon": {"state_dir": str(state)},
+        "distributed": {"redis_url": redis_url},
+    }
+    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def test_a_worker_archives_the_changes_of_its_second_run_and_outlives_a_redis_restart(site, s3_server, s3_bucket, s3_env, redis_server,
+                                                                                       tmp_path):
+    # One worker, two runs of a source whose articles changed in between
+    # (revisited while young): the worker took every article of its second
+    # run for a duplicate of the first, and kept the old text. Between the
+    # runs Redis restarts: a failed heartbeat used to end the worker's
+    # heartbeats for good, and no run finished again.
+    from tests.fixture_site.responses import Response
+
+    version = [1]
+    urls = [site.url(f"/dist-change/{n}.html") for n in range(3)]
+
+    def article(n: int):
+        def handler(request):
+            body = (f"<html><head><title>Changing {n}</title></head><body><article><h1>Changing {n}</h1>"
+                    + "".join(f"<p>Paragraph {p} of article {n}, version {version[0]}, long enough to count as text.</p>"
+                              for p in range(5)) + "</article></body></html>")
+            return Response(200, body.encode(), "text/html; charset=utf-8")
+        return handler
+
+    items = "".join(f"<item><title>Changing {n}</title><link>{url}</link></item>" for n, url in enumerate(urls))
+    feed = f'<?xml version="1.0"?><rss version="2.0"><channel><title>c</title>{items}</channel></rss>'.encode()
+    site.add_route("/dist-change/feed.xml", lambda request: Response(200, feed, "application/rss+xml"))
+    for n in range(3):
+        site.add_route(f"/dist-change/{n}.html", article(n))
+    source = {"id": "changing", "kind": "feed", "url": site.url("/dist-change/feed.xml"), "revisit_days": 36500}
+    config = _one_source_config(tmp_path / "c.yaml", source, s3_bucket, s3_server.endpoint_url, redis_server.url, tmp_path / "state")
+    env = {**os.environ, **s3_server.env()}
+    worker = _start_worker(config, env, tmp_path / "worker.log")
+    store = open_store(f"s3://{s3_bucket}/dist", endpoint_url=s3_server.endpoint_url)
+    try:
+        first = run_cli("crawl", "--config", str(config), "--wait", "--wait-timeout", "120", env=env, timeout=180)
+        assert first.returncode == 0, first.stdout + first.stderr[-3000:]
+        redis_server.stop()
+        time.sleep(3)  # heartbeats fail meanwhile
+        redis_server.start()
+        time.sleep(2)
+        version[0] = 2
+        second = run_cli("crawl", "--config", str(config), "--wait", "--wait-timeout", "120", env=env, timeout=180)
+        assert second.returncode == 0, second.stdout + second.stderr[-3000:] + (tmp_path / "worker.log").read_text()[-3000:]
+        records = article_records(store)
+        assert sorted(records) == sorted(urls)
+        assert all("version 2" in record["text"] for record in records.values()), "the changes are archived"
+        runs = sorted((json.loads(store.get(k)) for k in store.list(RUNS_PREFIX)), key=lambda run: run["run_id"])
+        assert [run["counts"].get("updated", 0) for run in runs] == [0, 3]
+        assert runs[-1]["counts"].get("duplicates", 0) == 0
+    finally:
+        _stop(worker, signal.SIGKILL)

@@ -35,7 +35,7 @@ class RedisRunExtension:
         self.worker_id = f"{socket.gethostname()}-{os.getpid()}"
         self.quiet_since: float | None = None
         # deferred_from_coro runs the coroutine as an asyncio task (it awaits futures).
-        self.loop = LoopingCall(lambda: deferred_from_coro(self.heartbeat()))
+        self.loop = LoopingCall(lambda: deferred_from_coro(self.beat()))
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "RedisRunExtension":
@@ -64,7 +64,16 @@ class RedisRunExtension:
         if isinstance(exception, DuplicateArticle):
             distributed.count(self.client, run, source, "duplicates")
         else:
-            distributed.record_failure(self.client, run, Failure(url=getattr(item, "url", ""), reason=str(exception), source=source, kind="article"))
+            distributed.record_failure(self.client, run, Failure(url=getattr(item, "url", ""), reason=str(exception), source=source, kind="article",
+                                                                 attempt=getattr(item, "attempt", 1)))
+
+    def item_error(self, item, response, spider=None, failure=None) -> None:
+        """A write the store refused: a failure of kind store, retried like any other."""
+        source = getattr(item, "source", None)
+        if run := self._run(source):
+            reason = failure.getErrorMessage() if failure is not None else "pipeline error"
+            distributed.record_failure(self.client, run, Failure(url=getattr(item, "url", ""), reason=f"could not archive: {reason}",
+                                                                 source=source, kind="store", attempt=getattr(item, "attempt", 1)))
 
     def fetch_failed(self, url: str, reason: str, source: str, kind: str, article_url: str | None = None, attempt: int = 1) -> None:
         if run := self._run(source):
@@ -90,6 +99,18 @@ class RedisRunExtension:
 
     def opened(self, spider) -> None:
         self.loop.start(HEARTBEAT_SECONDS)
+
+    async def beat(self) -> None:
+        """One heartbeat, whatever goes wrong in it.
+
+        A LoopingCall stops for good at its first error: one Redis hiccup (a
+        restart) silenced the worker, whose busy mark then expired, so others
+        took its pages in flight for drained, and no run ever finished again.
+        """
+        try:
+            await self.heartbeat()
+        except Exception as exc:  # noqa: BLE001 - the next beat tries again
+            logger.warning("heartbeat failed (tried again in %.0fs): %s", HEARTBEAT_SECONDS, exc)
 
     async def heartbeat(self) -> None:
         distributed.set_worker_busy(self.client, self.worker_id, self.in_flight())

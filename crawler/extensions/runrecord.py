@@ -57,7 +57,6 @@ class RunRecordExtension:
         connect = crawler.signals.connect
         connect(extension.spider_opened, scrapy_signals.spider_opened)
         connect(extension.spider_closed, scrapy_signals.spider_closed)
-        connect(extension.item_error, scrapy_signals.item_error)
         signals.connect_run_bookkeeping(crawler, extension)
         return extension
 

@@ -46,8 +46,26 @@ class DistributedNewsSpider(RedisMixin, NewsSpider):
         return spider
 
     async def start(self):
+        # What the archive holds: archived pages are skipped, and an article found
+        # unchanged but missing from the catalog (a worker killed before writing
+        # its part) is catalogued again. Read again as each new run begins.
+        await self.load_archive_state()
         for request in self.next_requests():
             yield request
+
+    def run_of(self, source_id: str) -> str | None:
+        """The run a source's pages belong to (the item pipeline keeps its duplicates apart by run)."""
+        return distributed.source_run(self.redis_client, source_id)
+
+    def _refresh_archive_state(self) -> None:
+        """A new run: the archive grew since the last was read (skips, catalog repair)."""
+        from scrapy.utils.defer import deferred_from_coro
+
+        if getattr(self, "_refreshing", None) is not None:
+            return
+        self._refreshing = deferred_from_coro(self.load_archive_state())
+        self._refreshing.addErrback(lambda failure: self.logger.warning("archive state not read again: %s", failure.value))
+        self._refreshing.addBoth(lambda _result: setattr(self, "_refreshing", None))
 
     def make_request_from_data(self, data):
         """A job: crawl one source for one run."""
@@ -56,6 +74,7 @@ class DistributedNewsSpider(RedisMixin, NewsSpider):
             # A worker outlives runs: what it asked for in the last one says nothing of this one.
             self.current_run = job["run_id"]
             self.requested_ids.clear()
+            self._refresh_archive_state()
         source = SOURCE_ADAPTER.validate_python(job["source"])
         self.sources[source.id] = source
         handler = getattr(self, f"start_{source.kind}", None)

@@ -103,7 +103,8 @@ class NewsSpider(scrapy.Spider):
 
     async def load_archive_state(self) -> None:
         """What the archive already holds (incremental crawls) and what failed last run."""
-        self.archived, self.retries, self.catalog_read = {}, [], False
+        if not hasattr(self, "archived"):
+            self.archived, self.retries, self.catalog_read = {}, [], False
         if not self.settings.getbool("NEWSARCHIVE_INCREMENTAL"):
             return
         from scrapy.utils.defer import maybe_deferred_to_future
@@ -116,9 +117,10 @@ class NewsSpider(scrapy.Spider):
         store = archive_writer(self.crawler).store
         cache = Path(self.settings.get("NEWSARCHIVE_STATE_DIR") or "state") / CATALOG_CACHE_DIR
         known = await maybe_deferred_to_future(deferToThread(archived_articles, store, cache))
+        retries = await maybe_deferred_to_future(deferToThread(failures_to_retry, store, set(self.sources)))
+        # Set together, once read: a worker reads them again while it crawls.
         self.catalog_read = known is not None  # else the archive may hold more than `archived` says
-        self.archived = known or {}
-        self.retries = await maybe_deferred_to_future(deferToThread(failures_to_retry, store, set(self.sources)))
+        self.archived, self.retries = known or {}, retries
 
     def start_feed(self, source: SourceBase) -> Iterator[scrapy.Request]:
         for url in source.start_urls:
