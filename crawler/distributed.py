@@ -86,6 +86,7 @@ def record_failure(client, run_id: str, failure: Failure) -> None:
 
 def mark_blocked(client, run_id: str, source: str, reason: str) -> None:
     client.hset(run_key(run_id, "blocked"), source, reason)
+    client.expire(run_key(run_id, "blocked"), RUN_TTL_SECONDS)  # as every key of a run: none is kept forever
 
 
 def claim_article(client, run_id: str, article_id: str) -> bool:
