@@ -77,6 +77,7 @@ def crawl(
         raise typer.Exit(0)
     run_id = run_id or new_run_id()
     if settings_config.distributed is not None:
+        refuse_archive_override(settings_config, archive, err.print)
         raise typer.Exit(enqueue_and_wait(settings_config, selected, run_id, wait, wait_timeout, run_record_file))
     progress = sys.stderr.isatty() and log_format == "text"
     level = log_level or ("WARNING" if progress else "INFO")
@@ -105,6 +106,14 @@ def start_extraction(config: Config) -> None:
 
     if worker_count(config.crawl.extract_workers) > 0:
         start_extraction_server()
+
+
+def refuse_archive_override(config: Config, archive: str | None, say) -> None:
+    """Distributed mode: the workers write to the archive of their own config; --archive cannot send them elsewhere."""
+    if archive is not None and archive != config.archive.url:
+        say(f"--archive {escape(archive)}: a distributed crawl is archived by the workers, into the archive of their own "
+            f"config ({escape(config.archive.url)}); point the workers' config at it instead")
+        raise typer.Exit(EXIT_BAD_CONFIG)
 
 
 def enqueue_and_wait(config: Config, sources, run_id: str, wait: bool, timeout: float, record_file: Path | None = None) -> int:
@@ -254,6 +263,8 @@ def daemon(
         for line in exc.lines():
             logging.getLogger("newsarchive.config").error("config error: %s", line)
         raise typer.Exit(EXIT_BAD_CONFIG) from None
+    if settings_config.distributed is not None:
+        refuse_archive_override(settings_config, archive, logging.getLogger("newsarchive.config").error)
     runner = Daemon(settings_config, config_path(config), archive_url=archive, metrics_port=metrics_port,
                     metrics_host=metrics_host, log_format=log_format, log_level=log_level)
     raise typer.Exit(runner.run())

@@ -184,3 +184,18 @@ def test_every_redis_key_of_a_run_expires(redis_server):
     keys = [key for key in client.scan_iter(f"*{run_id}*")]
     assert len(keys) >= 5
     assert all(0 < client.ttl(key) <= distributed.RUN_TTL_SECONDS for key in keys), {k: client.ttl(k) for k in keys}
+
+
+def test_archive_option_cannot_redirect_a_distributed_crawl(tmp_path):
+    # The workers write to their own config's archive: `crawl --archive` was silently ignored.
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump({
+        "archive": {"url": str(tmp_path / "archive")},
+        "sources": [{"id": "s", "kind": "feed", "url": "http://127.0.0.1:9/f.xml"}],
+        "daemon": {"state_dir": str(tmp_path / "state")},
+        "distributed": {"redis_url": "redis://127.0.0.1:9/0"},
+    }), encoding="utf-8")
+    for command in (["crawl"], ["daemon"]):
+        result = run_cli(*command, "--config", str(config), "--archive", str(tmp_path / "elsewhere"))
+        assert result.returncode == 2, (command, result.stdout, result.stderr)
+        assert "archive of their own config" in " ".join(result.stderr.split()), result.stderr
