@@ -577,3 +577,13 @@ def test_little_evidence_leaves_the_declaration_alone():
     latin = b'<html><head><meta charset="iso-8859-1"><title>News</title></head><body><p>Caf\xc3\xa9 du monde</p></body></html>'
     text, encoding = decode_html(latin, "text/html")
     assert encoding != "utf-8" and "Caf\u00c3\u00a9 du monde" in text
+
+
+def test_a_utf8_page_with_a_short_legacy_footer_stays_utf8():
+    # Nine cp1252 bytes in a footer: the detector's single-byte guess would
+    # turn every curly quote of the page into mojibake. Only the footer is lost.
+    article = "".join(f"<p>Officials said \u201cyes\u201d to plan {n}, the council announced on Monday.</p>" for n in range(20))
+    body = (f'<html><head><meta charset="utf-8"><title>News</title></head><body><article>{article}</article>'.encode()
+            + "<footer>\u00a9 2024 Soci\u00e9t\u00e9 G\u00e9n\u00e9rale M\u00fcnchen Z\u00fcrich \u00a9 caf\u00e9</footer></body></html>".encode("cp1252"))
+    text, encoding = decode_html(body, "text/html; charset=utf-8")
+    assert encoding == "utf-8" and "said \u201cyes\u201d to plan 7" in text

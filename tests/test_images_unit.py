@@ -330,3 +330,22 @@ def test_noscript_fallbacks_stand_for_scripted_images_that_name_none():
         "https://news.example.com/img/d.jpg",
     ]
     assert "onetwo" in tree.text_content()
+
+
+@pytest.mark.parametrize("markup", ['<img src="https://cdn.example.com/photo.jpg" data-lazy="true">',
+                                    '<img src="https://cdn.example.com/photo.jpg" original="1">'])
+def test_a_lazy_attribute_holding_a_flag_names_no_image(markup):
+    assert real_image_url(img(markup)) == "https://cdn.example.com/photo.jpg"
+
+
+def test_tracking_pixels_are_no_article_images():
+    # A stats beacon in <noscript> (Baidu's hm.gif, Facebook's tr?...&noscript=1) or in the body.
+    tree = lxml.html.fromstring(
+        "<div><p>text<img src='/img/real.jpg' width='640'></p>"
+        "<script>var _hmt = [];</script><noscript><img src='https://hm.baidu.com/hm.gif?si=abc' width='0' height='0'></noscript>"
+        "<noscript><img height='1' width='1' style='display:none' src='https://www.facebook.com/tr?id=1&amp;noscript=1'/></noscript>"
+        "<p><img src='/counter.php?id=3' width='1px' height='1px'>after</p></div>"
+    )
+    resolve_lazy_images(tree, BASE)
+    assert [i.get("src") for i in tree.iter("img")] == ["https://news.example.com/img/real.jpg"]
+    assert "after" in tree.text_content()

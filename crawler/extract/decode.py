@@ -20,6 +20,11 @@ DETECT_SAMPLE_BYTES = 64 * 1024
 # Multi-byte characters, or undecodable sequences, that overrule a declared
 # charset: fewer (a stray byte, one symbol) prove little either way.
 MIN_EVIDENCE = 8
+# Legacy encodings of many bytes a character: what a page wrongly labelled
+# UTF-8 is read as (codecs' canonical names).
+MULTIBYTE_LEGACY = frozenset({"gb18030", "gbk", "gb2312", "big5", "big5hkscs", "cp950", "shift_jis", "cp932", "euc_jp",
+                              "euc_kr", "cp949", "johab"})
+NON_ASCII_RE = re.compile("[^\x00-\x7f\ufffd]")
 BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)
 
 
@@ -51,9 +56,12 @@ def decode_html(body: bytes, content_type: str | None = None) -> tuple[str, str]
     if codecs.lookup(encoding).name != "utf-8":
         if _is_utf8_text(body):
             return body.decode("utf-8"), "utf-8"
-    elif "\ufffd" in text and _utf8_errors(body) >= MIN_EVIDENCE:
+    elif "\ufffd" in text and MIN_EVIDENCE <= (errors := _utf8_errors(body)) and errors > _utf8_multibyte(text):
+        # Mostly undecodable: a legacy CJK page under a copied UTF-8 label. A
+        # single-byte guess is never taken: it "decodes" anything, and a
+        # UTF-8 page with a short Latin-1 footer would become mojibake whole.
         detected = detect_encoding(body)
-        if detected and codecs.lookup(detected).name != "utf-8":
+        if detected and codecs.lookup(detected).name in MULTIBYTE_LEGACY:
             try:
                 return body.decode(detected), detected
             except (UnicodeDecodeError, LookupError):
@@ -68,6 +76,11 @@ def _is_utf8_text(body: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     return len(body) - len(text) >= MIN_EVIDENCE  # each multi-byte character adds 1 to 3 bytes
+
+
+def _utf8_multibyte(text: str) -> int:
+    """Characters beyond ASCII that decoded as UTF-8 (replacement characters aside)."""
+    return len(NON_ASCII_RE.findall(text))
 
 
 def _utf8_errors(body: bytes) -> int:

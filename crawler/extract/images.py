@@ -27,6 +27,12 @@ LAZY_SRC_ATTRIBUTES = (
     "file",
 )
 SRCSET_ATTRIBUTES = ("data-srcset", "srcset")
+# A lazy attribute names an image only if it looks like an address: some
+# scripts keep a flag there ("data-lazy=true", "original=1").
+LAZY_VALUE_RE = re.compile(r"[/.]")
+# Declared this small (width or height attribute), an image is a counter or
+# tracking pixel (a stats beacon in <noscript>), never part of the article.
+PIXEL_MAX = 2
 # A src that only holds the space until the script swaps the real image in.
 PLACEHOLDER_RE = re.compile(r"(^data:)|(blank|placeholder|loading|spacer|lazy|grey|pixel|transparent)[^/]*\.(gif|png|svg)$"
                             # whole names only: "dotted-map.png" is a picture
@@ -75,7 +81,7 @@ def real_image_url(img: HtmlElement) -> str | None:
     """The address the reader's browser would end up showing, unresolved."""
     for attribute in LAZY_SRC_ATTRIBUTES:
         value = (img.get(attribute) or "").strip()
-        if value and not value.startswith("data:"):
+        if value and not value.startswith("data:") and LAZY_VALUE_RE.search(value):
             return value
     for attribute in SRCSET_ATTRIBUTES:
         value = (img.get(attribute) or "").strip()
@@ -85,6 +91,15 @@ def real_image_url(img: HtmlElement) -> str | None:
     if src and not PLACEHOLDER_RE.search(src):
         return src
     return None
+
+
+def is_pixel(img: HtmlElement) -> bool:
+    """An image its own markup declares at most PIXEL_MAX pixels wide or high."""
+    for attribute in ("width", "height"):
+        value = (img.get(attribute) or "").strip().removesuffix("px")
+        if value.isdigit() and int(value) <= PIXEL_MAX:
+            return True
+    return False
 
 
 def use_noscript_images(tree: HtmlElement) -> None:
@@ -120,7 +135,7 @@ def resolve_lazy_images(tree: HtmlElement, base_url: str) -> None:
     """
     use_noscript_images(tree)
     for img in tree.iter("img"):
-        url = real_image_url(img)
+        url = None if is_pixel(img) else real_image_url(img)
         if url is None:
             img.drop_tree()
             continue
