@@ -28,6 +28,7 @@ FILES_ROUTE = "/files/"
 READ_METHODS = frozenset({"GET", "HEAD"})
 DAY_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 PAGE_SIZE = 100  # entries or hits a page shows; the others are a "next" link away
+MAX_PAGE = 1_000_000  # a larger page number (SQLite's OFFSET overflows past 2**63) is this one: empty
 HOME_DAYS = 60  # days the home page links to; /days lists every one
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; img-src 'self'; style-src 'self' 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
@@ -74,7 +75,7 @@ class Pager:
 
 def _page_number() -> int:
     number = request.args.get("page", 1, type=int)
-    return number if number and number > 0 else 1
+    return min(number, MAX_PAGE) if number and number > 0 else 1
 
 
 def _entries_page(entries: list, size: int) -> tuple[list, Pager]:

@@ -445,6 +445,48 @@ def test_verify_reports_a_lost_record_the_catalog_lists_and_records_it_does_not(
     assert verify_json(archived)[1]["unlisted"] == []
 
 
+def test_verify_of_a_live_archive_takes_no_new_record_for_a_lost_one(tmp_path):
+    # A crawl ends while verify reads the archive: its records are written
+    # after articles/ was listed, and its catalog part lists them.
+    from archive.catalog import catalog_entry, segment_key, write_segment
+    from archive.keys import ARTICLES_PREFIX, article_key
+    from archive.records import SCHEMA, article_id, content_sha256, dump_record
+    from archive.store import open_store
+    from archive.verify import verify_archive
+
+    def record(n: int) -> dict:
+        url, text = f"https://news.example/{n}", f"第{n}段。"
+        return {"schema": SCHEMA, "id": article_id(url), "source": "s", "url": url, "canonical_url": url, "title": f"t{n}",
+                "authors": [], "published": None, "fetched": "2026-01-01T00:00:00+00:00", "language": "zh", "categories": [],
+                "text": text, "html": f"<p>{text}</p>", "images": [], "content_sha256": content_sha256(text)}
+
+    store = open_store(str(tmp_path / "archive"))
+    store.ensure()
+
+    class CrawlEndsMeanwhile:
+        def __init__(self, store):
+            self.store, self.url = store, store.url
+
+        def __getattr__(self, name):
+            return getattr(self.store, name)
+
+        def list(self, prefix=""):
+            yield from self.store.list(prefix)
+            if prefix == ARTICLES_PREFIX:
+                new = record(2)
+                self.store.put(article_key(new["id"]), dump_record(new), "application/json")
+                write_segment(self.store, segment_key("20260101T010000Z-bbbbbb", datetime(2026, 1, 1, 1, tzinfo=timezone.utc), 0),
+                              [catalog_entry(new)])
+
+    first = record(1)
+    store.put(article_key(first["id"]), dump_record(first), "application/json")
+    write_segment(store, segment_key("20260101T000000Z-aaaaaa", datetime(2026, 1, 1, tzinfo=timezone.utc), 0), [catalog_entry(first)])
+    report = verify_archive(CrawlEndsMeanwhile(store))
+    assert report.ok, report.problems
+    store.delete(article_key(first["id"]))
+    assert [p.key for p in verify_archive(store).problems] == [article_key(first["id"])], "a record really gone is still reported"
+
+
 def test_verify_of_a_path_holding_nothing_fails(tmp_path):
     result = run_cli("verify", "--archive", str(tmp_path / "typo"))
     assert result.returncode == 1 and "nothing is stored" in result.stdout, result.stdout + result.stderr

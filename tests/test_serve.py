@@ -274,6 +274,11 @@ def test_long_lists_go_on_over_pages(browser, paged_server, archived):
         context.close()
 
 
+def test_any_page_number_is_answered(server, archived):
+    for path in ("/search?q=the&page=9999999999999999999", "/?page=99999999999999999999999", "/?page=-3", "/?page=x"):
+        assert status_of(server, "GET", path) == 200, path
+
+
 # --- read-only, and nothing beyond the images ----------------------------------
 
 
