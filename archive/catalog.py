@@ -148,14 +148,15 @@ def segment_lines(store: ArchiveStore, key: str, cache_dir: Path | None,
         logger.warning("skipping a damaged line of catalog segment %s", key)
 
 
-def catalog_lines(store: ArchiveStore, keys: Iterable[str], cache_dir: Path | None) -> Iterator[dict[str, Any]]:
+def catalog_lines(store: ArchiveStore, keys: Iterable[str], cache_dir: Path | None,
+                  replaced: set[str] | None = None) -> Iterator[dict[str, Any]]:
     """The entry lines of these segments in reading order, less those of segments a merged one replaces.
 
     A merged segment sorts before the segments it replaces (MERGED_PREFIX), so
     its list is known before they come: those a compaction could not remove
     yet are skipped, not read again over newer lines.
     """
-    replaced: set[str] = set()
+    replaced = set() if replaced is None else replaced
     for key in keys:
         if key not in replaced:
             yield from segment_lines(store, key, cache_dir, replaced)

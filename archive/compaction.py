@@ -9,14 +9,15 @@ can still be writing into one, and those of past months into one per month.
 Nothing read changes on the way. A merged segment keeps, in order, the last
 line of each (article id, URL id) pair of its inputs: the newest entry of
 every article, and every URL id a crawl recognises an article by before
-fetching it. It is written first, then its inputs removed. Its first line
-names them, and it sorts before them (catalog.MERGED_PREFIX): a reader that
-lists it beside inputs not removed yet (a reader in between, a delete that
-failed) skips those, and a segment written into a merged day later (a crawl
-that ran longer than the grace) is read after it, newer as it is. Readers
-that listed inputs since removed list again (``catalog.read_whole_catalog``).
-Two compactions at once each write a merged segment and remove what they
-read: both merged segments say the same.
+fetching it. Its first line names the segments it replaces (those of
+merged inputs too), and it sorts before them (catalog.MERGED_PREFIX): a
+reader that lists it beside them skips them, and a segment written into a
+merged day later (a crawl that ran longer than the grace) is read after it,
+newer as it is. The replaced segments are removed only by a compaction
+DELETE_AFTER later: a reader that listed them just before the merge still
+finds them (a reader slower than a compaction working through a backlog
+found them gone again at every listing). Two compactions at once each write
+a merged segment: both say the same.
 """
 
 from __future__ import annotations
@@ -37,6 +38,10 @@ logger = logging.getLogger(__name__)
 # Days whose segments a crawl may still be writing (a long crawl keys all its
 # segments by the day it started): left alone until this much later.
 DEFAULT_GRACE = timedelta(days=2)
+# How long the segments a merged one replaces stay beside it for readers
+# that listed them before it existed.
+DELETE_AFTER = timedelta(hours=1)
+MERGED_TIME_FORMAT = "%Y%m%dT%H%M%SZ"
 
 
 @dataclass
@@ -47,21 +52,59 @@ class CompactionReport:
 
 
 def compact_catalog(store: ArchiveStore, cache_dir: Path | None = None, *, now: datetime | None = None,
-                    grace: timedelta = DEFAULT_GRACE, keep_going: Callable[[], bool] = lambda: True) -> CompactionReport:
-    """Merge the segments of each closed day, then of each closed month; returns what was done.
+                    grace: timedelta = DEFAULT_GRACE, delete_after: timedelta = DELETE_AFTER,
+                    keep_going: Callable[[], bool] = lambda: True) -> CompactionReport:
+    """Remove what earlier merges replaced, then merge the segments of each closed day and month.
 
-    ``keep_going`` is asked between merges: a daemon that stops does not wait
-    for a whole backlog (what is left is merged next time).
+    ``keep_going`` is asked between steps: a daemon that stops does not wait
+    for a whole backlog (what is left is done next time).
     """
     now = now or datetime.now(timezone.utc)
     report = CompactionReport()
-    for level in ("day", "month"):
-        for folder, keys in _closed_groups(segment_keys(store), now - grace, level).items():
+    keys = segment_keys(store)
+    replaced, removable = _replaced(store, keys, cache_dir, now - delete_after)
+    for key in keys:
+        if key in removable:
             if not keep_going():
                 return report
-            if len(keys) > 1:
-                _merge(store, cache_dir, folder, keys, now, report)
+            try:
+                store.delete(key)
+                report.removed += 1
+            except StoreError as exc:
+                logger.warning("catalog segment %s not removed (again next time): %s", key, exc)
+    live = [key for key in keys if key not in replaced]
+    for level in ("day", "month"):
+        # A closed month's days are merged at the month level only: the two levels never share a segment.
+        for folder, group in _closed_groups(live, now - grace, level).items():
+            if not keep_going():
+                return report
+            if len(group) > 1:
+                _merge(store, cache_dir, folder, group, now, report, set(keys))
     return report
+
+
+def _replaced(store: ArchiveStore, keys: list[str], cache_dir: Path | None, before: datetime) -> tuple[set[str], set[str]]:
+    """The segments merged ones replace, and of those the ones merged before ``before`` (to remove)."""
+    replaced: set[str] = set()
+    removable: set[str] = set()
+    for key in keys:
+        name = key.rsplit("/", 1)[-1]
+        if not name.startswith(MERGED_PREFIX):
+            continue
+        names: set[str] = set()
+        try:
+            for _line in catalog_lines(store, [key], cache_dir, names):
+                pass
+        except KeyNotFound:
+            continue
+        replaced |= names
+        try:
+            merged_at = datetime.strptime(name[len(MERGED_PREFIX):].split("-", 1)[0], MERGED_TIME_FORMAT).replace(tzinfo=timezone.utc)
+        except ValueError:
+            continue
+        if merged_at <= before:
+            removable |= names
+    return replaced, removable & set(keys)
 
 
 def _closed_groups(keys: list[str], cutoff: datetime, level: str) -> dict[str, list[str]]:
@@ -88,10 +131,13 @@ def _closed_groups(keys: list[str], cutoff: datetime, level: str) -> dict[str, l
     return groups
 
 
-def merged_lines(store: ArchiveStore, keys: list[str], cache_dir: Path | None) -> list[dict]:
-    """The last line of each (id, URL id) pair of these segments, in the order of those last lines."""
+def merged_lines(store: ArchiveStore, keys: list[str], cache_dir: Path | None, replaced: set[str] | None = None) -> list[dict]:
+    """The last line of each (id, URL id) pair of these segments, in the order of those last lines.
+
+    ``replaced`` gathers the segments merged inputs replace.
+    """
     lines: dict[tuple[str, str], dict] = {}
-    for data in catalog_lines(store, keys, cache_dir):
+    for data in catalog_lines(store, keys, cache_dir, replaced):
         pair = (data["id"], data.get("url_id") or data.get("url") or "")
         lines.pop(pair, None)  # re-inserted last: dicts keep insertion order
         lines[pair] = data
@@ -99,22 +145,18 @@ def merged_lines(store: ArchiveStore, keys: list[str], cache_dir: Path | None) -
 
 
 def _merge(store: ArchiveStore, cache_dir: Path | None, folder: str, keys: list[str], now: datetime,
-           report: CompactionReport) -> None:
+           report: CompactionReport, present: set[str]) -> None:
+    inherited: set[str] = set()
     try:
-        lines = merged_lines(store, keys, cache_dir)
+        lines = merged_lines(store, keys, cache_dir, inherited)
     except KeyNotFound:
         return  # another compaction removed some of them meanwhile: its merged segment has them
-    merged_key = f"{folder}{MERGED_PREFIX}{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}.jsonl"
-    header = json.dumps({REPLACES_FIELD: keys}) + "\n"
+    merged_key = f"{folder}{MERGED_PREFIX}{now:{MERGED_TIME_FORMAT}}-{secrets.token_hex(3)}.jsonl"
+    # What merged inputs replaced too, while still there: a reader skipping those
+    # inputs would otherwise read what they replaced (and a header never grows
+    # with what is long gone).
+    header = json.dumps({REPLACES_FIELD: sorted({*keys, *(inherited & present)})}) + "\n"
     write_segment_bytes(store, merged_key, (header + "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)).encode("utf-8"))
     report.merged += 1
     report.entries += len(lines)
-    for key in keys:
-        try:
-            store.delete(key)
-        except StoreError as exc:
-            # Left beside the merged segment, which readers know replaces it; removed next time.
-            logger.warning("catalog segment %s merged but not removed: %s", key, exc)
-            continue
-        report.removed += 1
     logger.info("catalog: %d segments of %s merged into %s (%d entries)", len(keys), folder, merged_key, len(lines))

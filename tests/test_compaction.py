@@ -43,14 +43,28 @@ DAYS = [datetime(2026, 9, 29, tzinfo=timezone.utc), datetime(2026, 9, 30, tzinfo
         datetime(2026, 11, 24, tzinfo=timezone.utc)]
 
 
+def readers(store, cache=None):
+    """What every reader makes of the catalog."""
+    return load_catalog(store, cache), known_articles(store, cache, url_id_of)
+
+
+def remove_replaced(store, cache=None, **kwargs):
+    """A compaction long enough after the last: it removes what merged segments replace."""
+    return compact_catalog(store, cache, now=NOW, delete_after=timedelta(0), **kwargs)
+
+
 def test_past_days_and_months_are_merged_and_every_reader_sees_the_same_catalog(tmp_path):
     store = open_store(str(tmp_path / "archive"))
     fill(store, DAYS)
-    before_catalog, before_known = load_catalog(store), known_articles(store, None, url_id_of)
-    before_keys = segment_keys(store)
+    before, before_keys = readers(store), segment_keys(store)
 
     report = compact_catalog(store, tmp_path / "cache", now=NOW, grace=timedelta(days=2))
+    # Merged, and what they replace still there for readers that listed it before.
+    assert (report.merged, report.removed) == (4, 0)
+    assert len(segment_keys(store)) == len(before_keys) + 4
+    assert readers(store) == before
 
+    report = remove_replaced(store, tmp_path / "cache")
     keys = segment_keys(store)
     folders = sorted({key.rsplit("/", 1)[0] for key in keys})
     # September and October are over: a segment each. The 20th and 21st of
@@ -60,11 +74,32 @@ def test_past_days_and_months_are_merged_and_every_reader_sees_the_same_catalog(
                        "catalog/2026/11/23", "catalog/2026/11/24"]
     assert sorted(key.rsplit("/", 1)[0] for key in keys if MERGED_PREFIX in key) == folders[:4]
     assert [k for k in keys if "/11/23/" in k or "/11/24/" in k] == [k for k in before_keys if "/11/23/" in k or "/11/24/" in k]
-    assert len(keys) == 4 + 2 * 3 * 2 and report.merged == 4 and report.removed == len(before_keys) - 12
-    assert load_catalog(store) == before_catalog
-    assert known_articles(store, None, url_id_of) == before_known
-    again = compact_catalog(store, tmp_path / "cache", now=NOW, grace=timedelta(days=2))
-    assert again.merged == 0 and segment_keys(store) == keys, "nothing more to merge"
+    assert len(keys) == 4 + 2 * 3 * 2 and report.merged == 0 and report.removed == len(before_keys) - 12
+    assert readers(store) == before
+    again = remove_replaced(store, tmp_path / "cache")
+    assert (again.merged, again.removed) == (0, 0) and segment_keys(store) == keys, "nothing more to do"
+
+
+def test_a_merged_month_replaces_what_its_merged_days_replaced(tmp_path):
+    # Days merged in November (their segments not removed yet), then the month
+    # closes and is merged: a reader skips the merged days, and so must skip
+    # what they replaced, or it reads older lines after the month's.
+    store = open_store(str(tmp_path / "archive"))
+    fill(store, DAYS[3:5])
+    before = readers(store)
+    assert compact_catalog(store, None, now=NOW).merged == 2
+    report = compact_catalog(store, None, now=NOW + timedelta(minutes=30), delete_after=timedelta(hours=1))
+    assert (report.merged, report.removed) == (0, 0), "merged days wait an hour before what they replace goes"
+    # The 21st's segments went already; the 20th's are still there (their removal failed).
+    for key in segment_keys(store):
+        if "/11/21/" in key and MERGED_PREFIX not in key:
+            store.delete(key)
+    december = datetime(2026, 12, 10, tzinfo=timezone.utc)
+    report = compact_catalog(store, None, now=december, delete_after=timedelta(days=30))
+    assert (report.merged, report.removed) == (1, 0) and len(segment_keys(store)) == 6 + 2 + 1
+    assert readers(store) == before, "the month's merged segment names the days' segments too"
+    assert compact_catalog(store, None, now=december, delete_after=timedelta(0)).removed == 8
+    assert len(segment_keys(store)) == 1 and readers(store) == before
 
 
 def test_a_straggler_segment_written_after_a_merge_still_wins(tmp_path):
@@ -73,18 +108,19 @@ def test_a_straggler_segment_written_after_a_merge_still_wins(tmp_path):
     store = open_store(str(tmp_path / "archive"))
     fill(store, DAYS[:2])
     compact_catalog(store, None, now=NOW)
+    remove_replaced(store)
     late = datetime(2026, 9, 30, 23, tzinfo=timezone.utc)
     write_segment(store, segment_key(f"{late:%Y%m%dT%H%M%SZ}-late00", late, 7), [entry(0, 99)])
     assert load_catalog(store)[f"{0:064x}"].title == "第0条 v99"
-    before = load_catalog(store), known_articles(store, None, url_id_of)
+    before = readers(store)
     assert compact_catalog(store, None, now=NOW).merged == 1
+    remove_replaced(store)
     assert len(segment_keys(store)) == 1
-    assert (load_catalog(store), known_articles(store, None, url_id_of)) == before
+    assert readers(store) == before
 
 
 def test_segments_merged_but_not_removed_change_nothing(tmp_path):
-    # A delete that fails (or a compaction killed half-way) leaves inputs
-    # beside their merged segment, which sorts after them.
+    # A delete that fails leaves segments beside the merged one that replaces them.
     class FlakyDeletes:
         def __init__(self, store):
             self.store, self.calls = store, 0
@@ -100,24 +136,22 @@ def test_segments_merged_but_not_removed_change_nothing(tmp_path):
 
     store = open_store(str(tmp_path / "archive"))
     fill(store, DAYS)
-    before = load_catalog(store), known_articles(store, None, url_id_of)
-    report = compact_catalog(FlakyDeletes(store), None, now=NOW)
-    assert report.merged and 0 < report.removed < len(segment_keys(store))
-    assert (load_catalog(store), known_articles(store, None, url_id_of)) == before
+    before = readers(store)
     compact_catalog(store, None, now=NOW)
-    assert (load_catalog(store), known_articles(store, None, url_id_of)) == before
+    flaky = FlakyDeletes(store)
+    report = remove_replaced(flaky)
+    assert 0 < report.removed < flaky.calls
+    assert readers(store) == before
+    remove_replaced(store)
+    assert readers(store) == before and len(segment_keys(store)) == 16
 
 
-def test_a_reader_whose_listed_segments_were_merged_away_lists_again(tmp_path):
-    store = open_store(str(tmp_path / "archive"))
-    fill(store, DAYS[:3])
-    before = load_catalog(store)
-
+def test_a_reader_never_misses_segments_merged_after_it_listed_them(tmp_path):
     class CompactedAfterListing:
         """Lists the catalog, then a compaction runs before the segments are read."""
 
-        def __init__(self, store):
-            self.store, self.listings = store, 0
+        def __init__(self, store, remove: bool):
+            self.store, self.listings, self.remove = store, 0, remove
 
         def __getattr__(self, name):
             return getattr(self.store, name)
@@ -128,11 +162,17 @@ def test_a_reader_whose_listed_segments_were_merged_away_lists_again(tmp_path):
                 self.listings += 1
                 if self.listings == 1:
                     compact_catalog(self.store, None, now=NOW)
+                    if self.remove:  # as if the reader had taken more than DELETE_AFTER
+                        remove_replaced(self.store)
             return keys
 
-    reader = CompactedAfterListing(store)
-    assert load_catalog(reader) == before
-    assert reader.listings == 2
+    for remove, listings in ((False, 1), (True, 2)):
+        store = open_store(str(tmp_path / f"archive-{remove}"))
+        fill(store, DAYS[:3])
+        before = load_catalog(store)
+        reader = CompactedAfterListing(store, remove)
+        assert load_catalog(reader) == before
+        assert reader.listings == listings, "what it listed is still there" if listings == 1 else "listed again"
 
 
 def test_merged_lines_keep_every_url_id_an_article_was_fetched_by(tmp_path):
@@ -143,6 +183,7 @@ def test_merged_lines_keep_every_url_id_an_article_was_fetched_by(tmp_path):
     write_segment(store, segment_key("20261005T010000Z-bbbbbb", day, 0), [entry(1, 3, url_id="sitemap-url")])
     before, inputs = known_articles(store, None, url_id_of), segment_keys(store)
     compact_catalog(store, None, now=NOW)
+    remove_replaced(store)
     (key,) = segment_keys(store)
     header, *lines = [json.loads(line) for line in store.get(key).decode().splitlines()]
     assert header == {"replaces": inputs}
@@ -155,7 +196,9 @@ def test_compaction_on_a_bucket(s3_server, s3_env, s3_bucket, tmp_path):
     # Keys as SeaweedFS sees them ("~" in a name; the listing's order).
     store = open_store(f"s3://{s3_bucket}/prefix", endpoint_url=s3_server.endpoint_url)
     fill(store, DAYS)
-    before = load_catalog(store), known_articles(store, None, url_id_of)
+    before = readers(store)
     assert compact_catalog(store, tmp_path / "cache", now=NOW).merged == 4
+    assert readers(store, tmp_path / "cache") == before
+    remove_replaced(store, tmp_path / "cache")
     assert len(segment_keys(store)) == 16
-    assert (load_catalog(store, tmp_path / "cache"), known_articles(store, tmp_path / "cache", url_id_of)) == before
+    assert readers(store, tmp_path / "cache") == before

@@ -630,8 +630,8 @@ def test_the_daemon_merges_old_catalog_segments_on_a_job_of_its_own(tmp_path, fa
     job = daemon.scheduler.get_job(COMPACTION_JOB)
     assert job.executor == "maintenance" and job.next_run_time > now
     report = daemon.compact_catalog()
-    assert report.merged == 1 and report.removed == 3
-    assert len(segment_keys(store)) == 4 and load_catalog(store) == before
+    assert report.merged == 1 and report.removed == 0, "what it replaces stays a while, for readers"
+    assert len(segment_keys(store)) == 7 and load_catalog(store) == before
 
 
 def test_busy_source_is_no_failure(tmp_path, fake_daemons):
