@@ -49,7 +49,7 @@ class DistributedNewsSpider(RedisMixin, NewsSpider):
         # What the archive holds: archived pages are skipped, and an article found
         # unchanged but missing from the catalog (a worker killed before writing
         # its part) is catalogued again. Read again as each new run begins.
-        await self.load_archive_state()
+        await self.load_archive_state(with_retries=False)  # workers retry nothing yet (see README)
         for request in self.next_requests():
             yield request
 
@@ -63,7 +63,7 @@ class DistributedNewsSpider(RedisMixin, NewsSpider):
 
         if getattr(self, "_refreshing", None) is not None:
             return
-        self._refreshing = deferred_from_coro(self.load_archive_state())
+        self._refreshing = deferred_from_coro(self.load_archive_state(with_retries=False))
         self._refreshing.addErrback(lambda failure: self.logger.warning("archive state not read again: %s", failure.value))
         self._refreshing.addBoth(lambda _result: setattr(self, "_refreshing", None))
 

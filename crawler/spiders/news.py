@@ -101,7 +101,7 @@ class NewsSpider(scrapy.Spider):
                 request.meta[IMAGES_RETRY_META] = force
                 yield request
 
-    async def load_archive_state(self) -> None:
+    async def load_archive_state(self, *, with_retries: bool = True) -> None:
         """What the archive already holds (incremental crawls) and what failed last run."""
         if not hasattr(self, "archived"):
             self.archived, self.retries, self.catalog_read = {}, [], False
@@ -117,7 +117,7 @@ class NewsSpider(scrapy.Spider):
         store = archive_writer(self.crawler).store
         cache = Path(self.settings.get("NEWSARCHIVE_STATE_DIR") or "state") / CATALOG_CACHE_DIR
         known = await maybe_deferred_to_future(deferToThread(archived_articles, store, cache))
-        retries = await maybe_deferred_to_future(deferToThread(failures_to_retry, store, set(self.sources)))
+        retries = await maybe_deferred_to_future(deferToThread(failures_to_retry, store, set(self.sources))) if with_retries else []
         # Set together, once read: a worker reads them again while it crawls.
         self.catalog_read = known is not None  # else the archive may hold more than `archived` says
         self.archived, self.retries = known or {}, retries
