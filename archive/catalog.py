@@ -162,9 +162,24 @@ def catalog_lines(store: ArchiveStore, keys: Iterable[str], cache_dir: Path | No
             yield from segment_lines(store, key, cache_dir, replaced)
 
 
+def replaced_by(store: ArchiveStore, key: str, cache_dir: Path | None) -> set[str]:
+    """The segments a merged segment names in its first line (none for another segment)."""
+    first = _segment_bytes(store, key, cache_dir).split(b"\n", 1)[0]
+    try:
+        names = json.loads(first).get(REPLACES_FIELD)
+    except (ValueError, AttributeError):
+        return set()
+    return {name for name in names if isinstance(name, str)} if isinstance(names, list) else set()
+
+
 def read_segment(store: ArchiveStore, key: str, cache_dir: Path | None = None) -> Iterator[CatalogEntry]:
     """The entries of one segment."""
     yield from _entries(segment_lines(store, key, cache_dir), key)
+
+
+def catalog_entries(store: ArchiveStore, keys: Iterable[str], cache_dir: Path | None = None) -> Iterator[CatalogEntry]:
+    """The entries of these segments in reading order, less those of segments a merged one replaces."""
+    yield from _entries(catalog_lines(store, keys, cache_dir), store.url)
 
 
 def _entries(lines: Iterable[dict[str, Any]], where: str) -> Iterator[CatalogEntry]:
@@ -231,7 +246,7 @@ def load_catalog(store: ArchiveStore, cache_dir: Path | None = None) -> dict[str
     """id -> its newest entry (segments sort by date and run id, i.e. in time)."""
 
     def read(keys: list[str]) -> dict[str, CatalogEntry]:
-        return {entry.id: entry for entry in _entries(catalog_lines(store, keys, cache_dir), store.url)}
+        return {entry.id: entry for entry in catalog_entries(store, keys, cache_dir)}
 
     return read_whole_catalog(store, cache_dir, read)
 

@@ -30,7 +30,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable
 
-from archive.catalog import CATALOG_PREFIX, MERGED_PREFIX, REPLACES_FIELD, catalog_lines, segment_keys, write_segment_bytes
+from archive.catalog import CATALOG_PREFIX, MERGED_PREFIX, REPLACES_FIELD, catalog_lines, replaced_by, segment_keys, write_segment_bytes
 from archive.store import ArchiveStore, KeyNotFound, StoreError
 
 logger = logging.getLogger(__name__)
@@ -62,6 +62,7 @@ def compact_catalog(store: ArchiveStore, cache_dir: Path | None = None, *, now: 
     now = now or datetime.now(timezone.utc)
     report = CompactionReport()
     keys = segment_keys(store)
+    present = set(keys)
     replaced, removable = _replaced(store, keys, cache_dir, now - delete_after)
     for key in keys:
         if key in removable:
@@ -79,7 +80,7 @@ def compact_catalog(store: ArchiveStore, cache_dir: Path | None = None, *, now: 
             if not keep_going():
                 return report
             if len(group) > 1:
-                _merge(store, cache_dir, folder, group, now, report, set(keys))
+                _merge(store, cache_dir, folder, group, now, report, present)
     return report
 
 
@@ -91,10 +92,8 @@ def _replaced(store: ArchiveStore, keys: list[str], cache_dir: Path | None, befo
         name = key.rsplit("/", 1)[-1]
         if not name.startswith(MERGED_PREFIX):
             continue
-        names: set[str] = set()
         try:
-            for _line in catalog_lines(store, [key], cache_dir, names):
-                pass
+            names = replaced_by(store, key, cache_dir)  # its first line only
         except KeyNotFound:
             continue
         replaced |= names

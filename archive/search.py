@@ -18,7 +18,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from archive.catalog import read_segment, read_whole_catalog
+from archive.catalog import catalog_entries, read_segment, read_whole_catalog
 from archive.store import ArchiveStore, KeyNotFound
 
 TRIGRAM_MIN_CHARS = 3
@@ -99,10 +99,7 @@ class SearchIndex:
         return 1
 
     def _resync(self, store: ArchiveStore, segments: list[str]) -> int:
-        entries = {}
-        for segment in segments:
-            for entry in read_segment(store, segment):
-                entries[entry.id] = entry
+        entries = {entry.id: entry for entry in catalog_entries(store, segments)}
         indexed = 0
         for doc_id, rowid in self.db.execute("SELECT id, rowid_ FROM docs").fetchall():
             if doc_id not in entries:
