@@ -15,7 +15,7 @@ from scrapy.settings import Settings
 
 from archive.runs import RunRecord, new_run_id
 from crawler.config import Config, SourceBase
-from crawler.state import STALE_RUN_FILE_DAYS, remove_stale_run_files, run_file
+from crawler.state import SECONDS_PER_DAY, STALE_RUN_FILE_DAYS, remove_stale_run_files, run_file
 
 SETTINGS_MODULE = "crawler.settings"
 
@@ -74,7 +74,7 @@ def run_crawl(config: Config, sources: list[SourceBase], settings: Settings) -> 
 
     state_dir = Path(config.daemon.state_dir)
     # In the state directory, not /tmp: a killed crawl's copy is found and removed later.
-    remove_stale_run_files(state_dir, max(STALE_RUN_FILE_DAYS * 86400, 2 * config.daemon.run_timeout))
+    remove_stale_run_files(state_dir, max(STALE_RUN_FILE_DAYS * SECONDS_PER_DAY, 2 * config.daemon.run_timeout))
     own_copy = not settings.get("NEWSARCHIVE_RUN_RECORD_FILE")
     if own_copy:
         settings.set("NEWSARCHIVE_RUN_RECORD_FILE", str(run_file(state_dir, settings["NEWSARCHIVE_RUN_ID"] or new_run_id())),

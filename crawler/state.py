@@ -26,6 +26,7 @@ CATALOG_CACHE_DIR = "catalog-cache"
 RUN_FILES_DIR = "runs"
 # A copy this old is a killed crawl's, or one whose daemon was killed: nobody reads it.
 STALE_RUN_FILE_DAYS = 7
+SECONDS_PER_DAY = 86400
 STATE_SCHEMA = "newsarchive.schedule/1"
 TEMP_PATTERN = ".schedule-*.tmp"
 # A state write takes milliseconds: a temp file this old is one a killed process left.
@@ -50,15 +51,26 @@ def remove_stale_run_files(state_dir: Path, older_than_seconds: float) -> int:
 def remove_old_files(folder: Path, pattern: str, older_than_seconds: float) -> int:
     """Remove the files matching ``pattern`` last changed that long ago; how many there were."""
     removed = 0
+    for path in old_files(folder, pattern, older_than_seconds):
+        try:
+            path.unlink()
+            removed += 1
+        except FileNotFoundError:
+            continue  # removed meanwhile (a process beside this one)
+    return removed
+
+
+def old_files(folder: Path, pattern: str, older_than_seconds: float) -> list[Path]:
+    """The files matching ``pattern`` under ``folder`` last changed more than that long ago."""
     now = time.time()
+    found = []
     for path in folder.glob(pattern):
         try:
             if now - path.stat().st_mtime > older_than_seconds:
-                path.unlink()
-                removed += 1
+                found.append(path)
         except FileNotFoundError:
             continue
-    return removed
+    return found
 
 
 def _parse_time(value: str | None) -> datetime | None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import time
 from pathlib import Path
 
 from scrapy import signals
@@ -22,25 +21,19 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.project import data_path
 from twisted.internet.threads import deferToThread
 
+from crawler.state import SECONDS_PER_DAY, old_files
+
 logger = logging.getLogger(__name__)
 # Scrapy's FilesystemCacheStorage: <dir>/<spider>/<key[:2]>/<key>/, this file written with every store.
 ENTRY_MARKER = "pickled_meta"
-SECONDS_PER_DAY = 86400
 
 
 def prune_http_cache(cache_dir: Path, max_age_seconds: float) -> int:
     """Remove the entries last stored more than ``max_age_seconds`` ago; how many were."""
-    now = time.time()
-    removed = 0
-    for marker in cache_dir.glob(f"*/*/*/{ENTRY_MARKER}"):
-        try:
-            if now - marker.stat().st_mtime <= max_age_seconds:
-                continue
-        except FileNotFoundError:
-            continue  # removed meanwhile (a crawl beside this one)
+    stale = old_files(cache_dir, f"*/*/*/{ENTRY_MARKER}", max_age_seconds)
+    for marker in stale:
         shutil.rmtree(marker.parent, ignore_errors=True)
-        removed += 1
-    return removed
+    return len(stale)
 
 
 class HttpCachePruner:
