@@ -56,7 +56,7 @@ def decode_html(body: bytes, content_type: str | None = None) -> tuple[str, str]
     if codecs.lookup(encoding).name != "utf-8":
         if _is_utf8_text(body):
             return body.decode("utf-8"), "utf-8"
-    elif "\ufffd" in text and MIN_EVIDENCE <= (errors := _utf8_errors(body)) and errors > _utf8_multibyte(text):
+    elif "\ufffd" in text and MIN_EVIDENCE <= (errors := _utf8_errors(body, text)) and errors > _utf8_multibyte(text):
         # Mostly undecodable: a legacy CJK page under a copied UTF-8 label. A
         # single-byte guess is never taken: it "decodes" anything, and a
         # UTF-8 page with a short Latin-1 footer would become mojibake whole.
@@ -83,9 +83,10 @@ def _utf8_multibyte(text: str) -> int:
     return len(NON_ASCII_RE.findall(text))
 
 
-def _utf8_errors(body: bytes) -> int:
-    """Byte sequences that are not UTF-8 (replacement characters beyond those the page holds)."""
-    return body.decode("utf-8", errors="replace").count("\ufffd") - body.count(b"\xef\xbf\xbd")
+def _utf8_errors(body: bytes, text: str) -> int:
+    """Byte sequences of ``body`` that are not UTF-8: the replacement characters
+    of its UTF-8 decoding ``text`` (w3lib's, errors replaced) beyond those the page holds."""
+    return text.count("\ufffd") - body.count(b"\xef\xbf\xbd")
 
 
 # A character reference to a C0 control but tab and newline (and to DEL):
