@@ -78,6 +78,11 @@ def _page_number() -> int:
     return min(number, MAX_PAGE) if number and number > 0 else 1
 
 
+def _days_newest_first(entries) -> list[tuple[str, int]]:
+    """(day, articles) of each day entries sort under, newest first."""
+    return sorted(Counter((e.sort_time or "")[:10] for e in entries).items(), reverse=True)
+
+
 def _entries_page(entries: list, size: int) -> tuple[list, Pager]:
     number = _page_number()
     start = (number - 1) * size
@@ -104,15 +109,14 @@ def create_app(store: ArchiveStore, index: SearchIndex, catalog: CatalogSnapshot
     def home():
         entries = list_entries(store, catalog=catalog.entries())
         sources = Counter(e.source for e in entries)
-        days = Counter((e.sort_time or "")[:10] for e in entries)
+        days = _days_newest_first(entries)
         shown, pager = _entries_page(entries, page_size)
         return render_template("home.html", entries=shown, pager=pager, sources=sorted(sources.items()),
-                               days=sorted(days.items(), reverse=True)[:HOME_DAYS], all_days=len(days), total=len(entries))
+                               days=days[:HOME_DAYS], all_days=len(days), total=len(entries))
 
     @app.get("/days")
     def days():
-        counted = Counter((e.sort_time or "")[:10] for e in catalog.entries().values())
-        return render_template("days.html", days=sorted(counted.items(), reverse=True))
+        return render_template("days.html", days=_days_newest_first(catalog.entries().values()))
 
     @app.get("/source/<source>")
     def by_source(source: str):

@@ -149,6 +149,8 @@ def test_browse_by_source_and_day(page, server, archived):
         page.wait_for_url(f"**/source/{source}")
         assert sorted(titles_on(page)) == sorted(r["title"] for r in archived.records.values() if r["source"] == source)
     days = Counter(r["published"][:10] for r in archived.records.values())
+    page.goto(server + "/days")
+    assert page.locator("ul.days a").all_inner_texts() == sorted(days, reverse=True), "every day, newest first"
     for day in days:
         page.goto(f"{server}/day/{day}")
         assert sorted(titles_on(page)) == sorted(r["title"] for r in archived.records.values() if r["published"][:10] == day)
