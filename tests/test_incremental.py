@@ -276,19 +276,24 @@ def test_a_catalog_that_could_not_be_read_is_not_taken_for_an_empty_one(tmp_path
     assert not ArchiveRecordPipeline(None, "r", lambda: {"a" * 16: None})._missing_from_catalog(Item())
 
 
+def _article_with_a_photo(site, folder: str, title: str, item_extra: str = "") -> tuple[bytes, bytes]:
+    """An article page at FOLDER/a.html showing FOLDER/photo.jpg, and a feed naming it."""
+    body = (f"<html><head><title>{title}</title></head><body><article><h1>{title}</h1>"
+            f"<p><img src='{folder}/photo.jpg' alt='photo'></p>"
+            + "".join(f"<p>Paragraph {n} of an article whose photo failed, long enough to be text.</p>" for n in range(6))
+            + "</article></body></html>").encode()
+    feed = (f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><item><title>{title}</title>'
+            f'<link>{site.url(folder + "/a.html")}</link>{item_extra}</item></channel></rss>').encode()
+    return body, feed
+
+
 def test_an_article_whose_image_retry_failed_is_still_fetched_for_its_image(tmp_path):
     # Run 1 archives the article without its image; run 2's retry of the page
     # itself fails (a 500); run 3 must still fetch it for the image, though the
     # catalog holds the article and the last failure was the page's.
     site = FixtureSite().start()
     page_status = [200]
-    article = site.url("/img-retry/a.html")
-    body = ("<html><head><title>Image retry</title></head><body><article><h1>Image retry</h1>"
-            "<p><img src='/img-retry/photo.jpg' alt='photo'></p>"
-            + "".join(f"<p>Paragraph {n} of an article whose photo failed, long enough to be text.</p>" for n in range(6))
-            + "</article></body></html>").encode()
-    feed = (f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><item><title>Image retry</title>'
-            f'<link>{article}</link></item></channel></rss>').encode()
+    body, feed = _article_with_a_photo(site, "/img-retry", "Image retry")
     site.add_route("/img-retry/feed.xml", lambda request: Response(200, feed, "application/rss+xml"))
     site.add_route("/img-retry/a.html", lambda request: Response(page_status[0], body, "text/html; charset=utf-8"))
     site.add_route("/img-retry/photo.jpg", lambda request: Response(404, b"", "text/plain"))
@@ -317,14 +322,8 @@ def test_a_young_article_fetched_again_for_its_image_is_not_asked_conditionally(
     image_status = [404]
     conditional: list[bool] = []
     key = next(iter(IMAGES))
-    article = site.url("/young/a.html")
-    body = ("<html><head><title>Young article</title></head><body><article><h1>Young article</h1>"
-            "<p><img src='/young/photo.jpg' alt='photo'></p>"
-            + "".join(f"<p>Paragraph {n} of a young article whose photo failed, long enough to be text.</p>" for n in range(6))
-            + "</article></body></html>").encode()
-    feed = (f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><item><title>Young article</title>'
-            f'<link>{article}</link><pubDate>{datetime.now(timezone.utc):%a, %d %b %Y %H:%M:%S +0000}</pubDate>'
-            f'</item></channel></rss>').encode()
+    body, feed = _article_with_a_photo(site, "/young", "Young article",
+                                       f"<pubDate>{datetime.now(timezone.utc):%a, %d %b %Y %H:%M:%S +0000}</pubDate>")
 
     def page(request):
         conditional.append("If-Modified-Since" in request.headers)
