@@ -28,7 +28,7 @@ from archive.runs import new_run_id, run_started
 from archive.warc import WarcSpool, cdxj_key, index_warc_file, spool_file_key
 from crawler.deferreds import deferred_from_future
 from crawler.locks import SpoolInUse, SpoolLock
-from crawler.storage import archive_writer
+from crawler.storage import archive_writer, state_dir
 
 logger = logging.getLogger(__name__)
 CAPTURE_META = "newsarchive_capture"
@@ -64,7 +64,7 @@ class WarcCaptureMiddleware:
         if not settings.getbool("NEWSARCHIVE_WARC"):
             raise NotConfigured("raw capture is off")
         run_id = settings.get("NEWSARCHIVE_RUN_ID") or new_run_id()
-        spool_root = Path(settings.get("NEWSARCHIVE_STATE_DIR") or "state") / SPOOL_SUBDIR
+        spool_root = state_dir(settings) / SPOOL_SUBDIR
         spool = WarcSpool(spool_root / run_id, run_id, run_started(run_id), settings.getint("NEWSARCHIVE_WARC_MAX_BYTES"))
         middleware = cls(archive_writer(crawler), spool, spool_root)
         crawler.signals.connect(middleware.spider_opened, scrapy_signals.spider_opened)

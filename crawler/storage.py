@@ -9,9 +9,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from scrapy.crawler import Crawler
+from scrapy.settings import Settings
 
 from archive.spool import SpooledWriter, StoreSpool, spool_directory
 from archive.store import open_store
+
+
+def state_dir(settings: Settings) -> Path:
+    """The crawl's state directory (spools, caches, run-record copies)."""
+    return Path(settings.get("NEWSARCHIVE_STATE_DIR") or "state")
 
 
 def archive_writer(crawler: Crawler) -> SpooledWriter:
@@ -20,7 +26,7 @@ def archive_writer(crawler: Crawler) -> SpooledWriter:
         settings = crawler.settings
         url = settings["NEWSARCHIVE_ARCHIVE_URL"]
         store = open_store(url, endpoint_url=settings.get("NEWSARCHIVE_ARCHIVE_ENDPOINT"))
-        spool_dir = spool_directory(Path(settings.get("NEWSARCHIVE_STATE_DIR") or "state"), store)
+        spool_dir = spool_directory(state_dir(settings), store)
         writer = SpooledWriter(store, StoreSpool(spool_dir, settings.getint("NEWSARCHIVE_SPOOL_MAX_BYTES")))
         crawler._newsarchive_writer = writer
     return writer

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
-from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 import scrapy
@@ -112,10 +111,10 @@ class NewsSpider(scrapy.Spider):
 
         from crawler.incremental import archived_articles, failures_to_retry
         from crawler.state import CATALOG_CACHE_DIR
-        from crawler.storage import archive_writer
+        from crawler.storage import archive_writer, state_dir
 
         store = archive_writer(self.crawler).store
-        cache = Path(self.settings.get("NEWSARCHIVE_STATE_DIR") or "state") / CATALOG_CACHE_DIR
+        cache = state_dir(self.settings) / CATALOG_CACHE_DIR
         known = await maybe_deferred_to_future(deferToThread(archived_articles, store, cache))
         retries = await maybe_deferred_to_future(deferToThread(failures_to_retry, store, set(self.sources))) if with_retries else []
         # Set together, once read: a worker reads them again while it crawls.
