@@ -118,14 +118,31 @@ def refuse_archive_override(config: Config, archive: str | None, say) -> None:
 
 def enqueue_and_wait(config: Config, sources, run_id: str, wait: bool, timeout: float, record_file: Path | None = None) -> int:
     """Distributed mode: the workers crawl; this only enqueues (and waits for the run record)."""
-    from crawler.distributed import redis_client, wait_for_run
-    from crawler.runner import enqueue_sources
+    from redis import RedisError
 
-    enqueue_sources(config, sources, run_id)
-    out.print(f"enqueued run {run_id} for {', '.join(s.id for s in sources)}")
+    from crawler.distributed import RunLost, redis_client, wait_for_run
+    from crawler.runner import enqueue_sources
+    from crawler.runpolicy import EXIT_ALL_BUSY
+
+    try:
+        busy = enqueue_sources(config, sources, run_id)
+    except RedisError as exc:
+        err.print(f"[red]error:[/] nothing enqueued: Redis cannot be reached ({escape(str(exc))})")
+        return 1
+    for source_id, open_run in busy.items():
+        err.print(f"[yellow]skipped[/] {escape(source_id)}: its run {escape(open_run or '')} is still open on the workers")
+    enqueued = [source.id for source in sources if source.id not in busy]
+    if not enqueued:
+        return EXIT_ALL_BUSY
+    out.print(f"enqueued run {run_id} for {escape(', '.join(enqueued))}")
     if not wait:
         return 0
-    run = wait_for_run(redis_client(config.distributed.redis_url), run_id, timeout)
+    try:
+        run = wait_for_run(redis_client(config.distributed.redis_url), run_id, timeout,
+                           warn=lambda message: err.print(f"[yellow]warning:[/] {escape(message)}"))
+    except RunLost as exc:
+        err.print(f"[red]error:[/] {escape(str(exc))}")
+        return 1
     if run is None:
         err.print(f"run {run_id} has not drained after {timeout:.0f}s")
         return 1
@@ -177,6 +194,9 @@ def print_summary(run) -> None:
         out.print(f"[red]failed[/] {failure.kind} {escape(failure.url or failure.source)}: {escape(failure.reason)}", highlight=False)
     if len(run.failures) > 20:
         out.print(f"... and {len(run.failures) - 20} more failures in the run record")
+    if run.spool_pending:
+        out.print(f"[yellow]{run.spool_pending} writes wait in the local spool[/]: the store was out of reach; "
+                  "they are written, in order, once it is back (by the next crawl, or by a worker)", highlight=False)
 
 
 @app.command()

@@ -275,6 +275,11 @@ class Daemon:
         that wrote its own record (it stopped gracefully after SIGTERM) keeps
         its counts.
         """
+        if self.config.distributed is not None:
+            left_to_workers, counted = self._end_distributed_run(run_id, result)
+            if left_to_workers:
+                return run
+            run = counted or run
         if run is None:
             run = start_run(run_id, [source_id])
         run.finished = utc_iso(_utcnow())
@@ -297,6 +302,18 @@ class Daemon:
         except StoreError as exc:
             logger.error("could not write the run record of %s: %s", run_id, exc)
         return run
+
+    def _end_distributed_run(self, run_id: str, result: str) -> tuple[bool, RunRecord | None]:
+        """See crawl_given_up: (the workers record the run, else its counts so far)."""
+        from redis import RedisError
+
+        from crawler.distributed import crawl_given_up, redis_client
+
+        try:
+            return crawl_given_up(redis_client(self.config.distributed.redis_url), run_id, stopping=result == "interrupted")
+        except RedisError as exc:
+            logger.warning("Redis cannot be reached to end run %s (%s): the daemon records it", run_id, exc)
+            return False, None
 
     def _settle(self, source_id: str, result: str, reason: str | None, run: RunRecord | None, duration: float) -> None:
         now = _utcnow()

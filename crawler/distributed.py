@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable
 
 from archive.records import utc_iso
 from archive.runs import COUNTERS, Failure, RunRecord, start_run
@@ -21,12 +21,21 @@ from archive.runs import COUNTERS, Failure, RunRecord, start_run
 JOBS_KEY = "newsarchive:jobs"
 QUEUE_KEY = "newsarchive:requests"  # scrapy-redis' shared scheduler queue
 RUN_PREFIX = "newsarchive:run:"
+# The runs not finished yet: read by every heartbeat, instead of scanning every run's keys.
+OPEN_RUNS_KEY = "newsarchive:open-runs"
 WORKER_PREFIX = "newsarchive:worker:"
+# A source's lock while a run of it is open: two runs of a source at once
+# would share its source-run key, and one's counts would go to the other.
+SOURCE_BUSY_PREFIX = "newsarchive:source-busy:"
 # A worker reports itself busy for this long; one killed stops counting after it.
 WORKER_TTL_SECONDS = 15
 # A run is drained when nothing is queued or in flight for this long.
 DRAIN_QUIET_SECONDS = 3.0
 RUN_TTL_SECONDS = 14 * 86400
+# `crawl --wait` says that no worker runs once none has reported for this long.
+NO_WORKER_WARNING_SECONDS = 2 * WORKER_TTL_SECONDS
+# Deletes a lock only while it is still the given run's (another may hold it since it expired).
+RELEASE_IF_OURS = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
 
 
 def redis_client(url: str):
@@ -53,17 +62,39 @@ def run_key(run_id: str, part: str = "") -> str:
     return f"{RUN_PREFIX}{run_id}{':' + part if part else ''}"
 
 
-def enqueue_crawl(client, run_id: str, sources: list[dict]) -> None:
-    """One job per source; the run's bookkeeping is created first so no worker misses it."""
+def source_busy_key(source_id: str) -> str:
+    return f"{SOURCE_BUSY_PREFIX}{source_id}"
+
+
+def enqueue_crawl(client, run_id: str, sources: list[dict], busy_for: float) -> list[str]:
+    """One job per source; returns the ids of the sources left out, busy in an open run.
+
+    A source stays locked to its run until the run finishes, or for
+    ``busy_for`` seconds (a run that never drains does not lock it for good).
+    The run's bookkeeping is created before its jobs, so no worker misses it.
+    """
+    locked = [source for source in sources
+              if client.set(source_busy_key(source["id"]), run_id, nx=True, ex=max(1, round(busy_for)))]
+    busy = [source["id"] for source in sources if source not in locked]
+    if not locked:
+        return busy
+    sources = locked
     now = utc_iso(datetime.now(timezone.utc))
     with client.pipeline() as pipe:
         pipe.hset(run_key(run_id), mapping={"started": now, "sources": json.dumps([s["id"] for s in sources]), "jobs": len(sources)})
         pipe.expire(run_key(run_id), RUN_TTL_SECONDS)
+        pipe.sadd(OPEN_RUNS_KEY, run_id)
         for source in sources:
             pipe.set(f"newsarchive:source:{source['id']}", json.dumps(source, ensure_ascii=False))
             pipe.set(f"newsarchive:source-run:{source['id']}", run_id)
             pipe.rpush(JOBS_KEY, json.dumps({"run_id": run_id, "source": source}, ensure_ascii=False))
         pipe.execute()
+    return busy
+
+
+def busy_source_run(client, source_id: str) -> str | None:
+    """The open run a source is locked to, if any."""
+    return client.get(source_busy_key(source_id))
 
 
 def count(client, run_id: str, source: str | None, counter: str, n: int = 1) -> None:
@@ -96,21 +127,44 @@ def claim_article(client, run_id: str, article_id: str) -> bool:
     return bool(added)
 
 
-def set_worker_busy(client, worker_id: str, in_flight: int) -> None:
-    client.set(f"{WORKER_PREFIX}{worker_id}", in_flight, ex=WORKER_TTL_SECONDS)
+def set_worker_state(client, worker_id: str, in_flight: int, spool: str, spooled: int) -> None:
+    """A worker's heartbeat: requests and items in flight, and the writes waiting in
+    its spool (``spool`` names it: workers on one machine may share one)."""
+    client.set(f"{WORKER_PREFIX}{worker_id}", json.dumps({"busy": in_flight, "spool": spool, "spooled": spooled}),
+               ex=WORKER_TTL_SECONDS)
 
 
-def busy_workers(client) -> int:
-    total = 0
-    for key in client.scan_iter(f"{WORKER_PREFIX}*"):
-        value = client.get(key)
-        total += int(value or 0)
-    return total
+@dataclass
+class ClusterState:
+    workers: int = 0  # alive: reported within WORKER_TTL_SECONDS
+    busy: int = 0  # requests and items in flight, all workers together
+    spooled: int = 0  # writes waiting in the workers' spools for the store
+    queued: int = 0  # jobs and requests waiting in Redis
+
+    @property
+    def idle(self) -> bool:
+        """Nothing waits and nothing is in flight anywhere (spooled writes aside)."""
+        return self.queued == 0 and self.busy == 0
 
 
-def is_drained(client) -> bool:
-    """Nothing waits and nothing is in flight anywhere."""
-    return client.llen(JOBS_KEY) == 0 and client.zcard(QUEUE_KEY) == 0 and busy_workers(client) == 0
+def cluster_state(client) -> ClusterState:
+    state = ClusterState(queued=client.llen(JOBS_KEY) + client.zcard(QUEUE_KEY))
+    spools: dict[str, int] = {}
+    keys = list(client.scan_iter(f"{WORKER_PREFIX}*"))
+    for key, value in zip(keys, client.mget(keys) if keys else []):
+        if value is None:
+            continue  # expired since listed
+        try:
+            reported = json.loads(value)
+        except ValueError:
+            continue
+        if isinstance(reported, int):  # a worker of the last version: in flight only
+            reported = {"busy": reported}
+        state.workers += 1
+        state.busy += int(reported.get("busy", 0))
+        spools[reported.get("spool", key)] = int(reported.get("spooled", 0))
+    state.spooled = sum(spools.values())
+    return state
 
 
 def assemble_run(client, run_id: str) -> RunRecord:
@@ -125,33 +179,95 @@ def assemble_run(client, run_id: str) -> RunRecord:
     run.failures = [Failure(**json.loads(raw)) for raw in client.lrange(run_key(run_id, "failures"), 0, -1)]
     run.blocked = client.hgetall(run_key(run_id, "blocked"))
     run.finished = info.get("finished")
+    run.spool_pending = int(info.get("spool_pending", 0))
     run.status = "completed" if run.finished else "running"
     return run
 
 
 def open_runs(client) -> list[str]:
     runs = []
-    for key in client.scan_iter(f"{RUN_PREFIX}*"):
-        rest = key[len(RUN_PREFIX):]
-        if ":" not in rest and not client.hget(key, "finished"):
-            runs.append(rest)
+    for run_id in client.smembers(OPEN_RUNS_KEY):
+        if client.exists(run_key(run_id)) and not client.hget(run_key(run_id), "finished"):
+            runs.append(run_id)
+        else:
+            client.srem(OPEN_RUNS_KEY, run_id)  # finished, or expired with nobody to finish it
     return sorted(runs)
 
 
-def finish_run(client, run_id: str) -> RunRecord | None:
-    """Mark a drained run finished; the one caller that wins gets the record to write."""
+def finish_run(client, run_id: str, spool_pending: int = 0) -> RunRecord | None:
+    """Mark a drained run finished; the one caller that wins gets the record to write.
+
+    ``spool_pending``: writes still waiting in the workers' spools. Its
+    sources are unlocked for the next run.
+    """
     now = utc_iso(datetime.now(timezone.utc))
-    if not client.hsetnx(run_key(run_id), "finished", now):
+    # hsetnx would create a lost (expired, flushed) run's hash anew, with no expiry.
+    if not client.exists(run_key(run_id)) or not client.hsetnx(run_key(run_id), "finished", now):
         return None
-    return assemble_run(client, run_id)
+    client.hset(run_key(run_id), "spool_pending", spool_pending)
+    run = assemble_run(client, run_id)
+    client.srem(OPEN_RUNS_KEY, run_id)
+    for source_id in run.sources:
+        client.eval(RELEASE_IF_OURS, 1, source_busy_key(source_id), run_id)
+    return run
 
 
-def wait_for_run(client, run_id: str, timeout: float, poll: float = 0.5) -> RunRecord | None:
-    """Until a worker has finished the run (its record written), or the timeout."""
-    deadline = time.monotonic() + timeout
+def mark_written(client, run_id: str) -> None:
+    client.hset(run_key(run_id), "written", "1")
+
+
+def crawl_given_up(client, run_id: str, *, stopping: bool) -> tuple[bool, RunRecord | None]:
+    """For the daemon, whose `crawl --wait` child ended before the run drained:
+    (the workers write the run's record, else what they counted so far).
+
+    Stopped with the daemon (``stopping``), the run goes on and the workers
+    record it. Killed (over run_timeout) or crashed, it is finished now with
+    the counts so far, for the daemon to record, unless the workers finished
+    it first: two records of one run would overwrite each other in either order.
+    """
+    if not client.exists(run_key(run_id)):
+        return False, None  # never enqueued (or lost): the daemon's record is the only one
+    if stopping:
+        return True, None
+    counted = finish_run(client, run_id)
+    if counted is not None:
+        mark_written(client, run_id)  # nobody waits for a workers' record
+    return counted is None, counted
+
+
+class RunLost(Exception):
+    """Redis no longer holds a run (flushed, restarted without persistence, or expired)."""
+
+
+def wait_for_run(client, run_id: str, timeout: float, poll: float = 0.5,
+                 warn: Callable[[str], None] = lambda _message: None) -> RunRecord | None:
+    """Until a worker has finished the run (its record written), or the timeout.
+
+    Raises RunLost when Redis no longer holds the run. Says so, once each,
+    through ``warn`` when no worker has reported for a while and when Redis
+    cannot be reached (asked again until the timeout: it may be restarting).
+    """
+    import redis
+
+    started = time.monotonic()
+    deadline = started + timeout
+    warned: set[str] = set()
     while time.monotonic() < deadline:
-        if client.hget(run_key(run_id), "written"):
-            return assemble_run(client, run_id)
+        try:
+            info = client.hgetall(run_key(run_id))
+            if not info:
+                raise RunLost(f"Redis no longer holds run {run_id} (flushed, restarted without persistence, or expired)")
+            if info.get("written"):
+                return assemble_run(client, run_id)
+            waited = time.monotonic() - started
+            if "workers" not in warned and waited >= NO_WORKER_WARNING_SECONDS and cluster_state(client).workers == 0:
+                warned.add("workers")
+                warn(f"no worker has reported for {waited:.0f}s: nothing crawls run {run_id} until "
+                     "`newsarchive worker` runs against this Redis")
+        except redis.RedisError as exc:
+            if "redis" not in warned:
+                warned.add("redis")
+                warn(f"Redis cannot be reached ({exc}); asked again until the timeout")
         time.sleep(poll)
     return None
 

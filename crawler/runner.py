@@ -124,8 +124,11 @@ def start_reactor(process: CrawlerProcess) -> None:
     process.start()
 
 
-def enqueue_sources(config: Config, sources: list[SourceBase], run_id: str) -> None:
-    from crawler.distributed import enqueue_crawl, redis_client
+def enqueue_sources(config: Config, sources: list[SourceBase], run_id: str) -> dict[str, str | None]:
+    """Distributed mode: the run's jobs into Redis. Returns the sources left out, each
+    with the open run it is still busy in (locked for at most the daemon's run_timeout)."""
+    from crawler.distributed import busy_source_run, enqueue_crawl, redis_client
 
     client = redis_client(config.distributed.redis_url)
-    enqueue_crawl(client, run_id, [source.model_dump(mode="json") for source in sources])
+    busy = enqueue_crawl(client, run_id, [source.model_dump(mode="json") for source in sources], config.daemon.run_timeout)
+    return {source_id: busy_source_run(client, source_id) for source_id in busy}

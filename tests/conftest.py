@@ -38,6 +38,16 @@ def s3_bucket(s3_server) -> str:
 
 
 @pytest.fixture
+def redis_server(tmp_path):
+    """A redis-server of this test's own (distributed mode), stoppable and restartable."""
+    from tests.services import RedisServer
+
+    server = RedisServer(tmp_path / "redis").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
 def s3_env(s3_server, monkeypatch) -> dict[str, str]:
     """The AWS variables that reach the test S3 server, set for this process too."""
     env = s3_server.env()

@@ -20,15 +20,6 @@ from tests.crawl_helpers import article_records, site_sources
 from tests.fixture_site import ARTICLES
 
 
-@pytest.fixture
-def redis_server(tmp_path):
-    from tests.services import RedisServer
-
-    server = RedisServer(tmp_path / "redis").start()
-    yield server
-    server.stop()
-
-
 def _config(path: Path, site, bucket: str, endpoint: str, redis_url: str, state: Path) -> Path:
     config = {
         "archive": {"url": f"s3://{bucket}/dist", "endpoint_url": endpoint},
@@ -176,7 +167,7 @@ def test_every_redis_key_of_a_run_expires(redis_server):
 
     client = distributed.redis_client(redis_server.url)
     run_id = "20260101T000000Z-abcdef"
-    distributed.enqueue_crawl(client, run_id, [{"id": "s", "kind": "feed", "url": "http://127.0.0.1:9/f.xml", "schedule": "every 1h"}])
+    distributed.enqueue_crawl(client, run_id, [{"id": "s", "kind": "feed", "url": "http://127.0.0.1:9/f.xml", "schedule": "every 1h"}], busy_for=60)
     distributed.count(client, run_id, "s", "archived")
     distributed.record_failure(client, run_id, Failure(url="http://127.0.0.1:9/a", reason="HTTP 500", source="s", kind="article"))
     distributed.claim_article(client, run_id, "a" * 16)

@@ -28,10 +28,22 @@ HEARTBEAT_SECONDS = 1.0
 FINISH_AFTER_FLUSH_SECONDS = 3 * HEARTBEAT_SECONDS
 
 
+def run_may_finish(quiet: float, spooled: int, spool_wait: float) -> bool:
+    """Whether runs may be finished after ``quiet`` seconds of a cluster with nothing in flight.
+
+    After every worker flushed its buffers; and, while some writes wait in a
+    worker's spool, after ``spool_wait`` more (as a local crawl's end waits
+    for the store): then the run record says how many still wait.
+    """
+    flushed = quiet >= distributed.DRAIN_QUIET_SECONDS + FINISH_AFTER_FLUSH_SECONDS
+    return flushed and (not spooled or quiet >= distributed.DRAIN_QUIET_SECONDS + FINISH_AFTER_FLUSH_SECONDS + spool_wait)
+
+
 class RedisRunExtension:
-    def __init__(self, crawler: Crawler, client) -> None:
+    def __init__(self, crawler: Crawler, client, spool_wait: float) -> None:
         self.crawler = crawler
         self.client = client
+        self.spool_wait = spool_wait
         self.worker_id = f"{socket.gethostname()}-{os.getpid()}"
         self.quiet_since: float | None = None
         # deferred_from_coro runs the coroutine as an asyncio task (it awaits futures).
@@ -41,7 +53,7 @@ class RedisRunExtension:
     def from_crawler(cls, crawler: Crawler) -> "RedisRunExtension":
         if not crawler.settings.getbool("NEWSARCHIVE_WORKER"):
             raise NotConfigured
-        extension = cls(crawler, distributed.redis_client(crawler.settings["REDIS_URL"]))
+        extension = cls(crawler, distributed.redis_client(crawler.settings["REDIS_URL"]), crawler.settings.getfloat("NEWSARCHIVE_SPOOL_WAIT"))
         connect = crawler.signals.connect
         connect(extension.opened, scrapy_signals.spider_opened)
         connect(extension.closed, scrapy_signals.spider_closed)
@@ -92,7 +104,7 @@ class RedisRunExtension:
     def in_flight(self) -> int:
         engine = self.crawler.engine
         slot = getattr(engine.scraper, "slot", None)
-        busy = len(engine.downloader.active)
+        busy = len(engine.downloader.active) + getattr(self.crawler.spider, "loading_retries", 0)
         if slot is not None:
             busy += len(slot.active) + slot.itemproc_size
         return busy
@@ -113,8 +125,10 @@ class RedisRunExtension:
             logger.warning("heartbeat failed (tried again in %.0fs): %s", HEARTBEAT_SECONDS, exc)
 
     async def heartbeat(self) -> None:
-        distributed.set_worker_busy(self.client, self.worker_id, self.in_flight())
-        if not distributed.is_drained(self.client):
+        # Redis and the spool are asked in a thread: listing every worker's key
+        # and replaying a spool take too long for the reactor's thread.
+        state = await maybe_deferred_to_future(deferToThread(self.report, self.in_flight()))
+        if not state.idle:
             self.quiet_since = None
             return
         now = time.monotonic()
@@ -123,15 +137,25 @@ class RedisRunExtension:
         if quiet >= distributed.DRAIN_QUIET_SECONDS:
             # Every worker writes what it buffers (catalog, WARC) once all is quiet...
             await self._flush_catalog()
-        if quiet < distributed.DRAIN_QUIET_SECONDS + FINISH_AFTER_FLUSH_SECONDS:
+        if not run_may_finish(quiet, state.spooled, self.spool_wait):
             return
         # ...and a little later one of them writes the run records: all parts are in by then.
-        for run_id in distributed.open_runs(self.client):
-            run = distributed.finish_run(self.client, run_id)
+        for run_id in await maybe_deferred_to_future(deferToThread(distributed.open_runs, self.client)):
+            run = await maybe_deferred_to_future(deferToThread(distributed.finish_run, self.client, run_id, state.spooled))
             if run is not None:
                 await maybe_deferred_to_future(deferToThread(archive_writer(self.crawler).write_run, run))
-                self.client.hset(distributed.run_key(run_id), "written", "1")
+                await maybe_deferred_to_future(deferToThread(distributed.mark_written, self.client, run_id))
                 logger.info("run %s drained: run record written", run_id)
+
+    def report(self, in_flight: int) -> distributed.ClusterState:
+        """This worker's heartbeat, in a thread: its spool replayed, its load told, the cluster's read."""
+        spool = archive_writer(self.crawler).spool
+        if spool.waiting():
+            # A worker between runs writes nothing that would replay its spool.
+            spool.replay(archive_writer(self.crawler).store)
+        spooled = spool.pending if spool.waiting() else 0
+        distributed.set_worker_state(self.client, self.worker_id, in_flight, f"{socket.gethostname()}:{spool.directory}", spooled)
+        return distributed.cluster_state(self.client)
 
     async def _flush_catalog(self) -> None:
         """A worker never closes between runs: what it buffers is written when a run drains."""

@@ -36,6 +36,7 @@ class DistributedNewsSpider(RedisMixin, NewsSpider):
     redis_key = distributed.JOBS_KEY
     # One job (one source) at a time: an idle worker finds the next one left for it.
     redis_batch_size = 1
+    loading_retries = 0  # sources whose failed pages are being read (see _retry_failed_pages)
 
     @classmethod
     def from_crawler(cls, crawler, *args: Any, **kwargs: Any) -> "DistributedNewsSpider":
@@ -49,7 +50,7 @@ class DistributedNewsSpider(RedisMixin, NewsSpider):
         # What the archive holds: archived pages are skipped, and an article found
         # unchanged but missing from the catalog (a worker killed before writing
         # its part) is catalogued again. Read again as each new run begins.
-        await self.load_archive_state(with_retries=False)  # workers retry nothing yet (see README)
+        await self.load_archive_state(with_retries=False)  # retries: per source, as its job is taken
         for request in self.next_requests():
             yield request
 
@@ -81,7 +82,37 @@ class DistributedNewsSpider(RedisMixin, NewsSpider):
         if handler is None:
             self.report_failure(source.start_urls[0], f"source kind {source.kind!r} is not supported", source.id, kind="source")
             return []
-        return list(handler(source))
+        requests = list(handler(source))
+        self._retry_failed_pages(source.id)
+        return requests
+
+    def _retry_failed_pages(self, source_id: str) -> None:
+        """What failed in the source's last runs is asked for again, as by a local crawl.
+
+        Read in a thread, counted in flight meanwhile (a run must not drain
+        before its retries are queued). Only the worker that took the source's
+        job asks, and the run's claims keep each page to one worker.
+        """
+        if not self.settings.getbool("NEWSARCHIVE_INCREMENTAL"):
+            return
+        from twisted.internet.threads import deferToThread
+
+        from crawler.incremental import failures_to_retry
+        from crawler.storage import archive_writer
+
+        def crawl(failures) -> None:
+            for request in self.retry_requests(failures):
+                self.crawler.engine.crawl(request)
+
+        def done(result):
+            self.loading_retries -= 1
+            return result
+
+        self.loading_retries += 1
+        loading = deferToThread(failures_to_retry, archive_writer(self.crawler).store, {source_id})
+        loading.addCallback(crawl)
+        loading.addErrback(lambda failure: self.logger.warning("failed pages of %s not asked for again: %s", source_id, failure.value))
+        loading.addBoth(done)
 
     def claim_article(self, candidate: str, source_id: str) -> bool:
         """First worker to ask for an article in this run gets it: no page fetched twice."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
-from typing import Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 import scrapy
 from scrapy import signals as scrapy_signals
@@ -30,6 +30,9 @@ from crawler.sources.listing import parse_listing
 from crawler.sources.sitemap import SitemapError, parse_sitemap
 from crawler.sources.xmlsafety import UnsafeXML
 from crawler.sources.zaker import parse_zaker_list
+
+if TYPE_CHECKING:
+    from archive.runs import Failure as RunFailure  # Failure here is Twisted's
 
 HTML_CONTENT_TYPES = ("text/html", "application/xhtml+xml")
 ARTICLE_ID_META = "newsarchive_article_id"
@@ -90,10 +93,14 @@ class NewsSpider(scrapy.Spider):
                 continue
             for request in handler(source):
                 yield request
-        # Pages that failed last time are asked for again, even if no list names them now:
-        # unless archived since (by a run that did not complete), but always an
-        # archived article one of whose images failed.
-        for failure in self.retries:
+        for request in self.retry_requests(self.retries):
+            yield request
+
+    def retry_requests(self, failures: Iterable[RunFailure]) -> Iterator[scrapy.Request]:
+        """Pages that failed last time, asked for again even if no list names them now:
+        unless archived since (by a run that did not complete), but always an
+        archived article one of whose images failed."""
+        for failure in failures:
             force = failure.article_url is not None
             if failure.source in self.sources and (request := self.article_request(failure.url, failure.source, force=force)):
                 request.meta[ATTEMPT_META] = failure.attempt + 1

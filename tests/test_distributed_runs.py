@@ -1,0 +1,316 @@
+"""Distributed mode's run bookkeeping, on a real Redis: source locks, lost runs,
+the run list, spools, retries of failed pages, and the daemon giving up on a run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from archive.keys import RUNS_PREFIX
+from archive.store import StoreError, open_store
+from crawler import distributed
+from tests.conftest import run_cli
+from tests.crawl_helpers import article_records
+from tests.fixture_site.responses import Response
+from tests.test_distributed import _one_source_config, _start_worker, _stop
+
+RUNS = [f"20261124T00000{n}Z-{n:06x}" for n in range(5)]  # run ids, oldest first
+SOURCE = {"id": "s", "kind": "feed", "url": "http://127.0.0.1:9/f.xml", "schedule": "every 1h"}
+
+
+def _redis_only_config(path: Path, redis_url: str, sources: list[dict] | None = None, **daemon) -> Path:
+    path.write_text(yaml.safe_dump({
+        "archive": {"url": str(path.parent / "archive")},
+        "sources": sources or [SOURCE],
+        "daemon": {"state_dir": str(path.parent / "state"), **daemon},
+        "distributed": {"redis_url": redis_url},
+    }), encoding="utf-8")
+    return path
+
+
+# -- one run of a source at a time -------------------------------------------------
+
+def test_a_source_busy_in_an_open_run_is_left_out_until_the_run_finishes(redis_server):
+    # Two open runs of one source shared its source-run key: one run's counts went to the other.
+    client = distributed.redis_client(redis_server.url)
+    other = {**SOURCE, "id": "t"}
+    assert distributed.enqueue_crawl(client, RUNS[1], [SOURCE], busy_for=60) == []
+    assert distributed.enqueue_crawl(client, RUNS[2], [SOURCE, other], busy_for=60) == ["s"]
+    assert json.loads(client.hget(distributed.run_key(RUNS[2]), "sources")) == ["t"]
+    assert distributed.source_run(client, "s") == RUNS[1], "the open run keeps its source"
+    assert distributed.finish_run(client, RUNS[1]) is not None
+    assert distributed.enqueue_crawl(client, RUNS[3], [SOURCE], busy_for=60) == [], "finished: free again"
+    assert distributed.source_run(client, "s") == RUNS[3]
+
+
+def test_a_run_that_never_drains_locks_its_source_for_busy_for_only(redis_server):
+    client = distributed.redis_client(redis_server.url)
+    assert distributed.enqueue_crawl(client, RUNS[1], [SOURCE], busy_for=1) == []
+    assert distributed.enqueue_crawl(client, RUNS[2], [SOURCE], busy_for=1) == ["s"]
+    time.sleep(1.3)
+    assert distributed.enqueue_crawl(client, RUNS[3], [SOURCE], busy_for=60) == []
+    # The old run, finished late, does not unlock the source of the new one.
+    assert distributed.finish_run(client, RUNS[1]) is not None
+    assert distributed.busy_source_run(client, "s") == RUNS[3]
+
+
+def test_crawl_skips_a_busy_source_and_exits_3_when_all_are(redis_server, tmp_path):
+    other = {**SOURCE, "id": "t"}
+    config = _redis_only_config(tmp_path / "c.yaml", redis_server.url, [SOURCE, other])
+    first = run_cli("crawl", "s", "--config", str(config))
+    assert first.returncode == 0, first.stderr
+    both = run_cli("crawl", "--config", str(config))
+    assert both.returncode == 0, both.stderr
+    assert "skipped s: its run" in " ".join(both.stderr.split()) and "still open" in both.stderr
+    assert "enqueued run" in both.stdout and "for t" in both.stdout
+    again = run_cli("crawl", "--config", str(config))
+    assert again.returncode == 3, (again.stdout, again.stderr)
+    assert again.stderr.count("still open") == 2, again.stderr
+
+
+def test_crawl_says_so_when_redis_cannot_be_reached(tmp_path):
+    from tests.services import free_port
+
+    config = _redis_only_config(tmp_path / "c.yaml", f"redis://127.0.0.1:{free_port()}/0")
+    result = run_cli("crawl", "--config", str(config))
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert "nothing enqueued: Redis cannot be reached" in " ".join(result.stderr.split()), result.stderr
+    assert "Traceback" not in result.stderr
+
+
+# -- the list of open runs ---------------------------------------------------------
+
+def test_open_runs_are_listed_from_their_set_and_ended_ones_pruned(redis_server):
+    client = distributed.redis_client(redis_server.url)
+    for n in (1, 2, 3):
+        distributed.enqueue_crawl(client, RUNS[n], [{**SOURCE, "id": f"s{n}"}], busy_for=60)
+    distributed.finish_run(client, RUNS[1])
+    client.delete(distributed.run_key(RUNS[2]))  # expired, or lost
+    assert distributed.open_runs(client) == [RUNS[3]]
+    assert client.smembers(distributed.OPEN_RUNS_KEY) == {RUNS[3]}
+    # A lost run is not made again by finishing it (its hash would never expire).
+    assert distributed.finish_run(client, RUNS[2]) is None
+    assert not client.exists(distributed.run_key(RUNS[2]))
+
+
+# -- the cluster's load ----------------------------------------------------------------
+
+def test_cluster_state_counts_a_spool_shared_by_two_workers_once(redis_server):
+    client = distributed.redis_client(redis_server.url)
+    distributed.set_worker_state(client, "a-1", 2, "host-a:/state/spool/x", 5)
+    distributed.set_worker_state(client, "a-2", 0, "host-a:/state/spool/x", 5)
+    distributed.set_worker_state(client, "b-1", 1, "host-b:/state/spool/x", 3)
+    state = distributed.cluster_state(client)
+    assert (state.workers, state.busy, state.spooled, state.queued) == (3, 3, 8, 0)
+    assert not state.idle
+    for worker in ("a-1", "b-1"):
+        distributed.set_worker_state(client, worker, 0, f"{worker}:spool", 0)
+    distributed.enqueue_crawl(client, RUNS[1], [SOURCE], busy_for=60)
+    state = distributed.cluster_state(client)
+    assert state.busy == 0 and state.queued == 1 and not state.idle
+
+
+def test_runs_wait_for_spooled_writes_at_most_spool_wait():
+    from crawler.extensions.redisrun import FINISH_AFTER_FLUSH_SECONDS, run_may_finish
+
+    flushed = distributed.DRAIN_QUIET_SECONDS + FINISH_AFTER_FLUSH_SECONDS
+    assert not run_may_finish(flushed - 0.1, 0, 30)
+    assert run_may_finish(flushed, 0, 30)
+    assert not run_may_finish(flushed + 29, 4, 30), "writes wait in a spool: the store may come back"
+    assert run_may_finish(flushed + 30, 4, 30)
+
+
+# -- crawl --wait ----------------------------------------------------------------------
+
+def test_wait_for_run_says_when_redis_lost_the_run(redis_server):
+    client = distributed.redis_client(redis_server.url)
+    distributed.enqueue_crawl(client, RUNS[1], [SOURCE], busy_for=60)
+    flush = threading.Timer(1.0, client.flushall)
+    flush.start()
+    started = time.monotonic()
+    with pytest.raises(distributed.RunLost, match=f"no longer holds run {RUNS[1]}"):
+        distributed.wait_for_run(client, RUNS[1], timeout=60, poll=0.1)
+    assert time.monotonic() - started < 30, "said at once, not at the timeout"
+
+
+def test_wait_for_run_warns_once_that_no_worker_runs(redis_server, monkeypatch):
+    client = distributed.redis_client(redis_server.url)
+    distributed.enqueue_crawl(client, RUNS[1], [SOURCE], busy_for=60)
+    monkeypatch.setattr(distributed, "NO_WORKER_WARNING_SECONDS", 0.3)
+    warnings: list[str] = []
+    assert distributed.wait_for_run(client, RUNS[1], timeout=1.5, poll=0.1, warn=warnings.append) is None
+    assert len(warnings) == 1 and "no worker has reported" in warnings[0], warnings
+    # With a worker alive, nothing to say.
+    distributed.set_worker_state(client, "w-1", 0, "w-1:spool", 0)
+    warnings.clear()
+    distributed.wait_for_run(client, RUNS[1], timeout=1.0, poll=0.1, warn=warnings.append)
+    assert warnings == []
+
+
+def test_wait_for_run_outlives_a_redis_restart(redis_server):
+    client = distributed.redis_client(redis_server.url)
+    redis_server.stop()
+    warnings: list[str] = []
+    assert distributed.wait_for_run(client, RUNS[1], timeout=1.0, poll=0.1, warn=warnings.append) is None
+    assert len(warnings) == 1 and "Redis cannot be reached" in warnings[0], warnings
+
+
+# -- failed pages, retried by the next run ------------------------------------------
+
+def test_a_page_that_failed_in_a_distributed_run_is_retried_by_the_next(site, s3_server, s3_bucket, s3_env, redis_server,
+                                                                         tmp_path):
+    # Local crawls ask again for the pages that failed last run, even once no
+    # feed lists them; workers asked for nothing.
+    phase = [1]
+    urls = [site.url(f"/dist-retry/{n}.html") for n in range(2)]
+
+    def article(n: int):
+        def handler(request):
+            if n == 1 and phase[0] == 1:
+                return Response(503, b"overloaded", "text/plain")
+            body = (f"<html><head><title>Retried {n}</title></head><body><article><h1>Retried {n}</h1>"
+                    + "".join(f"<p>Paragraph {p} of article {n}, long enough to be counted as the text.</p>" for p in range(5))
+                    + "</article></body></html>")
+            return Response(200, body.encode(), "text/html; charset=utf-8")
+        return handler
+
+    def feed(request):
+        listed = urls if phase[0] == 1 else urls[:1]  # the failed page drops off the feed
+        items = "".join(f"<item><title>Retried {n}</title><link>{url}</link></item>" for n, url in enumerate(listed))
+        return Response(200, f'<?xml version="1.0"?><rss version="2.0"><channel><title>r</title>{items}</channel></rss>'.encode(),
+                        "application/rss+xml")
+
+    site.add_route("/dist-retry/feed.xml", feed)
+    for n in range(2):
+        site.add_route(f"/dist-retry/{n}.html", article(n))
+    source = {"id": "retried", "kind": "feed", "url": site.url("/dist-retry/feed.xml")}
+    config = _one_source_config(tmp_path / "c.yaml", source, s3_bucket, s3_server.endpoint_url, redis_server.url, tmp_path / "state")
+    env = {**os.environ, **s3_server.env()}
+    worker = _start_worker(config, env, tmp_path / "worker.log")
+    store = open_store(f"s3://{s3_bucket}/dist", endpoint_url=s3_server.endpoint_url)
+    try:
+        first = run_cli("crawl", "--config", str(config), "--wait", "--wait-timeout", "120", env=env, timeout=180)
+        assert first.returncode == 0, first.stdout + first.stderr[-3000:]
+        assert sorted(article_records(store)) == urls[:1]
+        phase[0] = 2
+        second = run_cli("crawl", "--config", str(config), "--wait", "--wait-timeout", "120", env=env, timeout=180)
+        assert second.returncode == 0, second.stdout + second.stderr[-3000:]
+        assert sorted(article_records(store)) == sorted(urls), (tmp_path / "worker.log").read_text()[-3000:]
+        runs = sorted((json.loads(store.get(k)) for k in store.list(RUNS_PREFIX)), key=lambda run: run["run_id"])
+        assert [failure["url"] for failure in runs[0]["failures"]] == [urls[1]]
+        assert runs[1]["counts"]["archived"] == 1 and runs[1]["failures"] == []
+    finally:
+        _stop(worker, signal.SIGKILL)
+
+
+# -- a store that goes away ----------------------------------------------------------
+
+@pytest.fixture
+def own_s3(tmp_path):
+    """A SeaweedFS of this test's own: stopped and restarted on the same port and data."""
+    from tests.services import SeaweedS3
+
+    server = SeaweedS3(tmp_path / "seaweed").start()
+    server.create_bucket("dist-outage")
+    yield server
+    server.stop()
+
+
+def test_a_worker_writes_its_spool_once_the_store_is_back_without_another_run(site, own_s3, redis_server, tmp_path, monkeypatch):
+    # A worker between runs wrote nothing, so nothing replayed its spool: the
+    # run's articles waited there until the next run, which might be days off.
+    urls = [site.url(f"/dist-spool/{n}.html") for n in range(3)]
+    body = "".join(f"<p>Paragraph {p} of a page written while the store was away, long enough.</p>" for p in range(5))
+    for n, url in enumerate(urls):
+        page = f"<html><head><title>Spooled {n}</title></head><body><article><h1>Spooled {n}</h1>{body}</article></body></html>"
+        site.add_route(f"/dist-spool/{n}.html", lambda request, page=page: Response(200, page.encode(), "text/html; charset=utf-8"))
+    items = "".join(f"<item><title>Spooled {n}</title><link>{url}</link></item>" for n, url in enumerate(urls))
+    feed = f'<?xml version="1.0"?><rss version="2.0"><channel><title>s</title>{items}</channel></rss>'.encode()
+    site.add_route("/dist-spool/feed.xml", lambda request: Response(200, feed, "application/rss+xml"))
+    source = {"id": "spooled", "kind": "feed", "url": site.url("/dist-spool/feed.xml")}
+    config = _one_source_config(tmp_path / "c.yaml", source, "dist-outage", own_s3.endpoint_url, redis_server.url, tmp_path / "state")
+    settings = yaml.safe_load(config.read_text(encoding="utf-8"))
+    settings["crawl"]["spool_wait"] = 2
+    config.write_text(yaml.safe_dump(settings), encoding="utf-8")
+    for name, value in own_s3.env().items():
+        monkeypatch.setenv(name, value)
+    env = dict(os.environ)
+    worker = _start_worker(config, env, tmp_path / "worker.log")
+    client = distributed.redis_client(redis_server.url)
+    store = open_store("s3://dist-outage/dist", endpoint_url=own_s3.endpoint_url)
+    try:
+        deadline = time.monotonic() + 60
+        while distributed.cluster_state(client).workers == 0 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        own_s3.stop()
+        record_file = tmp_path / "run.json"
+        crawl = run_cli("crawl", "--config", str(config), "--wait", "--wait-timeout", "120", "--run-record-file", str(record_file),
+                        env=env, timeout=180)
+        assert crawl.returncode == 0, crawl.stdout + crawl.stderr[-3000:]
+        run = json.loads(record_file.read_text(encoding="utf-8"))
+        assert run["status"] == "completed" and run["spool_pending"] >= 3, run
+        assert "writes wait in the local spool" in " ".join(crawl.stdout.split())
+        own_s3.start()
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                if len(article_records(store)) == 3 and list(store.list(RUNS_PREFIX)):
+                    break
+            except StoreError:
+                pass  # still starting
+            time.sleep(1)
+        assert sorted(article_records(store)) == sorted(urls), (tmp_path / "worker.log").read_text()[-3000:]
+        assert [json.loads(store.get(k))["run_id"] for k in store.list(RUNS_PREFIX)] == [run["run_id"]]
+        assert not list((tmp_path / "state" / "spool").rglob("*.op")), "the spool is empty"
+    finally:
+        _stop(worker, signal.SIGKILL)
+
+
+# -- the daemon gives up on a run ----------------------------------------------------
+
+def test_a_run_the_daemon_gave_up_on_has_one_record_not_two(site, redis_server, tmp_path):
+    # The daemon wrote "killed" for a distributed run its child stopped waiting
+    # for, and the workers later wrote "completed" for the same run id: the
+    # two records overwrote each other, in whichever order they came.
+    from tests.test_daemon import DaemonProcess, wait_for
+
+    urls = [site.url(f"/dist-gaveup/{n}.html") for n in range(2)]
+    body = "".join(f"<p>Paragraph {p} of an article crawled after the daemon gave up, long enough.</p>" for p in range(5))
+    for n in range(2):
+        page = f"<html><head><title>Late {n}</title></head><body><article><h1>Late {n}</h1>{body}</article></body></html>"
+        site.add_route(f"/dist-gaveup/{n}.html", lambda request, page=page: Response(200, page.encode(), "text/html; charset=utf-8"))
+    items = "".join(f"<item><title>Late {n}</title><link>{url}</link></item>" for n, url in enumerate(urls))
+    feed = f'<?xml version="1.0"?><rss version="2.0"><channel><title>g</title>{items}</channel></rss>'.encode()
+    site.add_route("/dist-gaveup/feed.xml", lambda request: Response(200, feed, "application/rss+xml"))
+    workdir = tmp_path / "daemon"
+    workdir.mkdir()
+    source = {"id": "late", "kind": "feed", "url": site.url("/dist-gaveup/feed.xml"), "schedule": "every 1h"}
+    config = _redis_only_config(workdir / "newsarchive.yaml", redis_server.url, [source], jitter=0, run_timeout=4, stop_grace=5)
+    daemon = DaemonProcess(config, workdir).start()  # no worker yet: the run cannot drain
+    worker = None
+    try:
+        state = daemon.wait_result("late", ("killed",), timeout=60)
+        archive = open_store(str(workdir / "archive"))
+        records = [json.loads(archive.get(key)) for key in archive.list(RUNS_PREFIX)]
+        assert [(r["run_id"], r["status"]) for r in records] == [(state["last_run_id"], "failed")]
+        assert "killed" in records[0]["failures"][0]["reason"]
+        client = distributed.redis_client(redis_server.url)
+        assert client.hget(distributed.run_key(state["last_run_id"]), "written") == "1"
+        assert distributed.busy_source_run(client, "late") is None, "the source is free for its next run"
+        # A worker now crawls the run's job: its articles are archived, and the daemon's record stands.
+        worker = _start_worker(config, dict(os.environ), tmp_path / "worker.log")
+        wait_for(lambda: len(article_records(archive)) == 2, 90, "the worker to archive the late articles")
+        time.sleep(distributed.DRAIN_QUIET_SECONDS + 4)  # past the point a drained run's record is written
+        again = [json.loads(archive.get(key)) for key in archive.list(RUNS_PREFIX)]
+        assert [(r["run_id"], r["status"]) for r in again] == [(state["last_run_id"], "failed")], again
+    finally:
+        daemon.kill_all()
+        if worker is not None:
+            _stop(worker, signal.SIGKILL)
