@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import threading
 import time
 from collections import deque
+from pathlib import Path
 
 from crawler.logs import forward_child_line, log_run_id, log_source
 
@@ -26,8 +28,9 @@ class CrawlProcess:
     so killing the group never hits a stranger.
     """
 
-    def __init__(self, popen: subprocess.Popen, source_id: str, run_id: str) -> None:
+    def __init__(self, popen: subprocess.Popen, source_id: str, run_id: str, temp_dir: Path | None = None) -> None:
         self.popen = popen
+        self.temp_dir = temp_dir  # the crawl's TMPDIR, removed once it is reaped
         self.pid = popen.pid
         self.source_id = source_id
         self.run_id = run_id
@@ -97,6 +100,10 @@ class CrawlProcess:
             self._reaped = True
         if self._pump is not None:
             self._pump.join(5)
+        if self.temp_dir is not None:
+            # Its whole group is gone: what a killed crawl left there (the
+            # forkserver's pymp-* socket directory) would pile up in /tmp.
+            shutil.rmtree(self.temp_dir, ignore_errors=True)
         return returncode
 
     def stop(self, grace: float) -> bool:

@@ -18,9 +18,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -253,9 +255,16 @@ class Daemon:
             # stdout (the summary table) is dropped: the daemon logs each run's
             # result. stderr is forwarded line by line into the daemon's log;
             # a crash's traceback plain, not drawn in boxes.
-            popen = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                     start_new_session=True, env={**os.environ, **CHILD_ENV})
-            crawl = CrawlProcess(popen, source_id, run_id)
+            # A temp directory of its own, removed when it is reaped. Short: the
+            # forkserver's socket path under it must fit in 108 bytes.
+            temp_dir = Path(tempfile.mkdtemp(prefix="na-crawl-"))
+            try:
+                popen = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                         start_new_session=True, env={**os.environ, **CHILD_ENV, "TMPDIR": str(temp_dir)})
+            except BaseException:
+                shutil.rmtree(temp_dir, ignore_errors=True)
+                raise
+            crawl = CrawlProcess(popen, source_id, run_id, temp_dir)
             self.children[source_id] = crawl
         crawl.start_pump()
         logger.info("crawl of %s started (pid %d)", source_id, crawl.pid)

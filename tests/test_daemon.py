@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -593,8 +594,11 @@ def test_hung_crawl_is_killed_and_recorded(daemon_site, tmp_path, daemons):
     # The limit is the daemon's, for every source: site-json needs a few seconds of it.
     timeout = 8
     config = write_daemon_config(workdir, str(archive), sources, run_timeout=timeout, stop_grace=2)
-    daemon = daemons(config, workdir)
+    # A short TMPDIR of the test's own: a killed crawl left its forkserver's pymp-* directory there.
+    temp = Path(tempfile.mkdtemp(prefix="na-test-"))
+    daemon = daemons(config, workdir, env={"TMPDIR": str(temp)})
     hung_pid = daemon.wait_lock_held_by_crawl("hung")
+    assert {path.name[:9] for path in temp.iterdir()} == {"na-crawl-"}, "each crawl has a temp directory of its own"
     killed = daemon.wait_result("hung", FINISHED, timeout=timeout + 2 + 15)
     assert killed["last_result"] == "killed" and "time limit" in killed["reason"]
     assert killed["consecutive_failures"] == 1
@@ -614,6 +618,9 @@ def test_hung_crawl_is_killed_and_recorded(daemon_site, tmp_path, daemons):
     returncode, _ = daemon.terminate(timeout=20)
     assert returncode == 0
     assert_archive_whole(archive)
+    left = list(temp.iterdir())
+    shutil.rmtree(temp)
+    assert left == [], "nothing of the crawls is left in the temp directory"
 
 
 # -- into S3 ----------------------------------------------------------------------------------------
