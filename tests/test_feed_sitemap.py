@@ -80,6 +80,21 @@ def test_entity_expansion_in_a_malformed_feed_is_refused(spoil):
         parse_feed(body, FEED_URL, "application/rss+xml")
 
 
+def test_entities_hidden_by_utf7_in_a_malformed_feed_are_not_expanded():
+    # The byte check above cannot see "+ADw-!ENTITY" (UTF-7 for "<!ENTITY"):
+    # safe only because feedparser does not decode UTF-7 (it reads the bytes as
+    # UTF-8, where the declaration is no declaration). Should it start to, this fails.
+    xml = ('<?xml version="1.0" encoding="utf-7"?>\n<!DOCTYPE rss [\n<!ENTITY a "' + "A" * 1000 + '">\n]>\n'
+           + RSS_WITH_BOMB.replace("BOMB", "&a;" * 100))
+    body = b" " + xml.encode("utf-7").replace(b"<!ENTITY", b"+ADw-!ENTITY")
+    assert "<!ENTITY" in body.decode("utf-7") and b"<!ENTITY" not in body
+    try:
+        feed = parse_feed(body, FEED_URL, "application/rss+xml")
+    except UnsafeXML:
+        return
+    assert all(len(entry.hints.title or "") <= len("&a;") * 100 for entry in feed.entries)
+
+
 def test_a_malformed_feed_without_entities_is_still_read():
     body = b" " + ('<?xml version="1.0"?>\n' + RSS_WITH_BOMB.replace("BOMB", "Title")).encode("utf-8")
     assert [entry.hints.title for entry in parse_feed(body, FEED_URL, "application/rss+xml").entries] == ["Title"]
