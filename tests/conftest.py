@@ -38,6 +38,17 @@ def s3_bucket(s3_server) -> str:
 
 
 @pytest.fixture
+def own_s3(tmp_path):
+    """A SeaweedFS of this test's own, with a bucket "outage": stopped and restarted on the same port and data."""
+    from tests.services import SeaweedS3
+
+    server = SeaweedS3(tmp_path / "seaweed").start()
+    server.create_bucket("outage")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
 def redis_server(tmp_path):
     """A redis-server of this test's own (distributed mode), stoppable and restartable."""
     from tests.services import RedisServer

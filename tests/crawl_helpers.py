@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Callable, Iterable
 
 import yaml
 
@@ -91,3 +92,34 @@ def check_image(store, record: dict, url: str, *, sha256: str, width: int, heigh
     assert hashlib.sha256(data).hexdigest() == sha256 and image["bytes"] == len(data)
     assert f'src="{image["key"]}"' in record["html"], "the page's <img> points at the archived copy"
     return image
+
+
+def rss_feed(items: Iterable[tuple[str, str]]) -> bytes:
+    """A minimal RSS 2.0 feed of (title, link) items."""
+    entries = "".join(f"<item><title>{title}</title><link>{link}</link></item>" for title, link in items)
+    return f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>{entries}</channel></rss>'.encode()
+
+
+def article_page(title: str, text: str = "of an article, long enough to be counted as its text") -> bytes:
+    """A minimal article page: its title, an <h1> and five paragraphs of ``text``."""
+    paragraphs = "".join(f"<p>Paragraph {n} {text}.</p>" for n in range(5))
+    return (f"<html><head><meta charset='utf-8'><title>{title}</title></head>"
+            f"<body><article><h1>{title}</h1>{paragraphs}</article></body></html>").encode()
+
+
+def add_feed_of_articles(site, folder: str, count: int, *, page: Callable | None = None,
+                         listed: Callable[[], int] | None = None) -> list[str]:
+    """FOLDER/0.html... served by the fixture site, and FOLDER/feed.xml naming them; returns their URLs.
+
+    ``page(n)`` answers for article n, afresh each time (a Response); by
+    default a fixed article page. ``listed()``: how many the feed names now (all by default).
+    """
+    from tests.fixture_site import Response
+
+    urls = [site.url(f"{folder}/{n}.html") for n in range(count)]
+    for n in range(count):
+        answer = page or (lambda n: Response(200, article_page(f"{folder} {n}"), "text/html; charset=utf-8"))
+        site.add_route(f"{folder}/{n}.html", lambda request, n=n: answer(n))
+    site.add_route(f"{folder}/feed.xml", lambda request: Response(
+        200, rss_feed((f"{folder} {n}", url) for n, url in enumerate(urls[:listed() if listed else count])), "application/rss+xml"))
+    return urls

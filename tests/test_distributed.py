@@ -16,7 +16,7 @@ import yaml
 from archive.keys import RUNS_PREFIX
 from archive.store import open_store
 from tests.conftest import ROOT, run_cli
-from tests.crawl_helpers import article_records, site_sources
+from tests.crawl_helpers import add_feed_of_articles, article_page, article_records, site_sources
 from tests.fixture_site import ARTICLES
 
 
@@ -120,21 +120,9 @@ def test_a_worker_archives_the_changes_of_its_second_run_and_outlives_a_redis_re
     from tests.fixture_site.responses import Response
 
     version = [1]
-    urls = [site.url(f"/dist-change/{n}.html") for n in range(3)]
-
-    def article(n: int):
-        def handler(request):
-            body = (f"<html><head><title>Changing {n}</title></head><body><article><h1>Changing {n}</h1>"
-                    + "".join(f"<p>Paragraph {p} of article {n}, version {version[0]}, long enough to count as text.</p>"
-                              for p in range(5)) + "</article></body></html>")
-            return Response(200, body.encode(), "text/html; charset=utf-8")
-        return handler
-
-    items = "".join(f"<item><title>Changing {n}</title><link>{url}</link></item>" for n, url in enumerate(urls))
-    feed = f'<?xml version="1.0"?><rss version="2.0"><channel><title>c</title>{items}</channel></rss>'.encode()
-    site.add_route("/dist-change/feed.xml", lambda request: Response(200, feed, "application/rss+xml"))
-    for n in range(3):
-        site.add_route(f"/dist-change/{n}.html", article(n))
+    urls = add_feed_of_articles(site, "/dist-change", 3, page=lambda n: Response(
+        200, article_page(f"Changing {n}", f"of article {n}, version {version[0]}, long enough to count as text"),
+        "text/html; charset=utf-8"))
     source = {"id": "changing", "kind": "feed", "url": site.url("/dist-change/feed.xml"), "revisit_days": 36500}
     config = _one_source_config(tmp_path / "c.yaml", source, s3_bucket, s3_server.endpoint_url, redis_server.url, tmp_path / "state")
     env = {**os.environ, **s3_server.env()}

@@ -17,7 +17,7 @@ from archive.keys import RUNS_PREFIX
 from archive.store import StoreError, open_store
 from crawler import distributed
 from tests.conftest import run_cli
-from tests.crawl_helpers import article_records
+from tests.crawl_helpers import add_feed_of_articles, article_page, article_records
 from tests.fixture_site.responses import Response
 from tests.test_distributed import _one_source_config, _start_worker, _stop
 
@@ -169,27 +169,14 @@ def test_a_page_that_failed_in_a_distributed_run_is_retried_by_the_next(site, s3
     # Local crawls ask again for the pages that failed last run, even once no
     # feed lists them; workers asked for nothing.
     phase = [1]
-    urls = [site.url(f"/dist-retry/{n}.html") for n in range(2)]
 
-    def article(n: int):
-        def handler(request):
-            if n == 1 and phase[0] == 1:
-                return Response(503, b"overloaded", "text/plain")
-            body = (f"<html><head><title>Retried {n}</title></head><body><article><h1>Retried {n}</h1>"
-                    + "".join(f"<p>Paragraph {p} of article {n}, long enough to be counted as the text.</p>" for p in range(5))
-                    + "</article></body></html>")
-            return Response(200, body.encode(), "text/html; charset=utf-8")
-        return handler
+    def page(n: int) -> Response:
+        if n == 1 and phase[0] == 1:
+            return Response(503, b"overloaded", "text/plain")
+        return Response(200, article_page(f"Retried {n}"), "text/html; charset=utf-8")
 
-    def feed(request):
-        listed = urls if phase[0] == 1 else urls[:1]  # the failed page drops off the feed
-        items = "".join(f"<item><title>Retried {n}</title><link>{url}</link></item>" for n, url in enumerate(listed))
-        return Response(200, f'<?xml version="1.0"?><rss version="2.0"><channel><title>r</title>{items}</channel></rss>'.encode(),
-                        "application/rss+xml")
-
-    site.add_route("/dist-retry/feed.xml", feed)
-    for n in range(2):
-        site.add_route(f"/dist-retry/{n}.html", article(n))
+    # The failed page drops off the feed.
+    urls = add_feed_of_articles(site, "/dist-retry", 2, page=page, listed=lambda: 2 if phase[0] == 1 else 1)
     source = {"id": "retried", "kind": "feed", "url": site.url("/dist-retry/feed.xml")}
     config = _one_source_config(tmp_path / "c.yaml", source, s3_bucket, s3_server.endpoint_url, redis_server.url, tmp_path / "state")
     env = {**os.environ, **s3_server.env()}
@@ -212,30 +199,12 @@ def test_a_page_that_failed_in_a_distributed_run_is_retried_by_the_next(site, s3
 
 # -- a store that goes away ----------------------------------------------------------
 
-@pytest.fixture
-def own_s3(tmp_path):
-    """A SeaweedFS of this test's own: stopped and restarted on the same port and data."""
-    from tests.services import SeaweedS3
-
-    server = SeaweedS3(tmp_path / "seaweed").start()
-    server.create_bucket("dist-outage")
-    yield server
-    server.stop()
-
-
 def test_a_worker_writes_its_spool_once_the_store_is_back_without_another_run(site, own_s3, redis_server, tmp_path, monkeypatch):
     # A worker between runs wrote nothing, so nothing replayed its spool: the
     # run's articles waited there until the next run, which might be days off.
-    urls = [site.url(f"/dist-spool/{n}.html") for n in range(3)]
-    body = "".join(f"<p>Paragraph {p} of a page written while the store was away, long enough.</p>" for p in range(5))
-    for n, url in enumerate(urls):
-        page = f"<html><head><title>Spooled {n}</title></head><body><article><h1>Spooled {n}</h1>{body}</article></body></html>"
-        site.add_route(f"/dist-spool/{n}.html", lambda request, page=page: Response(200, page.encode(), "text/html; charset=utf-8"))
-    items = "".join(f"<item><title>Spooled {n}</title><link>{url}</link></item>" for n, url in enumerate(urls))
-    feed = f'<?xml version="1.0"?><rss version="2.0"><channel><title>s</title>{items}</channel></rss>'.encode()
-    site.add_route("/dist-spool/feed.xml", lambda request: Response(200, feed, "application/rss+xml"))
+    urls = add_feed_of_articles(site, "/dist-spool", 3)
     source = {"id": "spooled", "kind": "feed", "url": site.url("/dist-spool/feed.xml")}
-    config = _one_source_config(tmp_path / "c.yaml", source, "dist-outage", own_s3.endpoint_url, redis_server.url, tmp_path / "state")
+    config = _one_source_config(tmp_path / "c.yaml", source, "outage", own_s3.endpoint_url, redis_server.url, tmp_path / "state")
     settings = yaml.safe_load(config.read_text(encoding="utf-8"))
     settings["crawl"]["spool_wait"] = 2
     config.write_text(yaml.safe_dump(settings), encoding="utf-8")
@@ -244,7 +213,7 @@ def test_a_worker_writes_its_spool_once_the_store_is_back_without_another_run(si
     env = dict(os.environ)
     worker = _start_worker(config, env, tmp_path / "worker.log")
     client = distributed.redis_client(redis_server.url)
-    store = open_store("s3://dist-outage/dist", endpoint_url=own_s3.endpoint_url)
+    store = open_store("s3://outage/dist", endpoint_url=own_s3.endpoint_url)
     try:
         deadline = time.monotonic() + 60
         while distributed.cluster_state(client).workers == 0 and time.monotonic() < deadline:
@@ -281,14 +250,7 @@ def test_a_run_the_daemon_gave_up_on_has_one_record_not_two(site, redis_server, 
     # two records overwrote each other, in whichever order they came.
     from tests.test_daemon import DaemonProcess, wait_for
 
-    urls = [site.url(f"/dist-gaveup/{n}.html") for n in range(2)]
-    body = "".join(f"<p>Paragraph {p} of an article crawled after the daemon gave up, long enough.</p>" for p in range(5))
-    for n in range(2):
-        page = f"<html><head><title>Late {n}</title></head><body><article><h1>Late {n}</h1>{body}</article></body></html>"
-        site.add_route(f"/dist-gaveup/{n}.html", lambda request, page=page: Response(200, page.encode(), "text/html; charset=utf-8"))
-    items = "".join(f"<item><title>Late {n}</title><link>{url}</link></item>" for n, url in enumerate(urls))
-    feed = f'<?xml version="1.0"?><rss version="2.0"><channel><title>g</title>{items}</channel></rss>'.encode()
-    site.add_route("/dist-gaveup/feed.xml", lambda request: Response(200, feed, "application/rss+xml"))
+    add_feed_of_articles(site, "/dist-gaveup", 2)
     workdir = tmp_path / "daemon"
     workdir.mkdir()
     source = {"id": "late", "kind": "feed", "url": site.url("/dist-gaveup/feed.xml"), "schedule": "every 1h"}

@@ -17,17 +17,6 @@ from tests.crawl_helpers import article_records, site_sources, write_config
 from tests.fixture_site import ARTICLES
 
 
-@pytest.fixture
-def own_s3(tmp_path):
-    """A SeaweedFS of this test's own: it is stopped and restarted on the same port and data."""
-    from tests.services import SeaweedS3
-
-    server = SeaweedS3(tmp_path / "seaweed").start()
-    server.create_bucket("outage")
-    yield server
-    server.stop()
-
-
 def _crawl(config: Path, env: dict, timeout: float = 240) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "crawler.cli", "crawl", "--config", str(config)], cwd=ROOT,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
