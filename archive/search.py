@@ -5,7 +5,9 @@ time) and is brought up to date from the catalog before each search: only
 catalog segments it has not seen are read, and only records whose content
 changed are fetched. FTS5's trigram tokenizer matches any substring, which
 Chinese (no spaces between words) needs; queries shorter than three
-characters fall back to a substring scan.
+characters fall back to a substring scan. Whitespace is made alike in the
+indexed text and in the query (``searchable``): ``10 月 25 日`` and
+``10月25日`` are the same words.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sqlite3
 import threading
 from dataclasses import dataclass
@@ -23,6 +26,17 @@ from archive.store import ArchiveStore, KeyNotFound
 
 TRIGRAM_MIN_CHARS = 3
 SNIPPET_TOKENS = 48  # trigram tokens: about this many characters around the match
+# PRAGMA user_version of the index file. Raised whenever what is indexed
+# changes: an index of another version is dropped and filled again (it is
+# a cache of the archive), since unchanged records are never read again.
+INDEX_VERSION = 2
+# Han, kana, bopomofo, CJK punctuation (not the ideographic space itself)
+# and full-width forms. Hangul is left out: Korean separates words by spaces.
+CJK_CHARS = ("\u2e80-\u2fdf\u3001-\u303f\u3040-\u30ff\u3100-\u312f\u3190-\u31ff\u3400-\u4dbf\u4e00-\u9fff"
+             "\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef\U00020000-\U0003134f")
+# Chinese news sets digits and Latin words off by spaces or not at all
+# ("10 月 25 日", "10月25日"): whitespace beside a CJK character separates nothing.
+SPACE_BESIDE_CJK_RE = re.compile(f"\\s+(?=[{CJK_CHARS}])|(?<=[{CJK_CHARS}])\\s+")
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS docs (id TEXT PRIMARY KEY, rowid_ INTEGER, source TEXT, title TEXT,
                                  published TEXT, content_sha256 TEXT);
@@ -38,6 +52,11 @@ class SearchHit:
     title: str
     published: str | None
     snippet: str
+
+
+def searchable(text: str) -> str:
+    """Text as the index holds it and as a query is matched: whitespace beside CJK dropped, other runs one space."""
+    return " ".join(SPACE_BESIDE_CJK_RE.sub("", text).split())
 
 
 def default_index_path(archive_url: str) -> Path:
@@ -57,6 +76,9 @@ class SearchIndex:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # One connection shared by the web server's threads, serialised by SQLite itself.
             self._db = sqlite3.connect(self.path, check_same_thread=False)
+            if self._db.execute("PRAGMA user_version").fetchone()[0] != INDEX_VERSION:
+                self._db.executescript("DROP TABLE IF EXISTS docs; DROP TABLE IF EXISTS segments; DROP TABLE IF EXISTS fts;")
+                self._db.execute(f"PRAGMA user_version = {INDEX_VERSION}")
             self._db.executescript(SCHEMA)
         return self._db
 
@@ -115,7 +137,8 @@ class SearchIndex:
     def _put(self, record: dict, rowid: int | None) -> None:
         if rowid is not None:
             self.db.execute("DELETE FROM fts WHERE rowid = ?", (rowid,))
-        cursor = self.db.execute("INSERT INTO fts(title, body) VALUES (?, ?)", (record.get("title") or "", record.get("text") or ""))
+        cursor = self.db.execute("INSERT INTO fts(title, body) VALUES (?, ?)",
+                                 (searchable(record.get("title") or ""), searchable(record.get("text") or "")))
         self.db.execute(
             "INSERT OR REPLACE INTO docs(id, rowid_, source, title, published, content_sha256) VALUES (?, ?, ?, ?, ?, ?)",
             (record["id"], cursor.lastrowid, record.get("source") or "", record.get("title") or "", record.get("published"),
@@ -128,7 +151,7 @@ class SearchIndex:
             return self._search(text, limit, offset)
 
     def _search(self, text: str, limit: int, offset: int) -> list[SearchHit]:
-        text = text.strip()
+        text = searchable(text)
         if not text:
             return []
         if len(text) >= TRIGRAM_MIN_CHARS:

@@ -3,6 +3,8 @@
 ``crawled_archive`` crawls the site with the real CLI into a directory or an
 S3 bucket and returns an :class:`Archived` whose ``cli`` runs further
 ``newsarchive`` commands against it (its own search-index cache included).
+``small_archive`` writes a few hand-made records and their catalog into a
+directory, for tests that need exact texts rather than the site's.
 """
 
 from __future__ import annotations
@@ -11,11 +13,15 @@ import itertools
 import json
 import os
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
+from archive.catalog import catalog_entry, segment_key, write_segment
 from archive.keys import article_key
+from archive.records import SCHEMA, article_id, content_sha256, dump_record
+from archive.store import open_store
 from tests.conftest import run_cli
 from tests.crawl_helpers import archive_store, article_records, crawl, latest_run, site_sources, write_config
 from tests.fixture_site import ARTICLES
@@ -105,3 +111,24 @@ def parse_ls(stdout: str) -> list[tuple[str, str, str, str]]:
 
 def record_json(store, record: dict) -> dict:
     return json.loads(store.get(article_key(record["id"])))
+
+
+def made_record(n: int, text: str, title: str = "", **changes) -> dict:
+    """A valid article record of https://news.example/<n>, published on day n of January 2026."""
+    url = f"https://news.example/{n}"
+    record = {"schema": SCHEMA, "id": article_id(url), "source": "s", "url": url, "canonical_url": url, "title": title or f"t{n}",
+              "authors": [], "published": f"2026-01-{n:02d}T00:00:00+00:00", "fetched": "2026-02-01T00:00:00+00:00",
+              "language": "zh", "categories": [], "text": text, "html": f"<p>{text}</p>", "images": [],
+              "content_sha256": content_sha256(text)}
+    return {**record, **changes}
+
+
+def small_archive(path: Path, records: list[dict]):
+    """A directory archive holding these records, catalogued as one crawl would; returns its store."""
+    store = open_store(str(path))
+    store.ensure()
+    for record in records:
+        store.put(article_key(record["id"]), dump_record(record), "application/json; charset=utf-8")
+    started = datetime(2026, 2, 1, tzinfo=timezone.utc)
+    write_segment(store, segment_key("20260201T000000Z-aaaaaa", started, 0), [catalog_entry(r) for r in records])
+    return store
