@@ -20,6 +20,9 @@ ARTICLE_ID_RE = re.compile(r"^[0-9a-f]{16}$")
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 EXTENSION_RE = re.compile(r"^[a-z0-9]{1,5}$")
 RUN_ID_RE = re.compile(r"^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}$")
+# No key built here holds one, and a NUL cannot be in a file name at all
+# (serve's /files/images/%00 was a 500 from the directory store).
+KEY_CONTROL_CHARS_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 class BadKey(ValueError):
@@ -30,6 +33,8 @@ def check_key(key: str) -> str:
     """Return the key if every backend stores it as-is, else raise BadKey."""
     if not key or key.startswith("/") or key.endswith("/"):
         raise BadKey(f"bad archive key {key!r}: empty, leading or trailing '/'")
+    if KEY_CONTROL_CHARS_RE.search(key):
+        raise BadKey(f"bad archive key {key!r}: a control character")
     for segment in key.split("/"):
         if segment in ("", ".", ".."):
             raise BadKey(f"bad archive key {key!r}: empty, '.' or '..' segment")

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from archive.catalog import catalog_entries, read_segment, read_whole_catalog
+from archive.records import without_controls
 from archive.store import ArchiveStore, KeyNotFound
 
 TRIGRAM_MIN_CHARS = 3
@@ -29,7 +30,7 @@ SNIPPET_TOKENS = 48  # trigram tokens: about this many characters around the mat
 # PRAGMA user_version of the index file. Raised whenever what is indexed
 # changes: an index of another version is dropped and filled again (it is
 # a cache of the archive), since unchanged records are never read again.
-INDEX_VERSION = 2
+INDEX_VERSION = 3
 # Han, kana, bopomofo, CJK punctuation (not the ideographic space itself)
 # and full-width forms. Hangul is left out: Korean separates words by spaces.
 CJK_CHARS = ("\u2e80-\u2fdf\u3001-\u303f\u3040-\u30ff\u3100-\u312f\u3190-\u31ff\u3400-\u4dbf\u4e00-\u9fff"
@@ -55,8 +56,13 @@ class SearchHit:
 
 
 def searchable(text: str) -> str:
-    """Text as the index holds it and as a query is matched: whitespace beside CJK dropped, other runs one space."""
-    return " ".join(SPACE_BESIDE_CJK_RE.sub("", text).split())
+    """Text as the index holds it and as a query is matched: control characters dropped (as
+    extraction drops them from records), whitespace beside CJK dropped, other runs one space.
+
+    A NUL ends FTS5's reading of a query ("unterminated string": serve's
+    /search?q=a%00b was a 500).
+    """
+    return " ".join(SPACE_BESIDE_CJK_RE.sub("", without_controls(text)).split())
 
 
 def default_index_path(archive_url: str) -> Path:

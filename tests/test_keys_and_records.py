@@ -51,6 +51,8 @@ assert len(SHA) == 64
         "articles/" + "b" * 256,
         # 85 three-byte characters and one ASCII letter: 86 characters, 256 bytes.
         "articles/" + "镕" * 85 + "x",
+        "images/%00.jpg".replace("%00", "\x00"),  # no file name holds a NUL
+        "articles/ab/x\n.json",
     ],
 )
 def test_check_key_rejects(key):

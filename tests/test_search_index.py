@@ -81,3 +81,12 @@ def test_the_search_command_and_the_web_search_match_alike(archive, tmp_path):
     client = create_app(store, SearchIndex(tmp_path / "web-index.sqlite")).test_client()
     page = client.get("/search", query_string={"q": "10 月 26 日"})
     assert page.status_code == 200 and f'href="/article/{ids[TIGHT_DATE]}"' in page.get_data(as_text=True)
+
+
+def test_a_query_holding_control_characters_matches_as_without_them(archive, tmp_path):
+    # Records hold none (extraction drops them); a NUL ended FTS5's reading of the query.
+    store, ids = archive
+    assert hit_ids(store, tmp_path / "index.sqlite", "危难\x00之间") == {ids[SPACED_DATE]}
+    assert hit_ids(store, tmp_path / "index.sqlite", "\x00") == set()
+    page = create_app(store, SearchIndex(tmp_path / "web-index.sqlite")).test_client().get("/search?q=conges%00tion%20eased")
+    assert page.status_code == 200 and f'href="/article/{ids[LATIN]}"' in page.get_data(as_text=True)

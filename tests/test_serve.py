@@ -281,6 +281,15 @@ def test_any_page_number_is_answered(server, archived):
         assert status_of(server, "GET", path) == 200, path
 
 
+def test_a_nul_anywhere_in_a_request_is_answered(server, archived):
+    # A NUL ended FTS5's reading of the query, and no file name can hold one: both were 500s.
+    image = next(i for r in archived.records.values() for i in r["images"])
+    answers = {"/search?q=%00": 200, "/search?q=port%00congestion": 200, "/search?q=%E7%96%AB%00%E6%83%85": 200,
+               "/search?q=the&page=%00": 200, "/?page=1%00": 200, "/source/site-rss%00": 200, "/day/2021-10-26%00": 404,
+               "/article/%00": 404, "/files/images/%00": 404, f"/files/{image['key']}%00": 404}
+    assert {path: status_of(server, "GET", path) for path in answers} == answers
+
+
 # --- read-only, and nothing beyond the images ----------------------------------
 
 
