@@ -91,18 +91,21 @@ def register(app: typer.Typer) -> None:
         store = open_archive(config, archive)
         article_id = article_id.strip().lower()  # ids are lower-case hex; one pasted in capitals is the same
         try:
-            data = store.get(article_key(article_id))
+            key = article_key(article_id)
+            data = store.get(key)
         except (KeyNotFound, BadKey):
             err.print(Text(f"no article {article_id!r} in {store.url}"))
             raise typer.Exit(1) from None
-        if as_json:
-            sys.stdout.write(data.decode("utf-8"))
-            return
+        # A record is UTF-8 JSON: one that is not is damaged, with --json as without.
         try:
-            record = json.loads(data)
-        except ValueError as exc:
-            err.print(Text(f"the record of {article_id} is damaged ({exc}); `newsarchive verify` reports it"))
+            text = data.decode("utf-8")
+            record = json.loads(text)
+        except ValueError as exc:  # UnicodeDecodeError too
+            err.print(Text(f"the record {key} is damaged ({exc}); `newsarchive verify` reports it"), soft_wrap=True)
             raise typer.Exit(1) from None
+        if as_json:
+            sys.stdout.write(text)
+            return
         meta = [record.get("source", ""), record.get("published") or "no date", ", ".join(record.get("authors") or []) or "no author"]
         lines = [record.get("title", ""), " · ".join(meta), record.get("url", "")]
         if record.get("categories"):
