@@ -7,6 +7,7 @@ forbids scripts outright. Only GET routes exist.
 
 from __future__ import annotations
 
+import logging
 import mimetypes
 import re
 from collections import Counter
@@ -22,7 +23,9 @@ from archive.html import rewrite_images
 from archive.keys import IMAGES_PREFIX, BadKey, check_key
 from archive.records import load_record
 from archive.search import SearchIndex
-from archive.store import ArchiveStore, KeyNotFound
+from archive.store import ArchiveStore, KeyNotFound, StoreError
+
+logger = logging.getLogger(__name__)
 
 FILES_ROUTE = "/files/"
 READ_METHODS = frozenset({"GET", "HEAD"})
@@ -99,6 +102,12 @@ def create_app(store: ArchiveStore, index: SearchIndex, catalog: CatalogSnapshot
     def _read_only():
         if request.method not in READ_METHODS:
             abort(405)  # no write endpoint anywhere, whatever the path
+
+    @app.errorhandler(StoreError)
+    def _store_failed(exc: StoreError):
+        # The store's message names paths and endpoints: for the log, not for the reader.
+        logger.warning("%s: the archive failed: %s", request.path, exc)
+        return Response("The archive cannot be read just now.\n", 503, content_type="text/plain; charset=utf-8")
 
     @app.after_request
     def _headers(response: Response) -> Response:

@@ -5,10 +5,11 @@ Thin wrappers: the work is in ``archive/`` (which knows nothing of Scrapy).
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Callable, Optional
 
 import typer
 from rich.console import Console
@@ -16,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from archive.records import one_line, without_controls
+from archive.store import StoreError
 from crawler.cli_options import ArchiveOption, ConfigOption
 
 out = Console()
@@ -55,8 +57,27 @@ def _filters(source: str | None, since: str | None) -> str:
     return " ".join(asked) or "in the catalog"
 
 
+def reports_store_errors(command: Callable[..., None]) -> Callable[..., None]:
+    """The command, a store that fails it (unreachable, refusing access, no such bucket) reported on one line, exit 1.
+
+    A StoreError's message says which store and key, and why; a traceback
+    buried it, and a command cannot go on without its archive.
+    """
+
+    @functools.wraps(command)
+    def run(*args, **kwargs) -> None:
+        try:
+            command(*args, **kwargs)
+        except StoreError as exc:
+            err.print(Text("error: ", style="red") + Text(one_line(str(exc))), soft_wrap=True, highlight=False)
+            raise typer.Exit(1) from None
+
+    return run
+
+
 def register(app: typer.Typer) -> None:
     @app.command("ls")
+    @reports_store_errors
     def list_articles(source: SourceOption = None, since: SinceOption = None, limit: Annotated[int, typer.Option("--limit", min=0, help="at most this many (0: all)")] = 0,
                       config: ConfigOption = None, archive: ArchiveOption = None) -> None:
         """Archived articles, newest first: date, source, id, title (tab-separated when piped)."""
@@ -82,6 +103,7 @@ def register(app: typer.Typer) -> None:
             sys.stdout.write("".join("\t".join(row) + "\n" for row in rows))
 
     @app.command()
+    @reports_store_errors
     def show(article_id: str, as_json: Annotated[bool, typer.Option("--json", help="the raw record")] = False,
              config: ConfigOption = None, archive: ArchiveOption = None) -> None:
         """One article: readable, or its raw record with --json."""
@@ -117,6 +139,7 @@ def register(app: typer.Typer) -> None:
             out.print(Text(without_controls(str(line)), style="bold" if number == 0 else ""), soft_wrap=True, highlight=False)
 
     @app.command()
+    @reports_store_errors
     def search(text: str, limit: Annotated[int, typer.Option("--limit", min=1)] = 20,
                config: ConfigOption = None, archive: ArchiveOption = None) -> None:
         """Full-text search over titles and bodies (Chinese included); exit 1 when nothing matches."""
@@ -138,6 +161,7 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(1)
 
     @app.command()
+    @reports_store_errors
     def export(fmt: Annotated[str, typer.Option("--format", help="jsonl, hexo or warc")],
                output: Annotated[Path, typer.Option("--output", help="directory to write into")],
                source: SourceOption = None, since: SinceOption = None,
@@ -163,6 +187,7 @@ def register(app: typer.Typer) -> None:
         out.print(Text(f"exported {count} {'WARC files' if fmt == 'warc' else 'articles'} to {output}"))
 
     @app.command()
+    @reports_store_errors
     def verify(rebuild_index: Annotated[bool, typer.Option("--rebuild-index", help="rebuild the catalog from the records")] = False,
                as_json: Annotated[bool, typer.Option("--json")] = False,
                config: ConfigOption = None, archive: ArchiveOption = None) -> None:
@@ -194,6 +219,7 @@ def register(app: typer.Typer) -> None:
         raise typer.Exit(0 if report.ok else 1)
 
     @app.command()
+    @reports_store_errors
     def serve(port: Annotated[int, typer.Option("--port")] = 8080, host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
               page_size: Annotated[int, typer.Option("--page-size", min=1, help="articles or hits per page")] = 100,
               config: ConfigOption = None, archive: ArchiveOption = None) -> None:
@@ -208,6 +234,7 @@ def register(app: typer.Typer) -> None:
         index_path = default_index_path(store.url)
         # Segments once fetched are kept beside the search index: a page view reads only new ones.
         catalog = CatalogSnapshot(store, index_path.with_name(index_path.stem + "-catalog"))
+        catalog.entries()  # an archive that cannot be read is said now, not by every page
         app = create_app(store, SearchIndex(index_path), catalog, page_size=page_size)
         try:
             server = create_server(app, host=host, port=port, threads=4)

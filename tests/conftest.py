@@ -75,11 +75,12 @@ def site():
         yield running
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    """``newsarchive ARGS`` in a process of its own, as an admin would run it."""
+def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 300,
+            prefix: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    """``newsarchive ARGS`` in a process of its own, as an admin would run it (``prefix``: a command it runs under)."""
     full_env = {**os.environ, **(env or {})}
     full_env.pop("NEWSARCHIVE_CONFIG", None) if env is None or "NEWSARCHIVE_CONFIG" not in env else None
     return subprocess.run(
-        [sys.executable, "-m", "crawler.cli", *args],
+        [*prefix, sys.executable, "-m", "crawler.cli", *args],
         capture_output=True, text=True, env=full_env, cwd=cwd or ROOT, timeout=timeout,
     )

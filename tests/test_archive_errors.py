@@ -6,11 +6,18 @@ missing) are reported by name, never as a Python traceback.
 
 from __future__ import annotations
 
+import os
+import shutil
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
 import pytest
 
 from archive.keys import article_key
 from tests.archive_helpers import made_record, small_archive
 from tests.conftest import run_cli
+from tests.crawl_helpers import write_config
 
 
 def assert_one_error_line(result, *named: str) -> str:
@@ -34,3 +41,107 @@ def test_show_names_a_damaged_record_with_json_as_without(tmp_path, damage, as_j
     result = run_cli("show", *(["--json"] if as_json else []), record["id"], "--archive", store.url, timeout=60)
     assert not result.stdout
     assert "damaged" in assert_one_error_line(result, key)
+
+
+# --- a store that fails every command ------------------------------------------
+
+ARCHIVED_TEXT = "危难之间显勇毅"
+FAILING_STORES = ["unreachable", "unreadable", pytest.param("no-bucket", marks=pytest.mark.s3),
+                  pytest.param("access-denied", marks=pytest.mark.s3)]
+# What reaches no store: the closed port of loopback (nothing listens on port 1).
+CLOSED_ENDPOINT = "http://127.0.0.1:1"
+DUMMY_AWS = {"AWS_ACCESS_KEY_ID": "dummy", "AWS_SECRET_ACCESS_KEY": "dummy-secret", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def archive_commands(article_id: str, out: Path) -> dict[str, list[str]]:
+    return {"ls": ["ls"], "show": ["show", article_id], "show --json": ["show", "--json", article_id],
+            "search": ["search", ARCHIVED_TEXT], "export jsonl": ["export", "--format", "jsonl", "--output", str(out / "jsonl")],
+            "export hexo": ["export", "--format", "hexo", "--output", str(out / "hexo")], "verify": ["verify"],
+            "verify --json": ["verify", "--json"], "serve": ["serve", "--port", str(free_port())]}
+
+
+def without_root_privilege() -> tuple[str, ...]:
+    """A command prefix under which file modes hold: root reads a mode-000 folder anyway."""
+    if os.geteuid() != 0:
+        return ()
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("run as root, and no setpriv to give up reading what file modes forbid")
+    caps = "-dac_override,-dac_read_search"
+    return (setpriv, f"--inh-caps={caps}", f"--bounding-set={caps}", "--")
+
+
+@dataclass
+class FailingStore:
+    options: list[str]  # --config or --archive
+    env: dict[str, str]
+    where: str  # what the error line names
+    prefix: tuple[str, ...] = ()
+
+
+@pytest.fixture(params=FAILING_STORES)
+def failing_store(request, tmp_path):
+    kind = request.param
+    if kind == "unreadable":
+        path = tmp_path / "archive"
+        small_archive(path, [made_record(1, ARCHIVED_TEXT)])
+        prefix = without_root_privilege()
+        path.chmod(0)
+        yield FailingStore(["--archive", str(path)], {}, str(path), prefix)
+        path.chmod(0o755)
+        return
+    if kind == "unreachable":
+        url, endpoint, env, where = "s3://news/archive", CLOSED_ENDPOINT, DUMMY_AWS, "127.0.0.1:1"
+    else:
+        s3 = request.getfixturevalue("s3_server")
+        bucket = request.getfixturevalue("s3_bucket") if kind == "access-denied" else f"never-made-{os.getpid()}"
+        url, endpoint, where = f"s3://{bucket}/news", s3.endpoint_url, bucket
+        env = {**s3.env(), "AWS_SECRET_ACCESS_KEY": "not-the-secret"} if kind == "access-denied" else s3.env()
+    config = write_config(tmp_path / "newsarchive.yaml", url, [], endpoint_url=endpoint)
+    yield FailingStore(["--config", str(config)], env, where)
+
+
+@pytest.mark.parametrize("command", list(archive_commands("0" * 16, Path())))
+def test_a_failing_store_is_one_error_line_and_exit_1(failing_store, tmp_path, command):
+    args = archive_commands(made_record(1, ARCHIVED_TEXT)["id"], tmp_path / "out")[command]
+    env = {**failing_store.env, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    result = run_cli(*args, *failing_store.options, env=env, prefix=failing_store.prefix, timeout=30)
+    assert not result.stdout
+    assert_one_error_line(result, failing_store.where)
+    assert "not-the-secret" not in result.stderr
+
+
+def test_serve_answers_503_while_the_store_fails(tmp_path, monkeypatch):
+    from archive.search import SearchIndex
+    from archive.store import open_store
+    from archive.web import create_app
+
+    for name, value in DUMMY_AWS.items():
+        monkeypatch.setenv(name, value)
+    store = open_store("s3://news/archive", endpoint_url=CLOSED_ENDPOINT)
+    client = create_app(store, SearchIndex(tmp_path / "index.sqlite")).test_client()
+    for path in ("/", "/search?q=" + ARCHIVED_TEXT, f"/article/{'0' * 16}", "/files/images/00/00/x.jpg"):
+        page = client.get(path)
+        assert page.status_code == 503, path
+        assert "127.0.0.1" not in page.get_data(as_text=True), "the store's address is for the log, not for the reader"
+
+
+def test_verify_does_not_skip_a_folder_it_cannot_read(tmp_path):
+    # os.walk skips such a folder by default: its records looked absent.
+    record = made_record(1, ARCHIVED_TEXT)
+    store = small_archive(tmp_path / "archive", [record])
+    folder = tmp_path / "archive" / article_key(record["id"]).rsplit("/", 1)[0]
+    prefix = without_root_privilege()
+    folder.chmod(0)
+    try:
+        result = run_cli("verify", "--archive", store.url, prefix=prefix, timeout=30)
+    finally:
+        folder.chmod(0o755)
+    assert "archive OK" not in result.stdout
+    assert_one_error_line(result, str(folder))

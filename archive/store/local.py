@@ -87,31 +87,52 @@ class LocalStore:
             raise StoreError(f"cannot read {key} under {self.root}: {exc}") from exc
 
     def exists(self, key: str) -> bool:
-        return self._path(key).is_file()
+        try:
+            return self._path(key).is_file()
+        except OSError as exc:  # permission denied; a missing file is False, not an error
+            raise StoreError(f"cannot read {key} under {self.root}: {exc}") from exc
 
     def delete(self, key: str) -> None:
-        self._path(key).unlink(missing_ok=True)
+        try:
+            self._path(key).unlink(missing_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot delete {key} under {self.root}: {exc}") from exc
 
     def list(self, prefix: str = "") -> Iterator[str]:
+        try:
+            found = self._keys(prefix)
+        except OSError as exc:
+            raise StoreError(f"cannot list {prefix or 'the keys'} under {self.root}: {exc}") from exc
+        yield from found
+
+    def _keys(self, prefix: str) -> list[str]:
         base = self.root
         if not base.is_dir():
-            return
+            return []
         # Walk only the directory the prefix names, then filter by the rest.
         head, _, _ = prefix.rpartition("/")
         segments = head.split("/") if head else []
         # No key has an empty, '.' or '..' folder, and none lives in the temp
         # folder: such a prefix matches nothing (and must not walk out of the root).
         if any(s in ("", ".", "..") for s in segments) or segments[:1] == [TEMP_DIR]:
-            return
+            return []
         start = base.joinpath(*segments) if segments else base
         if not start.is_dir():
-            return
+            return []
         found = []
-        for dirpath, dirnames, filenames in os.walk(start):
+        # A folder that cannot be read fails the listing: skipped (os.walk's
+        # default), its keys would look absent, the archive empty.
+        for dirpath, dirnames, filenames in os.walk(start, onerror=_unless_gone):
             dirnames[:] = [d for d in dirnames if not (dirpath == str(base) and d == TEMP_DIR)]
             rel_dir = os.path.relpath(dirpath, base).replace(os.sep, "/")
             for name in filenames:
                 key = name if rel_dir == "." else f"{rel_dir}/{name}"
                 if key.startswith(prefix):
                     found.append(key)
-        yield from sorted(found)
+        return sorted(found)
+
+
+def _unless_gone(exc: OSError) -> None:
+    """os.walk's error handler: a folder removed while walked has no keys; any other error is raised."""
+    if not isinstance(exc, FileNotFoundError):
+        raise exc

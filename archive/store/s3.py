@@ -119,7 +119,7 @@ class S3Store:
         # are sorted before yielding: some S3-compatible stores (SeaweedFS) list
         # in directory-walk order ('a/b' before 'a-b'), not in lexical order.
         found: list[str] = []
-        while (page := self._call(f"list {prefix}", lambda: next(pages, None))) is not None:
+        while (page := self._call(f"list {prefix or 'the keys'}", lambda: next(pages, None))) is not None:
             for obj in page.get("Contents", []):
                 found.append(obj["Key"][strip:])
         yield from sorted(found)
