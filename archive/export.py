@@ -114,7 +114,9 @@ def hexo_post(record: dict, image_paths: dict[str, str]) -> str:
     # Hexo runs a post's body through Nunjucks, which is no sandbox: a crawled
     # page's "{{ ... }}" would run code on the machine that builds the site.
     lines.append("disableNunjucks: true")
-    body = rewrite_images(record.get("html") or "", image_paths.get)
+    # An image missing from the archive (verify reports it) is a link to where it came from, not lost.
+    origins = {image["key"]: image["url"] for image in record.get("images") or []}
+    body = rewrite_images(record.get("html") or "", image_paths.get, origins)
     # One line: Markdown ends an HTML block at a blank line and reads what
     # follows as Markdown ("[x](javascript:...)" in a <pre> would become a link).
     # &#10; is the same newline to HTML.
@@ -140,7 +142,7 @@ def export_hexo(store: ArchiveStore, entries: Iterable[CatalogEntry], output: Pa
             try:
                 image_paths[image["key"]] = "/" + _copy_image(store, image["key"], image.get("sha256") or "", output)
             except (KeyNotFound, BadKey) as exc:
-                logger.warning("%s: image %s not exported: %s", record["id"], image.get("key"), exc)
+                logger.warning("%s: image %s not exported, linked to its origin %s: %s", record["id"], image["key"], image["url"], exc)
         (posts / f"{record['id']}.md").write_text(hexo_post(record, image_paths), encoding="utf-8")
         count += 1
     return count

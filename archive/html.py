@@ -8,7 +8,7 @@ from any proxy), so such an image becomes a plain link to where it was.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Mapping
 
 import lxml.html
 from lxml import etree
@@ -17,11 +17,13 @@ UNARCHIVED_CLASS = "unarchived-image"
 DROPPED_IMG_ATTRIBUTES = ("srcset", "sizes", "data-src", "data-original", "data-srcset", "loading")
 
 
-def rewrite_images(html: str, archived: Callable[[str], str | None]) -> str:
+def rewrite_images(html: str, archived: Callable[[str], str | None], origins: Mapping[str, str] | None = None) -> str:
     """Each ``<img>``: ``archived(src)`` gives its new ``src``; None means it was not archived.
 
     Not archived: replaced by a link to its origin (an http(s) URL) labelled
-    with its alt text, or dropped when it has no usable URL.
+    with its alt text, or dropped when it has no usable URL. ``origins``
+    (archive key -> origin URL, a record's ``images``) gives the origin of
+    an image the record names by key but the reader has no copy of.
     """
     if not html:
         return ""
@@ -35,8 +37,9 @@ def rewrite_images(html: str, archived: Callable[[str], str | None]) -> str:
             img.set("src", target)
             continue
         parent = img.getparent()
-        if src.lower().startswith(("http://", "https://")):
-            link = etree.Element("a", {"class": UNARCHIVED_CLASS, "href": src, "rel": "noopener noreferrer nofollow"})
+        origin = (origins or {}).get(src, src).strip()
+        if origin.lower().startswith(("http://", "https://")):
+            link = etree.Element("a", {"class": UNARCHIVED_CLASS, "href": origin, "rel": "noopener noreferrer nofollow"})
             link.text = f"[image not archived{': ' + img.get('alt') if img.get('alt') else ''}]"
             link.tail = img.tail
             parent.replace(img, link)
