@@ -6,6 +6,8 @@ import hashlib
 import json
 import logging
 import os
+import re
+import sys
 from datetime import datetime, timezone
 from email.utils import format_datetime
 from pathlib import Path
@@ -16,12 +18,29 @@ import yaml
 from archive.catalog import CatalogEntry
 from archive.html import rewrite_images
 from archive.keys import IMAGES_PREFIX, BadKey, article_key, check_key
-from archive.records import load_record
+from archive.records import load_record, one_line
 from archive.store import ArchiveStore, KeyNotFound
 
 logger = logging.getLogger(__name__)
 
 EXPORT_IMAGES_DIR = "images"
+# YAML 1.2's numbers (its core schema, with the underscores js-yaml also
+# takes). PyYAML reads YAML 1.1, where "1e3" and "0o17" are strings; Hexo
+# reads front matter with js-yaml, where they are 1000 and 15.
+YAML12_INT_RE = re.compile(r"^[-+]?(?:[0-9][0-9_]*|0b[01_]+|0o[0-7_]+|0x[0-9a-fA-F_]+)$")
+YAML12_FLOAT_RE = re.compile(r"^(?:[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?|[-+]?\.[0-9_]+(?:[eE][-+]?[0-9]+)?"
+                             r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$")
+
+
+class FrontMatterDumper(yaml.SafeDumper):
+    """PyYAML's safe dumper, which quotes a string that would read back as another type, taught YAML 1.2's numbers.
+
+    YAML 1.2's booleans, nulls and timestamps are among YAML 1.1's already.
+    """
+
+
+FrontMatterDumper.add_implicit_resolver("tag:yaml.org,2002:int", YAML12_INT_RE, list("-+0123456789"))
+FrontMatterDumper.add_implicit_resolver("tag:yaml.org,2002:float", YAML12_FLOAT_RE, list("-+0123456789."))
 
 
 def iter_records(store: ArchiveStore, entries: Iterable[CatalogEntry]) -> Iterable[dict]:
@@ -53,15 +72,10 @@ def _yaml_string(value: str) -> str:
 
 
 def _yaml_scalar(value: str) -> str:
-    """Plain as in the seed (``- 新媒体``, ``author: ZAKER``) when YAML reads it back as the same string, else quoted."""
-    value = " ".join(value.split("\n"))
-    if value and value == value.strip():
-        try:
-            if yaml.safe_load(f"k: {value}") == {"k": value}:
-                return value
-        except yaml.YAMLError:
-            pass
-    return _yaml_string(value)
+    """Plain as in the seed (``- 新媒体``, ``author: ZAKER``) when YAML 1.1 and 1.2 readers alike take it
+    for that string, else quoted (``'1e3'``, ``'true'``, ``'2024-01-01'``): the dumper's own choice."""
+    item = yaml.dump([one_line(value)], Dumper=FrontMatterDumper, allow_unicode=True, width=sys.maxsize)
+    return item.removeprefix("- ").removesuffix("\n")
 
 
 def _copy_image(store: ArchiveStore, key: str, sha256: str, output: Path) -> str:

@@ -9,14 +9,46 @@ from __future__ import annotations
 import hashlib
 
 import lxml.html
+import pytest
+import yaml
+from ruamel.yaml import YAML
 
+from archive.export import hexo_post
 from archive.keys import image_key
 from tests.archive_helpers import made_record, small_archive
 from tests.conftest import run_cli
 
 
+# Categories and authors a YAML reader could take for another type: numbers
+# in YAML 1.2 only (1e3, 0o17) or in 1.1 only (012, 1_000), booleans, nulls,
+# dates, and YAML's own syntax; then strings to keep plain, as the seed does.
+TRICKY_STRINGS = ["1e3", "1E-3", "0o17", "0x10", "+1", "012", "1_000", ".5", "-.inf", ".NaN", "true", "False", "yes", "off",
+                  "null", "~", "2024-01-01", "2024-1-1 10:00:00", "<<", "a: b", "#tag", "- x", "'q'", "[x]", "&anchor"]
+PLAIN_STRINGS = ["新媒体", "ZAKER", "it's", "中 文", "0o8", "0b2"]
+
+
 def post_body(post: str) -> lxml.html.HtmlElement:
     return lxml.html.fragment_fromstring(post.split("\n---\n", 1)[1].strip(), create_parent="div")
+
+
+def front_matter(post: str) -> str:
+    head, sep, _ = post.removeprefix("---\n").partition("\n---\n")
+    assert sep, "front matter closed by ---"
+    return head
+
+
+@pytest.mark.parametrize("reader", ["YAML 1.1 (PyYAML)", "YAML 1.2 (ruamel.yaml)"])
+def test_front_matter_strings_read_back_as_strings(reader):
+    load = yaml.safe_load if reader.startswith("YAML 1.1") else YAML(typ="safe", pure=True).load
+    strings = TRICKY_STRINGS + PLAIN_STRINGS
+    record = made_record(1, "正文", categories=strings, authors=["1e3"], source="1e9")  # a valid source id
+    head = front_matter(hexo_post(record, {}))
+    meta = load(head)
+    assert meta["categories"] == [*strings, "1e9"]
+    assert meta["author"] == "1e3"
+    assert meta["title"] == record["title"]
+    for plain in PLAIN_STRINGS:
+        assert f" - {plain}\n" in head, "kept plain, as in the seed's ' - 新媒体'"
 
 
 def test_an_image_missing_from_the_archive_is_a_link_to_its_origin(tmp_path):
