@@ -496,6 +496,25 @@ def test_s3_unreachable_endpoint_is_store_unavailable(dummy_credentials):
     assert time.monotonic() - started < 60
 
 
+def test_s3_body_cut_short_is_store_unavailable(dummy_credentials):
+    # The body is read after get_object returns: a connection dropped mid-body
+    # raised botocore's own error, past the store's translation.
+    from botocore.exceptions import BotoCoreError
+
+    from tests.test_faults import TruncatingServer
+
+    server = TruncatingServer()
+    try:
+        store = open_store("s3://bucket/prefix", endpoint_url=f"http://127.0.0.1:{server.port}")
+        for call in (lambda: store.get("articles/ab/x.json"), lambda: store.get_range("articles/ab/x.json", 0, 100)):
+            with pytest.raises(StoreUnavailable) as info:
+                call()
+            assert isinstance(info.value.__cause__, BotoCoreError)
+        assert server.hits >= 2
+    finally:
+        server.close()
+
+
 @pytest.mark.s3
 def test_s3_wrong_credentials_are_a_store_error_not_unavailable(s3_server, s3_bucket, monkeypatch):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "not-the-key")

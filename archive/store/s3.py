@@ -93,13 +93,15 @@ class S3Store:
         self._call(f"put {key}", self.client.put_object, Bucket=self.bucket, Key=self._key(key), Body=data, ContentType=content_type)
 
     def get(self, key: str) -> bytes:
-        response = self._call(f"get {key}", self.client.get_object, Bucket=self.bucket, Key=self._key(key))
-        return response["Body"].read()
+        return self._call(f"get {key}", self._body, Bucket=self.bucket, Key=self._key(key))
 
     def get_range(self, key: str, start: int, length: int) -> bytes:
-        response = self._call(f"get {key}", self.client.get_object, Bucket=self.bucket, Key=self._key(key),
-                              Range=f"bytes={start}-{start + length - 1}")
-        return response["Body"].read()
+        return self._call(f"get {key}", self._body, Bucket=self.bucket, Key=self._key(key), Range=f"bytes={start}-{start + length - 1}")
+
+    def _body(self, **kwargs: Any) -> bytes:
+        # Read within _call: a connection dropped mid-body (ResponseStreamingError,
+        # IncompleteReadError, a read timeout) is the store out of reach too.
+        return self.client.get_object(**kwargs)["Body"].read()
 
     def exists(self, key: str) -> bool:
         try:
