@@ -58,6 +58,7 @@ class ImageRef(BaseModel):
     bytes: int
     width: int | None = None
     height: int | None = None
+    caption: str | None = None  # beyond the contract's fields: the image's caption, when it has one
 
 
 class CaptureRef(BaseModel):
@@ -114,6 +115,9 @@ class ArticleRecord(BaseModel):
         for optional in ("capture", "version", "previous_versions"):
             if data.get(optional) is None:
                 data.pop(optional, None)  # optional: absent rather than null
+        for image in data["images"]:
+            if image.get("caption") is None:
+                image.pop("caption", None)
         return dump_record(data)
 
 

@@ -204,8 +204,10 @@ class ListingSource(SourceBase):
     date_selector: str | None = None
     author_selector: str | None = None
     body_selector: str | None = None
+    caption_selector: str | None = None  # an image's caption, right after the image
 
-    @field_validator("link_selector", "next_selector", "title_selector", "date_selector", "author_selector", "body_selector")
+    @field_validator("link_selector", "next_selector", "title_selector", "date_selector", "author_selector", "body_selector",
+                     "caption_selector")
     @classmethod
     def _css(cls, value: str | None) -> str | None:
         # Checked at load time: a typo would otherwise fail every article of every run.

@@ -514,6 +514,9 @@ LEAD = "<p>Backlogs at the region's two largest terminals have fallen to their l
     # the headline is all the text the body holds: it stays
     ("<head rend='h1'>Port Congestion Eases</head>", False, "head"),
     ("<head rend='h1'>Port Congestion Eases</head><graphic src='/a.jpg'/><p>分享让更多人看到</p>", False, "head"),
+    # An image's caption is no body text either (crawler.extract.captions).
+    ("<head rend='h1'>Port Congestion Eases</head><figure><graphic src='/a.jpg'/><figcaption>Cranes idle at the port</figcaption></figure>",
+     False, "head"),
 ])
 def test_a_headline_opening_the_body_goes_the_title_is_in_the_record(body, dropped, first):
     from lxml import etree

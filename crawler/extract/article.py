@@ -49,6 +49,7 @@ class ExtractedArticle:
     text: str
     html: str  # safe; <img src> are origin URLs until images are mirrored
     image_urls: list[str]  # as found in the page (may be proxied), in order, unique
+    image_captions: dict[str, str] = field(default_factory=dict)  # caption by image URL (of image_urls)
 
 
 class NoArticle(ValueError):

@@ -9,6 +9,7 @@ where they stood, links made absolute, plain text, safe HTML). Plain lxml;
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from urllib.parse import urljoin
 
 import lxml.html
@@ -19,6 +20,7 @@ from trafilatura.xml import xmltotxt
 
 from crawler.extract.article import FeedHints, NoArticle
 from crawler.extract.boilerplate import is_boilerplate_line
+from crawler.extract.captions import CAPTION_TAG, FIGURE_TAG, html_captions
 from crawler.extract.decode import drop_control_references
 from crawler.extract.images import ImageAnchor, squash
 from crawler.extract.rules import XML_DECLARATION_RE, select_first, unwrap_links
@@ -109,8 +111,9 @@ def _wrap_run(parent: etree._Element, lead: str | None, run: list[etree._Element
 def body_text(body: etree._Element) -> str:
     """Plain text, paragraphs separated by blank lines."""
     body = copy.deepcopy(body)
-    # Images leave no text; links and emphasis keep theirs.
-    etree.strip_elements(body, "graphic", with_tail=False)
+    # Images leave no text, nor do their captions (see crawler.extract.captions);
+    # links and emphasis keep theirs.
+    etree.strip_elements(body, "graphic", FIGURE_TAG, with_tail=False)
     etree.strip_tags(body, "ref", "hi")
     lines = (line.strip() for line in xmltotxt(body, False).splitlines())
     return "\n\n".join(line for line in lines if line and not is_boilerplate_line(line))
@@ -124,6 +127,8 @@ def place_images(body: etree._Element, anchors: list[ImageAnchor]) -> None:
     An image goes after the block holding the text that preceded it in the
     page, else before the block holding the text that followed it; an image
     whose neighbours are not in the article (a sidebar, a logo) stays out.
+    Its caption comes with it, unless the article's text holds it already
+    (trafilatura's fallback for pages it cannot read keeps figure captions).
     """
     blocks = list(body)
     texts = [squash("".join(block.itertext())) for block in blocks]
@@ -133,6 +138,8 @@ def place_images(body: etree._Element, anchors: list[ImageAnchor]) -> None:
     for anchor in anchors:
         if anchor.url in placed:
             continue
+        if anchor.caption and any(squash(anchor.caption) in t for t in texts):
+            anchor = replace(anchor, caption="")
         index = next((i for i, t in enumerate(texts) if anchor.before and anchor.before in t), None)
         target = after
         if index is None:
@@ -150,10 +157,16 @@ def place_images(body: etree._Element, anchors: list[ImageAnchor]) -> None:
 
 
 def _graphic(anchor: ImageAnchor) -> etree._Element:
+    """The image in trafilatura's XML; with a caption, a figure holding both (kept as is in the HTML)."""
     graphic = etree.Element("graphic", src=anchor.url)
     if anchor.alt:
         graphic.set("alt", anchor.alt)
-    return graphic
+    if not anchor.caption:
+        return graphic
+    figure = etree.Element(FIGURE_TAG)
+    figure.append(graphic)
+    etree.SubElement(figure, CAPTION_TAG).text = anchor.caption
+    return figure
 
 
 def resolve_links(body: etree._Element, base_url: str) -> None:
@@ -178,8 +191,11 @@ def body_html(body: etree._Element) -> str:
     return safe_html(inner).strip()
 
 
-def image_urls(html: str) -> list[str]:
+def html_images(html: str) -> tuple[list[str], dict[str, str]]:
+    """The web addresses of the article HTML's images (in order, unique) and their captions by address."""
     if not html:
-        return []
+        return [], {}
     fragment = lxml.html.fragment_fromstring(html, create_parent="div")
-    return list(dict.fromkeys(src for src in fragment.xpath("//img/@src") if src.startswith(("http://", "https://"))))
+    urls = list(dict.fromkeys(src for src in fragment.xpath("//img/@src") if src.startswith(("http://", "https://"))))
+    captions = html_captions(fragment)
+    return urls, {url: captions[url] for url in urls if url in captions}

@@ -12,6 +12,8 @@ import re
 from lxml import etree
 from lxml.html import HtmlElement
 
+from crawler.extract.captions import FIGURE_TAG
+
 # Elements removed outright, wherever they are: ZAKER's recommendations under
 # the article and its app download bar (by id or class), code and templates.
 PRUNE_IDS = frozenset(("recommend_bottom", "article_bottom", "recommend", "download_app"))
@@ -176,7 +178,9 @@ def drop_leading_headline(body: etree._Element, title: str) -> bool:
 
 
 def _has_text(block: etree._Element) -> bool:
-    """Holds a line the body's text keeps (see is_boilerplate_line)."""
+    """Holds a line the body's text keeps (see is_boilerplate_line); an image's caption is none."""
+    if block.tag == FIGURE_TAG:
+        return False
     return any(line.strip() and not is_boilerplate_line(line) for line in "".join(block.itertext()).splitlines())
 
 

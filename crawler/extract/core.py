@@ -17,9 +17,10 @@ from trafilatura import bare_extraction
 
 from crawler.extract.article import ExtractedArticle, ExtractOptions, FeedHints, NoArticle, canonical_url
 from crawler.extract.body import (
-    body_html, body_text, body_tree, feed_tree, image_urls, parse_html, place_images, resolve_links,
+    body_html, body_text, body_tree, feed_tree, html_images, parse_html, place_images, resolve_links,
 )
 from crawler.extract.boilerplate import drop_furniture, drop_leading_headline, prune_boilerplate
+from crawler.extract.captions import gather_rule_captions
 from crawler.extract.dates import infer_timezone, parse_datetime, to_utc
 from crawler.extract.decode import decode_html
 from crawler.extract.images import image_anchors, resolve_lazy_images
@@ -73,9 +74,12 @@ def _run_trafilatura(tree_or_html, options: ExtractOptions, *, recall: bool = Fa
     )
 
 
-def _extract_body(tree: lxml.html.HtmlElement, base_url: str, options: ExtractOptions, *, recall: bool = False):
+def _extract_body(tree: lxml.html.HtmlElement, base_url: str, options: ExtractOptions, *, recall: bool = False,
+                  caption_selector: str | None = None):
     resolve_lazy_images(tree, base_url)
     prune_boilerplate(tree)
+    if options.include_images:
+        gather_rule_captions(tree, caption_selector)  # after the images it may caption are resolved
     anchors = image_anchors(tree) if options.include_images else []
     # Fast first: trafilatura's readability/jusText second opinion costs a
     # third of its time and, on the extraction benchmark, helps only where the
@@ -157,12 +161,14 @@ def extract_article(
     meta = page_metadata(tree, now=options.now)
     if source_tree is None:
         source_tree = tree
-    document, anchors = _extract_body(source_tree, base_url, options, recall=source_tree is not tree)
+    document, anchors = _extract_body(source_tree, base_url, options, recall=source_tree is not tree,
+                                      caption_selector=rules.caption)
     article_text = body_text(document.body) if document is not None else ""
     if len(article_text) < SHORT_PAGE_CHARS and feed.body_html and own_page:
         # The page yields next to nothing (a script shell's "loading…", a
         # paywall teaser): the feed's body wins when it holds more.
-        feed_document, feed_anchors = _extract_body(feed_tree(feed), url, options, recall=True)
+        feed_document, feed_anchors = _extract_body(feed_tree(feed), url, options, recall=True,
+                                                    caption_selector=rules.caption)
         feed_text = body_text(feed_document.body) if feed_document is not None else ""
         if len(feed_text) > len(article_text):
             document, anchors, article_text, own_page = feed_document, feed_anchors, feed_text, False
@@ -201,6 +207,7 @@ def extract_article(
     if drop_leading_headline(document.body, title):
         article_text = body_text(document.body)
     html = body_html(document.body)
+    images, captions = html_images(html)
 
     categories = (c.strip() for c in [*feed.categories, *rule_tags] if c and c.strip())
     return ExtractedArticle(
@@ -213,7 +220,8 @@ def extract_article(
         categories=list(dict.fromkeys(categories)),
         text=article_text,
         html=html,
-        image_urls=image_urls(html),
+        image_urls=images,
+        image_captions=captions,
     )
 
 

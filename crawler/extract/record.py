@@ -11,6 +11,8 @@ from archive.records import SCHEMA, article_id, content_sha256, one_line, utc_is
 from crawler.extract.article import ExtractedArticle
 
 IMAGE_FIELDS = ("url", "key", "sha256", "content_type", "bytes", "width", "height")
+# Beyond the contract's image fields, present only when the image has one.
+IMAGE_CAPTION_FIELD = "caption"
 # A start tag of sanitised HTML: name="value" attributes, values double-quoted
 # (a value may hold "<" and ">" with older nh3). Tags are matched left to
 # right, so an "<img" inside an attribute value is never taken for a tag.
@@ -55,7 +57,7 @@ def article_record(
     for image in images:
         key_for_url[image["url"]] = image["key"]
         key_for_url[image.get("source_url", image["url"])] = image["key"]
-    unique_images = list({image["key"]: {f: image.get(f) for f in IMAGE_FIELDS} for image in images}.values())
+    unique_images = list({image["key"]: _image_entry(image, article.image_captions) for image in images}.values())
     text = without_controls(article.text)
     record = {
         "schema": SCHEMA,
@@ -77,3 +79,12 @@ def article_record(
     if capture is not None:
         record["capture"] = {"warc": capture.warc, "offset": capture.offset, "length": capture.length}
     return record
+
+
+def _image_entry(image: dict[str, Any], captions: dict[str, str]) -> dict[str, Any]:
+    """The record's entry of one stored image; its caption, found by the URL the page named it by."""
+    entry = {f: image.get(f) for f in IMAGE_FIELDS}
+    caption = captions.get(image.get("source_url", image["url"])) or captions.get(image["url"])
+    if caption:
+        entry[IMAGE_CAPTION_FIELD] = one_line(caption)
+    return entry

@@ -64,6 +64,7 @@ class SiteRules:
     tags: str | None = None
     body: str | None = None
     prune: tuple[str, ...] = ()  # blocks to drop before extraction
+    caption: str | None = None  # an image's caption, right after it (see crawler.extract.captions)
 
 
 # ZAKER reuses span.auther / span.time in its recommendation and hot lists

@@ -46,7 +46,7 @@ def site_rules(source: SourceBase) -> SiteRules | None:
         return ZAKER_RULES
     if source.kind == "listing":
         return SiteRules(title=source.title_selector, published=source.date_selector,
-                         author=source.author_selector, body=source.body_selector)
+                         author=source.author_selector, body=source.body_selector, caption=source.caption_selector)
     return None
 
 

@@ -1,0 +1,155 @@
+"""Image captions stay with their images: in the stored HTML as <figure><img><figcaption>,
+in the record's image entry as ``caption``, never in ``text``.
+
+trafilatura deletes <figure> whole and runs without images; the images are put
+back afterwards (crawler.extract.body.place_images), and their captions with them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import lxml.html
+import pytest
+
+from archive.records import dump_record, load_record
+from crawler.configfile import parse_config
+from crawler.extract.core import ExtractOptions, extract_article
+from crawler.extract.record import article_record
+from crawler.extract.rules import SiteRules
+
+URL = "https://news.example/2024/1025/a.html"
+PARAGRAPHS = (
+    "额济纳旗疫情防控指挥部今天通报，该旗第五轮全员核酸检测共采集样本三万余份，检测结果除已报告的阳性感染者外，其余均为阴性。"
+    "指挥部在发布会上通报了有关情况，并对下一阶段的防控工作作出部署，要求各部门压实责任、细化措施。",
+    "指挥部表示，目前全旗继续实行居家管控措施，各小区设置了生活物资配送点，由志愿者将蔬菜、米面等物资送到居民家门口，保障群众生活。"
+    "对于有就医需求的群众，社区开通了绿色通道，安排专车接送，确保急危重症患者得到及时救治。",
+    "据介绍，自治区调派的医疗队和检测队伍已全部到位，方舱实验室日检测能力大幅提升，为尽快实现社会面清零提供了有力保障。"
+    "与此同时，各地支援的物资也在陆续运抵，防护服、口罩和消杀用品储备充足。",
+)
+CAPTION = "图为额济纳旗 一处 核酸检测点。（记者 张三 摄）"
+
+
+def page(middle: str, *, end: str = "") -> bytes:
+    first, second, third = (f"<p>{p}</p>" for p in PARAGRAPHS)
+    return (f"<html><head><title>全员核酸检测结果公布</title></head><body><article><h1>全员核酸检测结果公布</h1>"
+            f"{first}{middle}{second}{third}{end}</article></body></html>").encode()
+
+
+def figures(html: str) -> list[tuple[list[str], str | None]]:
+    """(image srcs, caption) of each <figure> of the HTML, in order."""
+    fragment = lxml.html.fragment_fromstring(html, create_parent="div")
+    found = []
+    for figure in fragment.iter("figure"):
+        caption = figure.find("figcaption")
+        found.append(([img.get("src") for img in figure.iter("img")], None if caption is None else caption.text_content()))
+    return found
+
+
+def blocks(html: str) -> list[str]:
+    """The tags of the HTML's top-level elements, in order."""
+    return [child.tag for child in lxml.html.fragment_fromstring(html, create_parent="div")]
+
+
+def test_a_figcaption_stays_with_its_image_in_the_html_not_in_the_text():
+    article = extract_article(page(f'<figure><img src="/img/a.jpg" alt="检测点"><figcaption>{CAPTION}</figcaption></figure>'), URL)
+    image = "https://news.example/img/a.jpg"
+    assert figures(article.html) == [([image], " ".join(CAPTION.split()))]
+    assert blocks(article.html) == ["p", "figure", "p", "p"], "the figure stands where the image stood"
+    assert article.text.split("\n\n") == list(PARAGRAPHS), "the caption is no body text"
+    assert article.image_urls == [image]
+    assert article.image_captions == {image: " ".join(CAPTION.split())}
+
+
+def test_a_caption_the_text_holds_already_is_not_repeated():
+    # Too little text for trafilatura's extractor: its fallback reads the page
+    # whole, figure captions included. The image still comes back, bare.
+    short = (f"<html><body><div><p>{PARAGRAPHS[0][:60]}</p><figure><img src='/img/a.jpg'><figcaption>{CAPTION}</figcaption>"
+             f"</figure><p>{PARAGRAPHS[1][:36]}</p></div></body></html>").encode()
+    article = extract_article(short, URL)
+    assert article.text.count("核酸检测点") == 1
+    assert "https://news.example/img/a.jpg" in article.image_urls
+    assert article.html.count("核酸检测点") == 1 and article.image_captions == {}
+
+
+def test_an_image_without_a_caption_stays_a_bare_image():
+    article = extract_article(page('<figure><img src="/img/a.jpg"></figure><p><img src="/img/b.jpg"></p>'), URL)
+    assert figures(article.html) == []
+    assert article.image_urls == ["https://news.example/img/a.jpg", "https://news.example/img/b.jpg"]
+    assert article.image_captions == {}
+
+
+def test_a_figure_of_several_images_has_its_caption_once_under_the_last():
+    middle = f'<figure><img src="/img/a.jpg"><img src="/img/b.jpg"><figcaption>{CAPTION}</figcaption></figure>'
+    article = extract_article(page(middle), URL)
+    assert figures(article.html) == [(["https://news.example/img/b.jpg"], " ".join(CAPTION.split()))]
+    assert article.image_urls == ["https://news.example/img/a.jpg", "https://news.example/img/b.jpg"]
+    assert article.image_captions == {"https://news.example/img/b.jpg": " ".join(CAPTION.split())}
+    assert article.html.count("<figcaption>") == 1
+
+
+@pytest.mark.parametrize("middle", [
+    '<p style="text-align:center"><img src="/img/a.jpg"></p><p class="pictext">{caption}</p>',
+    '<div class="img_box"><div class="pic"><img src="/img/a.jpg"></div><span class="pictext">{caption}</span></div>',
+    '<p><img src="/img/a.jpg"></p><p></p><br><p class="pictext">{caption}</p>',  # blanks between
+], ids=["paragraph-after", "inside-the-image-box", "blanks-between"])
+def test_a_caption_a_site_rule_names_goes_with_the_image_before_it(middle):
+    rules = SiteRules(caption="p.pictext, span.pictext")
+    article = extract_article(page(middle.format(caption=CAPTION)), URL, options=ExtractOptions(rules=rules))
+    assert figures(article.html) == [(["https://news.example/img/a.jpg"], " ".join(CAPTION.split()))]
+    assert article.text.split("\n\n") == list(PARAGRAPHS)
+    # Generic extraction, without the rule, reads it as text.
+    generic = extract_article(page(middle.format(caption=CAPTION)), URL)
+    assert figures(generic.html) == [] and "核酸检测点" in generic.text
+
+
+@pytest.mark.parametrize("middle", [
+    '<p class="pictext">{caption}</p>',  # no image at all
+    '<p><img src="/img/a.jpg"></p><p>{text}</p><p class="pictext">{caption}</p>',  # a paragraph between
+    '<p><img src="/img/a.jpg">{text}</p><p class="pictext">{caption}</p>',  # text after the image
+], ids=["no-image", "paragraph-between", "text-after-the-image"])
+def test_a_rule_caption_not_right_after_an_image_stays_text(middle):
+    rules = SiteRules(caption="p.pictext")
+    text = "这一段是正文，夹在图片和说明之间，说明并不紧跟在图片之后，因而仍是正文。"
+    article = extract_article(page(middle.format(caption=CAPTION, text=text)), URL, options=ExtractOptions(rules=rules))
+    assert figures(article.html) == []
+    assert "核酸检测点" in article.text and article.image_captions == {}
+
+
+def test_the_caption_is_in_the_image_entry_of_the_record():
+    proxied = "https://cors.example/?http://origin.example/img/a.jpg"
+    middle = (f'<figure><img src="{proxied}"><figcaption>{CAPTION}</figcaption></figure>'
+              '<p><img src="http://origin.example/img/b.jpg"></p>')
+    article = extract_article(page(middle), URL)
+    stored = [
+        {"url": "http://origin.example/img/a.jpg", "source_url": proxied, "key": "images/aa/aa/a.jpg", "sha256": "a" * 64,
+         "content_type": "image/jpeg", "bytes": 10, "width": 4, "height": 3},
+        {"url": "http://origin.example/img/b.jpg", "source_url": "http://origin.example/img/b.jpg", "key": "images/bb/bb/b.jpg",
+         "sha256": "b" * 64, "content_type": "image/jpeg", "bytes": 10, "width": 4, "height": 3},
+    ]
+    record = article_record(article, source="s", fetched=datetime(2026, 1, 1, tzinfo=timezone.utc), categories=[], images=stored)
+    captioned, bare = record["images"]
+    assert captioned["caption"] == " ".join(CAPTION.split()), "found by the URL the page named the image by"
+    assert "caption" not in bare, "absent, not null, for an image without one"
+    assert figures(record["html"]) == [(["images/aa/aa/a.jpg"], " ".join(CAPTION.split()))]
+    loaded = load_record(dump_record(record))  # the archive's schema takes it
+    assert [image.caption for image in loaded.images] == [" ".join(CAPTION.split()), None]
+    assert b'"caption"' in loaded.to_json() and loaded.to_json().count(b'"caption"') == 1
+
+
+def test_caption_selector_is_a_listing_key_checked_at_load(tmp_path):
+    from crawler.config import ConfigError
+    from crawler.spiders.news import site_rules
+
+    text = """sources:
+  - id: epaper
+    kind: listing
+    url: http://e.example/node_1.htm
+    link_pattern: 'content_\\d+'
+    caption_selector: {selector}
+"""
+    config = parse_config(text.format(selector="p.pictext"), tmp_path / "ok.yaml")
+    assert site_rules(config.sources[0]).caption == "p.pictext"
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text.format(selector="'p.pictext['"), tmp_path / "bad.yaml")
+    assert any(key == "sources[0].caption_selector" for _line, key, _ in caught.value.problems), caught.value
