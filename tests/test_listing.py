@@ -21,7 +21,8 @@ from crawler.configfile import parse_config
 from crawler.extract.core import ExtractOptions, extract_article
 from crawler.extract.metadata import page_metadata
 from crawler.extract.rules import SiteRules
-from crawler.extract.zh_patterns import dateline_date, parse_byline, parse_zh_datetime, person_names
+from crawler.extract.zh_bylines import parse_byline, person_names
+from crawler.extract.zh_dates import dateline_date, parse_zh_datetime
 from crawler.sources.listing import parse_listing
 from tests.crawl_helpers import archive_backend, archive_store, article_records, crawl, latest_run, write_config
 from tests.fixture_site.epaper import (

@@ -27,7 +27,7 @@ from crawler.extract.metadata import (
     structured_published,
     time_element_published,
 )
-from crawler.extract.zh_patterns import dateline_date
+from crawler.extract.zh_dates import dateline_date
 
 SH = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2021, 10, 27, 12, 0, tzinfo=SH)

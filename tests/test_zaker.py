@@ -23,7 +23,7 @@ from archive.keys import ARTICLES_PREFIX
 from archive.records import article_id, load_record
 from crawler.extract.core import ExtractOptions, FeedHints, NoArticle, extract_article
 from crawler.extract.rules import ZAKER_RULES, is_challenge_page, unwrap_link
-from crawler.extract.zh_patterns import parse_zh_datetime
+from crawler.extract.zh_dates import parse_zh_datetime
 from crawler.sources.zaker import parse_zaker_list
 from tests.crawl_helpers import (
     archive_backend, archive_store, article_records, check_image, crawl, latest_run, write_config,

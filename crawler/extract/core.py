@@ -25,12 +25,13 @@ from crawler.extract.dates import infer_timezone, parse_datetime, to_utc
 from crawler.extract.decode import decode_html
 from crawler.extract.images import image_anchors, resolve_lazy_images
 from crawler.extract.language import page_language, text_language
-from crawler.extract.metadata import page_metadata, parse_zh_datetime
+from crawler.extract.metadata import page_metadata
 from crawler.extract.rules import (
     WRAPPED_LINK_MARKER, SiteRules, is_challenge_page, may_be_challenge, rules_for_url, select_first_text,
     select_texts, unwrap_links,
 )
-from crawler.extract.zh_patterns import person_names
+from crawler.extract.zh_bylines import person_names
+from crawler.extract.zh_dates import parse_zh_datetime
 from archive.records import utc_iso
 
 # Page text shorter than this may be a shell or a teaser: a feed body is tried.

@@ -24,9 +24,13 @@ from typing import Any, NamedTuple
 from dateutil import parser as dateutil_parser
 from lxml.html import HtmlElement
 
+from crawler.extract import zh_bylines as zb
+from crawler.extract import zh_dates as zd
 from crawler.extract import zh_patterns as zp
 from crawler.extract.page import TEXT_BLOCK_TAGS, Page, as_page, jsonld_types
-from crawler.extract.zh_patterns import normalize_text, parse_byline, parse_zh_datetime  # noqa: F401  (public API)
+from crawler.extract.zh_bylines import parse_byline
+from crawler.extract.zh_dates import parse_zh_datetime  # noqa: F401  (public API)
+from crawler.extract.zh_patterns import normalize_text
 
 BYLINE_MAX_CHARS = 80  # first/last body paragraphs that may be a byline
 EPOCH_RE = re.compile(r"^\d{10}(?:\d{3})?$")
@@ -73,13 +77,13 @@ def parse_date_value(value: str | None, now: datetime | None = None) -> datetime
         except (ValueError, OverflowError):
             result = None
         if result is None:
-            matches = [d for d in zp.scan_dates(value) if d.kind == "zh"]
-            result = matches[0].value if matches else zp.dateutil_complete(value)
-    return result if zp.plausible(result, now) else None
+            matches = [d for d in zd.scan_dates(value) if d.kind == "zh"]
+            result = matches[0].value if matches else zd.dateutil_complete(value)
+    return result if zd.plausible(result, now) else None
 
 
 def _has_time(value: str) -> bool:
-    return bool(zp.HAS_TIME_RE.search(value) or EPOCH_RE.match(value.strip()))
+    return bool(zd.HAS_TIME_RE.search(value) or EPOCH_RE.match(value.strip()))
 
 
 def jsonld_articles(tree: HtmlElement | Page) -> list[dict[str, Any]]:
@@ -126,7 +130,7 @@ def find_dateline(tree: HtmlElement | Page, now: datetime | None = None) -> Date
     for el in page.header_blocks:
         if page.has_hint(el, zp.SUMMARY_HINT_RE):
             continue
-        if d := zp.dateline_date(page.text(el), now):
+        if d := zd.dateline_date(page.text(el), now):
             source = {"zh": "zh-dateline", "en": "dateline"}.get(d.kind, "relative")
             return DateHit(d.value, source, d.has_time)
     return None
@@ -148,7 +152,7 @@ def find_bylines(tree: HtmlElement | Page) -> tuple[list[str], list[str], str | 
     body = page.body
     if body is not None:
         paragraphs = [c for c in body if isinstance(c.tag, str) and c.tag in TEXT_BLOCK_TAGS and page.text(c)]
-        leads = [zp.LEAD_CREDIT_RE.match(page.text(p)) for p in paragraphs[:3]]  # after a photo caption
+        leads = [zb.LEAD_CREDIT_RE.match(page.text(p)) for p in paragraphs[:3]]  # after a photo caption
         texts += [lead["inner"] for lead in leads if lead][:1]
         after = list(body.itersiblings())[:4]
         if body.getparent() is not None:
@@ -177,10 +181,10 @@ def _jsonld_authors(page: Page) -> list[tuple[str, bool]]:
         value = obj.get("author")
         for item in value if isinstance(value, list) else [value]:
             if isinstance(item, str):
-                found += [(n, False) for n in zp.person_names(item)]
+                found += [(n, False) for n in zb.person_names(item)]
             elif isinstance(item, dict) and isinstance(item.get("name"), str):
                 org = any(t.endswith("Organization") for t in jsonld_types(item))
-                found += [(n, org) for n in zp.person_names(item["name"])]
+                found += [(n, org) for n in zb.person_names(item["name"])]
     return found
 
 
@@ -197,7 +201,7 @@ def _site_names(page: Page) -> set[str]:
 
 
 def _is_org(name: str, sites: set[str]) -> bool:
-    return name.lower() in sites or (len(name) >= 3 and bool(zp.ORG_NAME_RE.search(name)))
+    return name.lower() in sites or (len(name) >= 3 and bool(zb.ORG_NAME_RE.search(name)))
 
 
 def structured_authors(tree: HtmlElement | Page) -> list[str]:
@@ -212,14 +216,14 @@ def structured_authors(tree: HtmlElement | Page) -> list[str]:
         if (rel_author or (el.get("itemprop") or "").lower() == "author") and not page.is_noise(el):
             name_el = next((n for n in el.iter() if (n.get("itemprop") or "").lower() == "name"), el)
             text = name_el.get("content") or page.text(name_el)
-            people += [n for n in zp.person_names(text) if not _is_org(n, sites)]
+            people += [n for n in zb.person_names(text) if not _is_org(n, sites)]
     return _unique(people)
 
 
 def meta_authors(tree: HtmlElement | Page) -> list[str]:
     """<meta name="author"> and kin, split into names; may be the site's own name."""
     metas = as_page(tree).metas
-    return _unique([n for key in zp.META_AUTHOR_KEYS for v in metas.get(key, []) for n in zp.person_names(v)])
+    return _unique([n for key in zp.META_AUTHOR_KEYS for v in metas.get(key, []) for n in zb.person_names(v)])
 
 
 # --- title and the whole page --------------------------------------------------------

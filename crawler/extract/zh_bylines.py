@@ -1,0 +1,171 @@
+"""Text layer of byline extraction: credit labels, name patterns and the string
+parsers that apply them. ``metadata`` holds the tree layer.
+
+Everything here runs on text passed through
+:func:`crawler.extract.zh_patterns.normalize_text` (NFKC): ``：`` ``｜``
+``／`` ``（）`` and the ideographic space arrive as their ASCII forms, so no
+pattern needs both spellings. Bullets (``●`` ``•``) and the name middle dot
+(``·``) are not folded by NFKC.
+"""
+
+from __future__ import annotations
+
+import re
+
+from crawler.extract.zh_dates import scan_dates
+from crawler.extract.zh_patterns import HAN, HAN_CHAR_RE, normalize_text
+
+# --- Bylines ---------------------------------------------------------------
+
+# Organisation prefixes of 记者/通讯员: 本报记者, 新华社记者, 本报驻京记者, 特约通讯员.
+_STAFF_PREFIX = (
+    r"(?:本报讯|本报|本台|本刊|本网|本站|本社|新华社|中新社|中新网|人民网|央视|央广|总台|"
+    r"驻[" + HAN + r"]{1,3}|特约|特派|实习|见习|首席|全媒体|融媒体)*"
+)
+# (regex, role), tried as one alternation, so longer labels come first.
+# Roles: author, editor (never an author), source (the outlet), photo
+# (credited but neither) and stop (ends the previous value).
+BYLINE_LABELS: tuple[tuple[str, str], ...] = (
+    (r"责任编辑|值班编辑|实习编辑|责编|编辑|主编|编审", "editor"),
+    (r"审核|审校|审稿|校对|终审|初审|复审|[一二三]审|监制", "editor"),
+    (r"(?:新闻|文章|本文|信息|稿件)来源|来源|稿源|出处|转自|转载自|Source(?=\s*:)", "source"),
+    (_STAFF_PREFIX + r"(?:记者|通讯员)|实习生|特约撰稿人?", "author"),
+    (r"作者|撰文|撰稿|采写|编译", "author"),
+    # 文 / 图 are everyday characters: only labels with a separator (文/X, 文|X).
+    (r"文(?=\s*[/|:])", "author"),
+    (r"图片来源|图源|摄影|摄像|图片|图(?=\s*[/|:])|视频(?=\s*[/|:])", "photo"),
+    (r"(?:发布|发表|更新|修改)?时间|日期|发布于|发表于|浏览|阅读|点击|字号|分享|打印|关闭", "stop"),
+)
+BYLINE_LABEL_RE = re.compile(
+    "|".join(f"(?P<r{i}>{pattern})" for i, (pattern, _role) in enumerate(BYLINE_LABELS))
+)
+LABEL_SEPARATOR_RE = re.compile(r"\s*[:|/]\s*")
+# Between several names: spaces, bullets, 、 and commas. Not · (阿卜杜拉·买买提).
+NAME_SPLIT_RE = re.compile(r"[\s●•◆■▪○◇★☆、,;/|()\[\]【】<>《》\"“”'‘’]+")
+EN_NAME_SPLIT_RE = re.compile(r"\s*(?:[,;、|]|\band\b|&)\s*")
+# Trailing credits glued to a name: 张三摄, 李四报道.
+NAME_SUFFIX_RE = re.compile(r"(?:综合报道|报道|报导|摄影|摄|供图|整理|采写|发自.*)$")
+HAN_NAME_RE = re.compile(rf"^(?:[{HAN}]{{2,4}}|[{HAN}]{{1,8}}[·・][{HAN}·・]{{1,12}})$")
+EN_NAME_RE = re.compile(
+    r"^[A-Z][A-Za-z'’.\-]*(?:\s+(?:[A-Z][A-Za-z'’.\-]*|de|da|del|der|van|von|la|le|bin|al)){1,4}$"
+)
+# Characters and words that no Chinese name contains: 记者了解到 is prose.
+NOT_NAME_RE = re.compile(
+    r"[了的是在从到对说把被已就都也还又]|获悉|表示|采访|发现|注意|了解|得知|走访|近日|日前|今天|昨天|目前|介绍"
+)
+# Outlets, not people (人民网, 新华社, 央视新闻).
+ORG_NAME_RE = re.compile(
+    rf"^[{HAN}]{{1,}}(?:网|报|社|台|站|网站|频道|新闻|传媒|集团|中心|客户端|日报|晚报)$"
+    r"|\b(?:News|Press|Media|Times|Post|Agency|Reuters|Associated|AFP|Staff|Desk|Team|Online)\b",
+)
+NAME_STOPWORDS = frozenset(
+    "本报 记者 编辑 通讯员 实习生 综合 整理 报道 新华社 本台 本网 本站 供图 来源 作者 网络 图片 视频 "
+    "原创 佚名 未知 匿名 小编 管理员 admin administrator 网友 转载 微信 客户端 责编".split()
+)
+# 本报讯（记者 张三 通讯员 李四）1月29日，… / 新华社北京4月8日电(记者张三)
+LEAD_CREDIT_RE = re.compile(r"^\s*\S{0,24}?[讯电]\s*\((?P<inner>[^()]{2,60})\)")
+# English bylines: "By Jane Doe and John Roe", "Edited by ...".
+EN_BY_RE = re.compile(r"^\s*By\s+(?P<names>.+)$", re.IGNORECASE)
+EN_EDITED_BY_RE = re.compile(r"\b(?:Edited|Editing)\s+by\s+(?P<names>[^;()]+)", re.IGNORECASE)
+# Where an English byline's names end.
+EN_BY_END_RE = re.compile(
+    r"\s+[|·•—–-]\s+|\s{2,}|\b(?:Updated|Published|Posted|Reporting|Editing|Edited)\b|\d|\s+for\s+",
+    re.IGNORECASE,
+)
+
+
+# --- string parsers ------------------------------------------------------------
+
+
+def is_person_name(token: str) -> bool:
+    """2–4 Han characters (or a ·-joined transliteration), or 2–5 capitalised words."""
+    if not token or token.lower() in NAME_STOPWORDS:
+        return False
+    if HAN_NAME_RE.match(token):
+        return not NOT_NAME_RE.search(token) and not (len(token) >= 3 and ORG_NAME_RE.search(token))
+    return bool(EN_NAME_RE.match(token)) and not ORG_NAME_RE.search(token)
+
+
+def _english_names(value: str) -> list[str]:
+    names: list[str] = []
+    for part in EN_NAME_SPLIT_RE.split(EN_BY_END_RE.split(value, maxsplit=1)[0]):
+        part = part.strip(" .,")
+        part = part.title() if part.isupper() else part  # BY JANE DOE
+        if not is_person_name(part):
+            break  # names come first; "CNN", "Associated Press" end them
+        names.append(part)
+    return names
+
+
+def _names(value: str) -> list[str]:
+    """The names right after a label, up to the first thing that is not a name."""
+    if not HAN_CHAR_RE.search(value):
+        return _english_names(value)
+    value = re.split(r"\d|[)\]】》]", value, maxsplit=1)[0]  # a date, a count or the credit's end
+    names: list[str] = []
+    for token in filter(None, NAME_SPLIT_RE.split(value)):
+        name = NAME_SUFFIX_RE.sub("", token)
+        if (name != token and names) or not is_person_name(name):
+            break  # 记者 张三 郑州报道: after a name, "X报道" is a place
+        names.append(name)
+    return names[:8]
+
+
+def _source(value: str) -> str | None:
+    value = value.strip(" :|/()[]【】")
+    dates = scan_dates(value)
+    value = value[: dates[0].start] if dates else value
+    value = re.split(r"\s{2,}|\|", value)[0].strip(" :|/()[]【】")
+    if HAN_CHAR_RE.match(value):
+        value = value.split(" ")[0]  # 来源：新华网 作者… (a Chinese outlet has no spaces)
+    return value if 0 < len(value) <= 40 else None
+
+
+def parse_byline(text: str) -> tuple[list[str], list[str], str | None]:
+    """(authors, editors, source_name) of one byline-ish line.
+
+    ``本报记者●张三●李四 通讯员 王五 (责编：赵六) 来源：大河报`` gives
+    (["张三", "李四", "王五"], ["赵六"], "大河报"). Correspondents are authors;
+    editors, reviewers and proofreaders are editors; 来源 is the outlet.
+    """
+    text = normalize_text(text)
+    labels: list[tuple[int, int, str]] = []
+    for m in BYLINE_LABEL_RE.finditer(text):
+        sep = LABEL_SEPARATOR_RE.match(text, m.end())
+        # A label glued to a preceding Han character (了解到记者…) is prose,
+        # unless a colon or slash follows it (来源：新华网作者：张三).
+        if m.start() and HAN_CHAR_RE.match(text[m.start() - 1]) and not sep:
+            continue
+        labels.append((m.start(), sep.end() if sep else m.end(), BYLINE_LABELS[int((m.lastgroup or "r0")[1:])][1]))
+    authors: list[str] = []
+    editors: list[str] = []
+    source: str | None = None
+    for i, (_start, value_start, role) in enumerate(labels):
+        value = text[value_start: labels[i + 1][0] if i + 1 < len(labels) else len(text)]
+        if role == "author":
+            authors += _names(value)
+        elif role == "editor":
+            editors += _names(value)
+        elif role == "source" and source is None:
+            source = _source(value)
+    if m := EN_BY_RE.match(text):
+        authors += _english_names(m["names"])
+    if m := EN_EDITED_BY_RE.search(text):
+        editors += _english_names(m["names"])
+    return list(dict.fromkeys(authors)), list(dict.fromkeys(editors)), source
+
+
+def person_names(value: str) -> list[str]:
+    """Names in a structured author value: "张三 李四", "Jane Doe and John Roe", "By Jane Doe"."""
+    text = normalize_text(value)
+    if not text or text.startswith(("http://", "https://", "/")):
+        return []
+    authors, editors, source = parse_byline(text)
+    if authors or editors or source or BYLINE_LABEL_RE.fullmatch(text):
+        # A labelled credit: its authors only (编辑：李四 names no author, 本报记者 alone no one).
+        return authors
+    names: list[str] = []
+    for part in filter(None, EN_NAME_SPLIT_RE.split(text)):
+        names += part.split() if re.fullmatch(rf"[{HAN}]+(?: [{HAN}]+)+", part) else [part]
+    # Digits mean a CMS user id (<meta name="author" content="104363">), not a name.
+    return [n for n in names if 1 < len(n) <= 60 and n.lower() not in NAME_STOPWORDS and not re.search(r"\d", n)]

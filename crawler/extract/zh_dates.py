@@ -1,0 +1,227 @@
+"""Text layer of date extraction: the date patterns and the string parsers that
+apply them (dates, datelines). ``metadata`` holds the tree layer.
+
+Everything here runs on text passed through
+:func:`crawler.extract.zh_patterns.normalize_text` (NFKC): full-width digits
+and ``：`` arrive as their ASCII forms, so no pattern needs both spellings.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from datetime import datetime, time, timedelta, timezone
+from typing import Any, NamedTuple
+from zoneinfo import ZoneInfo
+
+from dateutil import parser as dateutil_parser
+
+from crawler.extract.zh_patterns import DATELINE_MAX_CHARS, SENTENCE_PUNCT_RE, normalize_text
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+MIN_YEAR = 1990
+# A year-less 10月27日 more than this far ahead of `now` belongs to last year
+# (an hour of slack, so a slightly slow crawler clock does not cost a year).
+FUTURE_SKEW = timedelta(hours=1)
+HAS_TIME_RE = re.compile(r"\d:\d{2}|\d时|T\d{2}")
+FULL_STOP_RE = re.compile(r"[。!?]")  # datelines never end a sentence
+
+# --- Dates -----------------------------------------------------------------
+
+# 上午/下午 before a clock time; 下午 3:05 is 15:05.
+_AMPM = r"(?:(?P<ampm>上午|下午|晚上|凌晨|中午|早上)\s*)?"
+# A clock time after a date: 10:23, 10:23:05, 10时23分, 10时23分05秒.
+_CLOCK = (
+    r"(?:[T\s]*" + _AMPM + r"(?P<hour>\d{1,2})\s*[:时]\s*(?P<minute>\d{1,2})(?!\d)"
+    r"(?:\s*[:分]\s*(?P<second>\d{1,2})(?:\.\d+)?)?\s*秒?"
+    # An explicit offset is kept (the caller only localises naive values).
+    r"(?:\s*(?:GMT|UTC)?\s*(?P<tz>Z|[+-]\d{2}:?\d{2})(?!\d))?)?"
+)
+# 2020年04月08日 10:23 / 2020年4月8日10:23:05 / 2020年4月8号
+ZH_YMD_RE = re.compile(
+    r"(?<!\d)(?P<year>(?:19|20)\d{2})\s*年\s*(?P<month>\d{1,2})\s*月\s*(?P<day>\d{1,2})\s*[日号]?" + _CLOCK
+)
+# 2020-04-08 10:23 / 2020/4/8 / 2020.04.08 / 2020-04-08T10:23:00+08:00.
+# The back-reference keeps 2020-04/08 out, the lookarounds 1.2020.3.4 and 2012.3.4.5.
+NUM_YMD_RE = re.compile(
+    r"(?<![\d.])(?P<year>(?:19|20)\d{2})(?P<sep>[-/.])(?P<month>\d{1,2})(?P=sep)(?P<day>\d{1,2})(?!\d|[-/.]\d)"
+    + _CLOCK
+)
+# April 8, 2020 / 8 April 2020 (10:23 am) -- handed to dateutil.
+EN_DATE_RE = re.compile(
+    r"(?<![A-Za-z])(?:(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?\s+\d{1,2},?\s+(?:19|20)\d{2}"
+    r"|\d{1,2}\s+(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?,?\s+(?:19|20)\d{2})"
+    r"(?:,?\s+(?:at\s+)?\d{1,2}[:.]\d{2}(?:\s*[ap]\.?m\.?)?)?",
+    re.IGNORECASE,
+)
+
+# Year-less and relative forms shown by aggregators (ZAKER, app shares): they
+# only mean something against the fetch time, so they need ``now``.
+# 10月27日 08:05 -- not the tail of 2020年10月27日 (overlaps are dropped).
+ZH_MD_RE = re.compile(
+    r"(?<![\d年])(?P<month>\d{1,2})\s*月\s*(?P<day>\d{1,2})\s*[日号]" + _CLOCK
+)
+# 10-27 08:05: only with a clock time, a bare 10-27 is too ambiguous.
+NUM_MD_RE = re.compile(
+    r"(?<![\d/.-])(?P<month>\d{1,2})-(?P<day>\d{1,2})\s+(?P<hour>\d{1,2}):(?P<minute>\d{2})(?![\d:])"
+)
+JUST_NOW_RE = re.compile(r"刚刚|刚才")
+# 5分钟前, 3小时前, 2天前, 半小时前, 30秒前
+AGO_RE = re.compile(r"(?P<num>\d+|半)\s*(?P<unit>秒|分钟|分|小时|个小时|天|日)\s*(?:以)?前")
+# 昨天 22:10 / 前天 / 今天 08:00
+# The clock time is required: a bare 今日 is also in 今日头条.
+DAY_WORD_RE = re.compile(r"(?P<word>今天|今日|昨天|昨日|前天)\s*(?P<hour>\d{1,2})\s*:\s*(?P<minute>\d{2})")
+DAY_WORD_OFFSETS = {"今天": 0, "今日": 0, "昨天": 1, "昨日": 1, "前天": 2}
+# A day word alone is a date only when it is the whole label (ZAKER's
+# <span class="time">前天</span>): inside text, 昨天 is prose and 今日 a name.
+DAY_WORD_ONLY_RE = re.compile(r"^\s*(?P<word>今天|今日|昨天|昨日|前天)\s*$")
+AGO_UNITS_SECONDS = {"秒": 1, "分钟": 60, "分": 60, "小时": 3600, "个小时": 3600, "天": 86400, "日": 86400}
+
+# A label right before a date says what the date is. Publishing labels make a
+# short line a dateline; update labels make the date a modification date.
+DATE_LABEL_RE = re.compile(
+    r"(?:发布|发表|发稿|刊发|出版|上传|录入|首发|创建)?(?:时间|日期)\s*[:|]?\s*$"
+    r"|(?:发布|发表|发稿|刊发|出版|首发)(?:于|在)?\s*[:|]?\s*$"
+    r"|(?:Published|Posted|Publication date|Date)\s*(?:on|:)?\s*$",
+    re.IGNORECASE,
+)
+OTHER_DATE_LABEL_RE = re.compile(  # 更新时间：, and 今天是 of a portal's top bar
+    r"(?:更新|修改|修订|编辑)(?:时间|日期|于)?\s*[:|]?\s*$|(?:今天|今日)是\s*$|(?:Updated?|Today is)\s*(?:on|:)?\s*$", re.I)
+# Running text: a date directly followed by a comma or full stop starts a
+# sentence (1月29日，自治区公安厅召开…), it is not a dateline.
+SENTENCE_AFTER_DATE_RE = re.compile(r"^\s*(?:[,.;、。!?]|电)")
+# Words that show a short line is article metadata, not prose.
+META_WORDS_RE = re.compile(
+    r"来源|作者|记者|编辑|责编|通讯员|浏览|阅读|点击|字号|发布|时间|日期|打印|分享|Source|By\b|Posted",
+    re.IGNORECASE,
+)
+
+
+# --- string parsers ------------------------------------------------------------
+
+
+class DateMatch(NamedTuple):
+    value: datetime
+    start: int
+    end: int
+    kind: str  # "zh" (numeric or 年月日), "en" (month names), "relative"
+    has_time: bool
+
+
+def shanghai_now(now: datetime | None) -> datetime | None:
+    """`now` in Asia/Shanghai; a naive `now` is taken to be Shanghai wall time."""
+    if now is None:
+        return None
+    return now.replace(tzinfo=SHANGHAI) if now.tzinfo is None else now.astimezone(SHANGHAI)
+
+
+def plausible(value: datetime | None, now: datetime | None = None) -> bool:
+    """Years before 1990 or after next year are ids and misreads, not publish dates."""
+    return value is not None and MIN_YEAR <= value.year <= (now or datetime.now()).year + 1
+
+
+def _from_groups(m: re.Match[str], year: int | None = None, tz: Any = None) -> datetime | None:
+    g = m.groupdict()
+    hour, minute = int(g.get("hour") or 0), int(g.get("minute") or 0)
+    if g.get("ampm") in ("下午", "晚上") and hour < 12 or g.get("ampm") == "中午" and hour < 11:
+        hour += 12
+    if g.get("tz"):
+        offset = g["tz"].replace(":", "")
+        tz = timezone.utc if offset == "Z" else timezone(
+            (-1 if offset[0] == "-" else 1) * timedelta(hours=int(offset[1:3]), minutes=int(offset[3:5])))
+    try:
+        return datetime(year or int(g["year"]), int(g["month"]), int(g["day"]), hour, minute,
+                        int(g.get("second") or 0), tzinfo=tz)
+    except ValueError:  # 2020-02-30, 25:00, 2月29日 in a common year
+        return None
+
+
+def _relative(pattern: re.Pattern[str], m: re.Match[str], now: datetime) -> datetime | None:
+    """Resolve a year-less or relative match against `now` (aware, Asia/Shanghai)."""
+    if pattern is JUST_NOW_RE:
+        return now.replace(microsecond=0)
+    if pattern is AGO_RE:
+        num = 0.5 if m["num"] == "半" else int(m["num"])
+        return (now - timedelta(seconds=num * AGO_UNITS_SECONDS[m["unit"]])).replace(microsecond=0)
+    if pattern is DAY_WORD_RE or pattern is DAY_WORD_ONLY_RE:
+        day = (now - timedelta(days=DAY_WORD_OFFSETS[m["word"]])).date()
+        try:
+            clock = time(int(m["hour"]), int(m["minute"])) if pattern is DAY_WORD_RE else time(0, 0)
+            return datetime.combine(day, clock, SHANGHAI)
+        except ValueError:
+            return None
+    value = _from_groups(m, year=now.year, tz=SHANGHAI)
+    if value is None or value > now + FUTURE_SKEW:  # 12月31日 read on 1月1日 is last year's
+        value = _from_groups(m, year=now.year - 1, tz=SHANGHAI)
+    return value
+
+
+def dateutil_complete(value: str) -> datetime | None:
+    """dateutil, but only when year, month and day are all in the string."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # unknown zone names such as CST
+            a = dateutil_parser.parse(value, default=datetime(1, 1, 1))
+            b = dateutil_parser.parse(value, default=datetime(2, 2, 2))
+    except (ValueError, OverflowError, TypeError):
+        return None
+    return a if a.date() == b.date() else None
+
+
+def scan_dates(text: str, now: datetime | None = None) -> list[DateMatch]:
+    """Every date in normalised `text`, in text order; relative ones only with `now`."""
+    now = shanghai_now(now)
+    found: list[DateMatch] = []
+
+    def add(m: re.Match[str], value: datetime | None, kind: str, has_time: bool) -> None:
+        if value is not None and not any(m.start() < d.end and d.start < m.end() for d in found):
+            found.append(DateMatch(value, m.start(), m.end(), kind, has_time))
+
+    for pattern in (ZH_YMD_RE, NUM_YMD_RE):
+        for m in pattern.finditer(text):
+            value = _from_groups(m)
+            add(m, value if plausible(value, now) else None, "zh", m["hour"] is not None)
+    for m in EN_DATE_RE.finditer(text):
+        value = dateutil_complete(m.group(0))
+        add(m, value if plausible(value, now) else None, "en", bool(HAS_TIME_RE.search(m.group(0))))
+    if now is not None:
+        for pattern in (ZH_MD_RE, NUM_MD_RE, DAY_WORD_RE, AGO_RE, JUST_NOW_RE, DAY_WORD_ONLY_RE):
+            for m in pattern.finditer(text):
+                has_time = pattern is not DAY_WORD_ONLY_RE and (pattern is not ZH_MD_RE or m["hour"] is not None)
+                add(m, _relative(pattern, m, now), "relative", has_time)
+    return sorted(found, key=lambda d: d.start)
+
+
+def parse_zh_datetime(text: str, now: datetime | None = None) -> datetime | None:
+    """First date in `text`: 2020年4月8日10:23, 2020-04-08, 2020/4/8, 2020.04.08, …
+
+    Absolute dates come back naive (aware only with an explicit offset).
+    Relative and year-less forms (刚刚, 5分钟前, 昨天 22:10, 10月27日 08:05) need
+    `now` and come back aware in Asia/Shanghai; without `now` they are ignored.
+    """
+    matches = scan_dates(normalize_text(text), now)
+    return matches[0].value if matches else None
+
+
+def dateline_date(text: str, now: datetime | None = None) -> DateMatch | None:
+    """The publish date of a short header line, or None when the line is prose.
+
+    A date counts when a publishing label precedes it (发布时间：), or when the
+    rest of the line is metadata (来源, 作者, 浏览) or next to nothing. A date
+    followed by a comma (1月29日，自治区…) or an update label (更新时间：) does not.
+    """
+    text = normalize_text(text)
+    if not text or len(text) > DATELINE_MAX_CHARS or FULL_STOP_RE.search(text):
+        return None
+    for d in scan_dates(text, now):
+        before = text[max(0, d.start - 12): d.start]
+        if OTHER_DATE_LABEL_RE.search(before):
+            continue
+        if DATE_LABEL_RE.search(before):
+            return d
+        if SENTENCE_AFTER_DATE_RE.match(text[d.end:]):
+            continue
+        rest = f"{text[:d.start]} {text[d.end:]}".strip()
+        if META_WORDS_RE.search(rest) or (len(rest) <= 20 and not SENTENCE_PUNCT_RE.search(rest)):
+            return d
+    return None
