@@ -6,7 +6,7 @@ sidebar, related lists, copyright footer) and English news sites.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import lxml.html
@@ -27,7 +27,7 @@ from crawler.extract.metadata import (
     structured_published,
     time_element_published,
 )
-from crawler.extract.zh_dates import dateline_date
+from crawler.extract.zh_dates import dateline_date, scan_dates, url_date
 
 SH = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2021, 10, 27, 12, 0, tzinfo=SH)
@@ -449,6 +449,85 @@ def test_zaker_month_day_dateline_across_the_year() -> None:
     meta = page_metadata(portal(article), now=datetime(2021, 1, 1, 8, 0, tzinfo=SH))
     assert meta.published == datetime(2020, 12, 31, 23, 40, tzinfo=SH)
     assert meta.published_from == "relative"
+
+
+# --- a year-less date read in the year of the URL's date ------------------------------------
+
+LATER = datetime(2024, 3, 1, 12, 0, tzinfo=SH)  # fetched years after the article
+
+
+@pytest.mark.parametrize(("url", "expected"), [
+    ("http://www.people.com.cn/n1/2021/1025/c1001-32262183.html", date(2021, 10, 25)),
+    ("http://www.gov.example.cn/xxgk/202110/t20211025_1126843.html", date(2021, 10, 25)),
+    ("http://www.news.example.cn/2021-10/25/c_1128000.htm", date(2021, 10, 25)),
+    ("https://www.chinanews.example/gn/2021/10-25/9594.shtml", date(2021, 10, 25)),
+    ("https://news.example.com/2021/10/25/story.html", date(2021, 10, 25)),
+    ("https://news.example.com/2021/1/5/story.html", date(2021, 1, 5)),
+    ("https://news.example.com/a/20211025/hash.html", date(2021, 10, 25)),
+])
+def test_url_date(url: str, expected: date) -> None:
+    assert url_date(url, LATER) == expected
+
+
+@pytest.mark.parametrize("url", [
+    "https://news.example.com/article/120211025123.html",  # digits of a longer id
+    "https://news.example.com/a/20211345.html",  # no such day
+    "https://news.example.com/2025/0101/a.html",  # after the fetch: an id
+    "https://news.example.com/story/6178e3198e9f095dc36cd0d3",
+    "https://20211025.example.com/a.html",  # the host is no date
+    "https://news.example.com/a.html?date=20211025",  # nor is the query
+])
+def test_url_without_a_date(url: str) -> None:
+    assert url_date(url, LATER) is None
+
+
+def yearless_page(dateline: str, extra: str = "") -> lxml.html.HtmlElement:
+    return portal(f'<h1>郑州推进老旧小区改造</h1><div class="article-info">{dateline}</div>{extra}<div class="content">{BODY}</div>')
+
+
+@pytest.mark.parametrize(("dateline", "reference", "expected"), [
+    ("10月25日 14:30 来源：大河报", date(2021, 10, 25), datetime(2021, 10, 25, 14, 30, tzinfo=SH)),
+    # The URL's day may differ from the page's: the year that brings them nearest.
+    ("1月1日 08:00 来源：大河报", date(2021, 12, 31), datetime(2022, 1, 1, 8, 0, tzinfo=SH)),
+    ("12月31日 23:40 来源：大河报", date(2022, 1, 1), datetime(2021, 12, 31, 23, 40, tzinfo=SH)),
+    ("发布时间：10-25 14:30", date(2021, 10, 26), datetime(2021, 10, 25, 14, 30, tzinfo=SH)),
+    # English: naive, like every time a page gives without an offset.
+    ("Published Oct 25, 2:30 pm", date(2021, 10, 25), datetime(2021, 10, 25, 14, 30)),
+    ("Posted 25 October", date(2021, 10, 25), datetime(2021, 10, 25)),
+])
+def test_a_yearless_dateline_takes_the_year_of_the_url(dateline: str, reference: date, expected: datetime) -> None:
+    assert page_metadata(yearless_page(dateline), now=LATER, reference=reference).published == expected
+    # Without the URL's date it is read in the fetch time's year (or the one before).
+    alone = page_metadata(yearless_page(dateline), now=LATER).published
+    assert alone is not None and alone.year in (LATER.year, LATER.year - 1) and alone != expected
+
+
+def test_a_yearless_date_is_never_put_in_the_future_by_the_url() -> None:
+    # The URL's year would make it next week's: read near the fetch time instead.
+    meta = page_metadata(yearless_page("3月8日 10:00 来源：大河报"), now=LATER, reference=date(2024, 2, 29))
+    assert meta.published == datetime(2023, 3, 8, 10, 0, tzinfo=SH)
+
+
+def test_a_yearless_dateline_yields_to_one_with_its_year() -> None:
+    extra = '<div class="pub-time">发布时间：2021年10月25日 14:30</div>'
+    meta = page_metadata(yearless_page("10月26日 09:00 来源：大河报", extra), now=LATER, reference=date(2021, 10, 26))
+    assert meta.published == datetime(2021, 10, 25, 14, 30)
+
+
+@pytest.mark.parametrize("text", ["it may 5 times", "Mayor 5 said", "Published March 2021", "Oct 2021"])
+def test_english_yearless_forms_need_a_whole_capitalised_month_and_a_day(text: str) -> None:
+    assert [d for d in scan_dates(text, LATER) if d.kind == "year-less"] == []
+
+
+def test_extracted_article_reads_a_yearless_date_in_the_url_year() -> None:
+    from crawler.extract.core import ExtractOptions, extract_article
+
+    page = lxml.html.tostring(yearless_page("10月25日 14:30 来源：大河报"))
+    options = ExtractOptions(now=LATER)
+    dated = extract_article(page, "http://www.dahe.example.cn/news/2021/1025/a.html", options=options)
+    assert dated.published == "2021-10-25T06:30:00+00:00"
+    undated = extract_article(page, "http://www.dahe.example.cn/news/a.html", options=options)
+    assert undated.published == "2023-10-25T06:30:00+00:00"
 
 
 # --- bylines on pages ----------------------------------------------------------------

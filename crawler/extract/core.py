@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from datetime import datetime
+from datetime import date, datetime
 from urllib.parse import urljoin, urlsplit
 
 import lxml.html
@@ -31,7 +31,7 @@ from crawler.extract.rules import (
     select_texts, unwrap_links,
 )
 from crawler.extract.zh_bylines import person_names
-from crawler.extract.zh_dates import parse_zh_datetime
+from crawler.extract.zh_dates import parse_zh_datetime, url_date
 from archive.records import utc_iso
 
 # Page text shorter than this may be a shell or a teaser: a feed body is tried.
@@ -107,8 +107,9 @@ def _page_tree(body: bytes, text: str, feed: FeedHints, challenge: bool | None) 
     raise NoArticle("a WAF challenge page, not an article")
 
 
-def parse_any_date(value: str | None, now: datetime | None = None) -> datetime | None:
-    """A date as pages, feeds and list pages write it, Chinese and relative ones included."""
+def parse_any_date(value: str | None, now: datetime | None = None, reference: date | None = None) -> datetime | None:
+    """A date as pages, feeds and list pages write it, Chinese and relative ones included;
+    a year-less one is read near the ``reference`` day (the article URL's date), when given."""
     if not value:
         return None
     with warnings.catch_warnings():
@@ -118,7 +119,7 @@ def parse_any_date(value: str | None, now: datetime | None = None) -> datetime |
         # An explicit offset (RSS's "... 02:30:00 GMT", ISO's +08:00) is the
         # truth: the Chinese parser would keep the wall time and drop the zone.
         return machine
-    return parse_zh_datetime(value, now=now) or machine
+    return parse_zh_datetime(value, now=now, reference=reference) or machine
 
 
 def extract_article(
@@ -153,13 +154,15 @@ def extract_article(
             element.drop_tree()
     # A site's selectors read the page whole (a byline may sit in a <footer>).
     rule_title = select_first_text(tree, rules.title)
-    rule_published = parse_any_date(select_first_text(tree, rules.published), options.now)
+    # A year-less date (10月25日 14:30) takes its year from the URL's date (/2021/1025/), when there is one.
+    url_day = url_date(url, options.now)
+    rule_published = parse_any_date(select_first_text(tree, rules.published), options.now, url_day)
     rule_authors = _rule_authors(select_texts(tree, rules.author))
     rule_tags = select_texts(tree, rules.tags)
     source_tree = body_tree(tree, rules.body) if rules.body else None
 
     drop_furniture(tree)
-    meta = page_metadata(tree, now=options.now)
+    meta = page_metadata(tree, now=options.now, reference=url_day)
     if source_tree is None:
         source_tree = tree
     document, anchors = _extract_body(source_tree, base_url, options, recall=source_tree is not tree,
@@ -187,7 +190,7 @@ def extract_article(
         # Templates often declare lang="en" over Chinese text: the text wins.
         timezone_hint = language
 
-    feed_date = parse_any_date(feed.published, options.now)
+    feed_date = parse_any_date(feed.published, options.now, url_day)
     if own_page:
         published = rule_published or meta.published or feed_date
         authors = rule_authors or meta.authors

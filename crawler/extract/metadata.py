@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any, NamedTuple
 
 from dateutil import parser as dateutil_parser
@@ -124,16 +124,23 @@ def time_element_published(tree: HtmlElement | Page, now: datetime | None = None
     return None
 
 
-def find_dateline(tree: HtmlElement | Page, now: datetime | None = None) -> DateHit | None:
-    """The date of the first dateline in the header region (see module docstring)."""
+def find_dateline(tree: HtmlElement | Page, now: datetime | None = None, reference: date | None = None) -> DateHit | None:
+    """The date of the first dateline in the header region (see module docstring).
+
+    A year-less one is read near the ``reference`` day (the article URL's date),
+    when given, and yields to a later dateline that names its year.
+    """
     page = as_page(tree)
+    year_less: DateHit | None = None
     for el in page.header_blocks:
         if page.has_hint(el, zp.SUMMARY_HINT_RE):
             continue
-        if d := zd.dateline_date(page.text(el), now):
+        if d := zd.dateline_date(page.text(el), now, reference):
             source = {"zh": "zh-dateline", "en": "dateline"}.get(d.kind, "relative")
-            return DateHit(d.value, source, d.has_time)
-    return None
+            if d.kind != "year-less":
+                return DateHit(d.value, source, d.has_time)
+            year_less = year_less or DateHit(d.value, source, d.has_time)
+    return year_less
 
 
 # --- authors, editors, source ------------------------------------------------------
@@ -246,11 +253,12 @@ def page_title(tree: HtmlElement | Page) -> str | None:
     return titles[0] if titles and titles[0] else None
 
 
-def page_metadata(tree: HtmlElement, *, now: datetime | None = None) -> PageMetadata:
-    """Everything above, in priority order. `now` (the fetch time) enables relative dates."""
+def page_metadata(tree: HtmlElement, *, now: datetime | None = None, reference: date | None = None) -> PageMetadata:
+    """Everything above, in priority order. `now` (the fetch time) enables relative dates;
+    ``reference`` (the date in the article's URL) gives a year-less one its year."""
     page = Page(tree)
     hit = structured_published(page, now)
-    line = find_dateline(page, now)
+    line = find_dateline(page, now, reference)
     # A date-only structured value is refined by a dateline of the same day with a time.
     if hit is None or (line is not None and not hit.has_time and line.has_time
                        and line.value.date() == hit.value.date()):

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import re
 import warnings
-from datetime import datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, NamedTuple
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from dateutil import parser as dateutil_parser
@@ -23,6 +24,8 @@ MIN_YEAR = 1990
 # A year-less 10月27日 more than this far ahead of `now` belongs to last year
 # (an hour of slack, so a slightly slow crawler clock does not cost a year).
 FUTURE_SKEW = timedelta(hours=1)
+# A naive year-less time (Oct 25, 2:30 pm) may yet be read in any zone, up to UTC+14.
+NAIVE_FUTURE_SKEW = FUTURE_SKEW + timedelta(hours=14)
 HAS_TIME_RE = re.compile(r"\d:\d{2}|\d时|T\d{2}")
 FULL_STOP_RE = re.compile(r"[。!?]")  # datelines never end a sentence
 
@@ -65,6 +68,20 @@ ZH_MD_RE = re.compile(
 NUM_MD_RE = re.compile(
     r"(?<![\d/.-])(?P<month>\d{1,2})-(?P<day>\d{1,2})\s+(?P<hour>\d{1,2}):(?P<minute>\d{2})(?![\d:])"
 )
+# Oct 25 / 25 October (, 2:30 pm): month names capitalised and whole ("May",
+# never "may" or "Mayor"), no year after them (that is EN_DATE_RE's).
+_EN_MONTH = (r"(?P<mon>Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?"
+             r"|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?(?![A-Za-z])")
+_EN_CLOCK = r"(?:,?\s+(?:at\s+)?(?P<hour>\d{1,2})[:.](?P<minute>\d{2})(?:\s*(?P<meridiem>[AaPp])\.?[Mm]\.?)?)?"
+_NO_YEAR = r"(?!\d|(?:st|nd|rd|th)?,?\s*(?:19|20)\d{2}(?!\d))(?:st|nd|rd|th)?"
+EN_MD_RE = re.compile(r"(?<![A-Za-z])" + _EN_MONTH + r"\s+(?P<day>\d{1,2})" + _NO_YEAR + _EN_CLOCK)
+EN_DM_RE = re.compile(r"(?<![\dA-Za-z])(?P<day>\d{1,2})(?:st|nd|rd|th)?\s+" + _EN_MONTH
+                      + r"(?!,?\s*(?:19|20)\d{2}(?!\d))" + _EN_CLOCK)
+EN_MONTHS = {name: number for number, name in enumerate(
+    "jan feb mar apr may jun jul aug sep oct nov dec".split(), start=1)}
+# Year-less forms: read in the fetch time's year, or in the year of the date
+# the article's URL carries (see url_date); English ones stay naive.
+YEAR_LESS_PATTERNS = (ZH_MD_RE, NUM_MD_RE, EN_MD_RE, EN_DM_RE)
 JUST_NOW_RE = re.compile(r"刚刚|刚才")
 # 5分钟前, 3小时前, 2天前, 半小时前, 30秒前
 AGO_RE = re.compile(r"(?P<num>\d+|半)\s*(?P<unit>秒|分钟|分|小时|个小时|天|日)\s*(?:以)?前")
@@ -97,6 +114,17 @@ META_WORDS_RE = re.compile(
 )
 
 
+# A date in an article's URL: /2024/1025/, /2024/10/25/, /2024-10/25/,
+# t20241025_123.html. Month and day of a compact form take two digits each.
+URL_DATE_RE = re.compile(
+    r"(?<!\d)(?P<year>(?:19|20)\d{2})"
+    r"(?:[/_-](?P<month>\d{1,2})[/_-](?P<day>\d{1,2})"
+    r"|[/_-]?(?P<cmonth>0[1-9]|1[0-2])(?P<cday>0[1-9]|[12]\d|3[01]))"
+    r"(?!\d)"
+)
+# A URL date later than the fetch day (beyond a timezone's difference) is an id.
+URL_DATE_FUTURE_SLACK = timedelta(days=1)
+
 # --- string parsers ------------------------------------------------------------
 
 
@@ -104,7 +132,7 @@ class DateMatch(NamedTuple):
     value: datetime
     start: int
     end: int
-    kind: str  # "zh" (numeric or 年月日), "en" (month names), "relative"
+    kind: str  # "zh" (numeric or 年月日), "en" (month names), "year-less" (10月25日, Oct 25), "relative"
     has_time: bool
 
 
@@ -125,19 +153,22 @@ def _from_groups(m: re.Match[str], year: int | None = None, tz: Any = None) -> d
     hour, minute = int(g.get("hour") or 0), int(g.get("minute") or 0)
     if g.get("ampm") in ("下午", "晚上") and hour < 12 or g.get("ampm") == "中午" and hour < 11:
         hour += 12
+    if g.get("meridiem"):  # 12:05 am is 00:05, 2:30 pm 14:30
+        hour = hour % 12 + (12 if g["meridiem"] in "Pp" else 0)
+    month = EN_MONTHS[g["mon"][:3].lower()] if g.get("mon") else int(g["month"])
     if g.get("tz"):
         offset = g["tz"].replace(":", "")
         tz = timezone.utc if offset == "Z" else timezone(
             (-1 if offset[0] == "-" else 1) * timedelta(hours=int(offset[1:3]), minutes=int(offset[3:5])))
     try:
-        return datetime(year or int(g["year"]), int(g["month"]), int(g["day"]), hour, minute,
+        return datetime(year or int(g["year"]), month, int(g["day"]), hour, minute,
                         int(g.get("second") or 0), tzinfo=tz)
     except ValueError:  # 2020-02-30, 25:00, 2月29日 in a common year
         return None
 
 
-def _relative(pattern: re.Pattern[str], m: re.Match[str], now: datetime) -> datetime | None:
-    """Resolve a year-less or relative match against `now` (aware, Asia/Shanghai)."""
+def _relative(pattern: re.Pattern[str], m: re.Match[str], now: datetime, reference: date | None = None) -> datetime | None:
+    """Resolve a year-less or relative match against `now` (aware, Asia/Shanghai; English month names naive)."""
     if pattern is JUST_NOW_RE:
         return now.replace(microsecond=0)
     if pattern is AGO_RE:
@@ -150,10 +181,46 @@ def _relative(pattern: re.Pattern[str], m: re.Match[str], now: datetime) -> date
             return datetime.combine(day, clock, SHANGHAI)
         except ValueError:
             return None
-    value = _from_groups(m, year=now.year, tz=SHANGHAI)
-    if value is None or value > now + FUTURE_SKEW:  # 12月31日 read on 1月1日 is last year's
-        value = _from_groups(m, year=now.year - 1, tz=SHANGHAI)
+    return _year_less(m, now, reference, tz=None if pattern in (EN_MD_RE, EN_DM_RE) else SHANGHAI)
+
+
+def _year_less(m: re.Match[str], now: datetime, reference: date | None, tz: Any) -> datetime | None:
+    """A month and day in the year that puts them nearest the ``reference`` day (the
+    article URL's date), unless that is in the future; else in `now`'s year or the one before."""
+
+    def future(value: datetime) -> bool:
+        if value.tzinfo is None:
+            return value.replace(tzinfo=now.tzinfo) > now + NAIVE_FUTURE_SKEW
+        return value > now + FUTURE_SKEW
+
+    if reference is not None:
+        candidates = [v for year in (reference.year - 1, reference.year, reference.year + 1)
+                      if (v := _from_groups(m, year=year, tz=tz)) is not None]
+        nearest = min(candidates, key=lambda v: abs(v.date() - reference), default=None)
+        if nearest is not None and not future(nearest):
+            return nearest
+    value = _from_groups(m, year=now.year, tz=tz)
+    if value is None or future(value):  # 12月31日 read on 1月1日 is last year's
+        value = _from_groups(m, year=now.year - 1, tz=tz)
     return value
+
+
+def url_date(url: str, now: datetime | None = None) -> date | None:
+    """The date an article's URL carries in its path (/2024/1025/, t20241025_1.html), if any.
+
+    Only a real, plausible day no later than the fetch day: eight digits
+    that make no such day are an id.
+    """
+    for m in URL_DATE_RE.finditer(urlsplit(url).path):
+        month, day = (m["month"], m["day"]) if m["month"] else (m["cmonth"], m["cday"])
+        try:
+            found = date(int(m["year"]), int(month), int(day))
+        except ValueError:
+            continue
+        latest = (shanghai_now(now) or datetime.now(SHANGHAI)) + URL_DATE_FUTURE_SLACK
+        if MIN_YEAR <= found.year and found <= latest.date():
+            return found
+    return None
 
 
 def dateutil_complete(value: str) -> datetime | None:
@@ -168,8 +235,12 @@ def dateutil_complete(value: str) -> datetime | None:
     return a if a.date() == b.date() else None
 
 
-def scan_dates(text: str, now: datetime | None = None) -> list[DateMatch]:
-    """Every date in normalised `text`, in text order; relative ones only with `now`."""
+def scan_dates(text: str, now: datetime | None = None, reference: date | None = None) -> list[DateMatch]:
+    """Every date in normalised `text`, in text order; relative ones only with `now`.
+
+    Year-less ones (10月25日 14:30, Oct 25) are read near the ``reference``
+    day when one is given (the date in the article's URL), else near `now`.
+    """
     now = shanghai_now(now)
     found: list[DateMatch] = []
 
@@ -185,25 +256,27 @@ def scan_dates(text: str, now: datetime | None = None) -> list[DateMatch]:
         value = dateutil_complete(m.group(0))
         add(m, value if plausible(value, now) else None, "en", bool(HAS_TIME_RE.search(m.group(0))))
     if now is not None:
-        for pattern in (ZH_MD_RE, NUM_MD_RE, DAY_WORD_RE, AGO_RE, JUST_NOW_RE, DAY_WORD_ONLY_RE):
+        for pattern in (*YEAR_LESS_PATTERNS, DAY_WORD_RE, AGO_RE, JUST_NOW_RE, DAY_WORD_ONLY_RE):
             for m in pattern.finditer(text):
-                has_time = pattern is not DAY_WORD_ONLY_RE and (pattern is not ZH_MD_RE or m["hour"] is not None)
-                add(m, _relative(pattern, m, now), "relative", has_time)
+                has_time = pattern is not DAY_WORD_ONLY_RE and (pattern not in YEAR_LESS_PATTERNS or m["hour"] is not None)
+                kind = "year-less" if pattern in YEAR_LESS_PATTERNS else "relative"
+                add(m, _relative(pattern, m, now, reference), kind, has_time)
     return sorted(found, key=lambda d: d.start)
 
 
-def parse_zh_datetime(text: str, now: datetime | None = None) -> datetime | None:
+def parse_zh_datetime(text: str, now: datetime | None = None, reference: date | None = None) -> datetime | None:
     """First date in `text`: 2020年4月8日10:23, 2020-04-08, 2020/4/8, 2020.04.08, …
 
     Absolute dates come back naive (aware only with an explicit offset).
     Relative and year-less forms (刚刚, 5分钟前, 昨天 22:10, 10月27日 08:05) need
     `now` and come back aware in Asia/Shanghai; without `now` they are ignored.
+    A year-less date is read near the ``reference`` day, when given (see scan_dates).
     """
-    matches = scan_dates(normalize_text(text), now)
+    matches = scan_dates(normalize_text(text), now, reference)
     return matches[0].value if matches else None
 
 
-def dateline_date(text: str, now: datetime | None = None) -> DateMatch | None:
+def dateline_date(text: str, now: datetime | None = None, reference: date | None = None) -> DateMatch | None:
     """The publish date of a short header line, or None when the line is prose.
 
     A date counts when a publishing label precedes it (发布时间：), or when the
@@ -213,7 +286,7 @@ def dateline_date(text: str, now: datetime | None = None) -> DateMatch | None:
     text = normalize_text(text)
     if not text or len(text) > DATELINE_MAX_CHARS or FULL_STOP_RE.search(text):
         return None
-    for d in scan_dates(text, now):
+    for d in scan_dates(text, now, reference):
         before = text[max(0, d.start - 12): d.start]
         if OTHER_DATE_LABEL_RE.search(before):
             continue
