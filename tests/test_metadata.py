@@ -564,6 +564,65 @@ def test_lead_credit_in_the_first_paragraph() -> None:
     assert find_bylines(tree) == (["张三", "李四"], ["王五"], None)
 
 
+# --- a bare credit closing a Chinese article: （肖玥 王思洋） ------------------------------------
+
+def seed_story(data_file: str, credit: str, *, after: str = "") -> lxml.html.HtmlElement:
+    """A story of seed 004 (a police newspaper's page) on a portal page, its credit closing the body."""
+    from tests.fixture_site.model import load_blocks
+
+    paragraphs = "".join(f"<p>{b.text}</p>" for b in load_blocks(data_file) if b.kind == "p")
+    return portal(f'<h1>林城双警伉俪 同守抗“疫”一线</h1><div class="content">{paragraphs}'
+                  f'<p style="text-align: right;">{credit}</p>{after}</div>')
+
+
+@pytest.mark.parametrize(("data_file", "credit", "authors"), [
+    ("zh_shuangjing.txt", "（刘琪 董利苹）", ["刘琪", "董利苹"]),  # seed 004's, full-width as printed
+    ("zh_baotou.txt", "(肖玥 王思洋)", ["肖玥", "王思洋"]),
+    ("zh_baotou.txt", "（记者 张三）", ["张三"]),
+    ("zh_baotou.txt", "（记者 张三 李四）", ["张三", "李四"]),
+    ("zh_baotou.txt", "（通讯员 欧阳明远、王五）", ["欧阳明远", "王五"]),
+])
+def test_a_bare_credit_closing_the_article_names_its_authors(data_file: str, credit: str, authors: list[str]) -> None:
+    assert page_metadata(seed_story(data_file, credit)).authors == authors
+    # Editor and source lines after it, and a share call, leave it the last word.
+    after = "<p>（责任编辑：赵敏）</p><p>来源：呼伦贝尔日报</p><p>分享让更多人看到</p>"
+    meta = page_metadata(seed_story(data_file, credit, after=after))
+    assert (meta.authors, meta.editors) == (authors, ["赵敏"])
+
+
+def test_a_closing_editor_credit_names_no_author() -> None:
+    meta = page_metadata(seed_story("zh_shuangjing.txt", "（编辑 李四）"))
+    assert (meta.authors, meta.editors) == ([], ["李四"])
+
+
+@pytest.mark.parametrize("credit", [
+    "（自治区公安厅党建工作处供稿）",  # seeds 001 and 003: an office, no person
+    "（未完待续）", "（待续）", "（全文完）", "（本报综合）", "（资料图）", "（新华社）", "（人民网）",
+    "（物业）的事，大家商量着办。",  # parenthesised words in a sentence
+    "（张三 李四 王五 赵六 钱七）",  # more names than a credit lists
+    "（张三丰收了）",  # prose, not a name
+    "(Reuters)",
+])
+def test_closing_parentheses_that_are_no_credit(credit: str) -> None:
+    assert page_metadata(seed_story("zh_shuangjing.txt", credit)).authors == []
+
+
+def test_a_bare_credit_inside_the_text_is_not_taken() -> None:
+    # Seed 004 prints several stories on one page: the first one's credit
+    # stands between stories, and only the text's end is read.
+    more = "".join(f"<p>{p}</p>" for p in ("林城双警伉俪的故事还在继续，他们在各自岗位上坚守，守护着一方平安。", "民警们表示，将继续坚守岗位。"))
+    assert page_metadata(seed_story("zh_baotou.txt", "（肖玥 王思洋）", after=more)).authors == []
+
+
+def test_extracted_seed_story_has_its_closing_credit_as_authors() -> None:
+    from crawler.extract.core import extract_article
+
+    page = lxml.html.tostring(seed_story("zh_shuangjing.txt", "（刘琪 董利苹）"), encoding="utf-8")
+    article = extract_article(page, "http://www.example.cn/news/2020/02/linchen-shuangjing.html")
+    assert article.authors == ["刘琪", "董利苹"]
+    assert article.text.endswith("(刘琪 董利苹)") or article.text.endswith("（刘琪 董利苹）"), "the credit stays in the text"
+
+
 def test_editor_line_is_not_an_author_even_in_meta() -> None:
     tree = portal(f'<h1>郑州推进老旧小区改造</h1><div class="content">{BODY}<p>责任编辑：王五</p></div>',
                   head='<meta name="author" content="王五">')

@@ -27,12 +27,14 @@ from lxml.html import HtmlElement
 from crawler.extract import zh_bylines as zb
 from crawler.extract import zh_dates as zd
 from crawler.extract import zh_patterns as zp
+from crawler.extract.boilerplate import is_boilerplate_line
 from crawler.extract.page import TEXT_BLOCK_TAGS, Page, as_page, jsonld_types
 from crawler.extract.zh_bylines import parse_byline
 from crawler.extract.zh_dates import parse_zh_datetime  # noqa: F401  (public API)
 from crawler.extract.zh_patterns import normalize_text
 
 BYLINE_MAX_CHARS = 80  # first/last body paragraphs that may be a byline
+CLOSING_CREDIT_LINES = 4  # a closing credit, then at most three editor, source or share lines
 EPOCH_RE = re.compile(r"^\d{10}(?:\d{3})?$")
 ISO_DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}|^\d{8}(?:T|$)")  # isoparse also takes "2020" alone
 # Elements that may carry a publish time of their own (itemprop, <time pubdate>).
@@ -151,14 +153,17 @@ def find_bylines(tree: HtmlElement | Page) -> tuple[list[str], list[str], str | 
 
     Looked at: short blocks of the header region, the lead credit of an opening
     paragraph (本报讯（记者 张三）), the first two and last three short body
-    paragraphs, the blocks right after the body, and editor-marked blocks.
+    paragraphs, the blocks right after the body, editor-marked blocks, and a
+    bare credit closing the body (（肖玥 王思洋）).
     """
     page = as_page(tree)
     texts = [page.text(el) for el in page.header_blocks]  # already <= DATELINE_MAX_CHARS
     header_count = len(texts)
     body = page.body
+    closing: tuple[list[str], list[str]] = ([], [])
     if body is not None:
         paragraphs = [c for c in body if isinstance(c.tag, str) and c.tag in TEXT_BLOCK_TAGS and page.text(c)]
+        closing = _closing_credit(page, paragraphs)
         leads = [zb.LEAD_CREDIT_RE.match(page.text(p)) for p in paragraphs[:3]]  # after a photo caption
         texts += [lead["inner"] for lead in leads if lead][:1]
         after = list(body.itersiblings())[:4]
@@ -178,7 +183,26 @@ def find_bylines(tree: HtmlElement | Page) -> tuple[list[str], list[str], str | 
         authors += found_authors
         editors += found_editors
         sources += [source] if source else []
+    authors += closing[0]
+    editors += closing[1]
     return _unique(authors), _unique(editors), sources[0] if sources else None
+
+
+def _closing_credit(page: Page, paragraphs: list[HtmlElement]) -> tuple[list[str], list[str]]:
+    """(authors, editors) of a bare credit that is the body's last paragraph (see zh_bylines.trailing_credit).
+
+    Editor and source lines after it ((责编：…), 来源：…) and calls to action
+    (分享让更多人看到) do not stop it being the last: it closes the article's text.
+    """
+    for paragraph in reversed(paragraphs[-CLOSING_CREDIT_LINES:]):
+        text = page.text(paragraph)
+        credit = zb.trailing_credit(text)
+        if credit != ([], []):
+            return credit
+        authors, editors, source = parse_byline(text)
+        if authors or not (editors or source or is_boilerplate_line(text)):
+            break  # the article's own last paragraph (or a labelled byline, read above)
+    return [], []
 
 
 def _jsonld_authors(page: Page) -> list[tuple[str, bool]]:

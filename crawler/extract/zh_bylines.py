@@ -64,6 +64,15 @@ NAME_STOPWORDS = frozenset(
 )
 # 本报讯（记者 张三 通讯员 李四）1月29日，… / 新华社北京4月8日电(记者张三)
 LEAD_CREDIT_RE = re.compile(r"^\s*\S{0,24}?[讯电]\s*\((?P<inner>[^()]{2,60})\)")
+# A bare credit closing a Chinese article, a paragraph of its own: (肖玥 王思洋),
+# (记者 张三), (编辑 李四). Only this whole shape: parenthesised, one optional
+# label first, at most four names of 2-4 Han characters each.
+TRAILING_CREDIT_RE = re.compile(
+    rf"^\(\s*(?:(?P<label>记者|通讯员|编辑)\s*)?(?P<names>[{HAN}]{{2,4}}(?:[\s、]+[{HAN}]{{2,4}}){{0,3}})\s*\)$"
+)
+CREDIT_NAME_SPLIT_RE = re.compile(r"[\s、]+")
+# What such a paragraph holds that names no one: (未完待续), (本报综合), (资料图), (供稿).
+NOT_CREDIT_NAME_RE = re.compile(r"完|待续|本报|综合|供稿|资料|图片|视频|来源|编译|整理|报道|转载|摄|讯")
 # English bylines: "By Jane Doe and John Roe", "Edited by ...".
 EN_BY_RE = re.compile(r"^\s*By\s+(?P<names>.+)$", re.IGNORECASE)
 EN_EDITED_BY_RE = re.compile(r"\b(?:Edited|Editing)\s+by\s+(?P<names>[^;()]+)", re.IGNORECASE)
@@ -169,3 +178,18 @@ def person_names(value: str) -> list[str]:
         names += part.split() if re.fullmatch(rf"[{HAN}]+(?: [{HAN}]+)+", part) else [part]
     # Digits mean a CMS user id (<meta name="author" content="104363">), not a name.
     return [n for n in names if 1 < len(n) <= 60 and n.lower() not in NAME_STOPWORDS and not re.search(r"\d", n)]
+
+
+def trailing_credit(text: str) -> tuple[list[str], list[str]]:
+    """(authors, editors) of a bare credit paragraph such as ``(肖玥 王思洋)``, else two empty lists.
+
+    For the paragraph that closes an article only (the caller's to find):
+    elsewhere, parenthesised words are prose. 编辑 names editors, who are no authors.
+    """
+    m = TRAILING_CREDIT_RE.match(normalize_text(text))
+    if not m:
+        return [], []
+    names = CREDIT_NAME_SPLIT_RE.split(m["names"])
+    if not all(is_person_name(name) and not NOT_CREDIT_NAME_RE.search(name) for name in names):
+        return [], []
+    return ([], names) if m["label"] == "编辑" else (names, [])
