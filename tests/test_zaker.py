@@ -384,6 +384,26 @@ def test_links_of_a_feed_body_standing_in_for_a_challenge_are_unwrapped():
     assert "原文链接" in extracted.text
     assert "link.php" not in extracted.html and TARGET.replace("&", "&amp;").replace(">", "&gt;") in extracted.html
 
+@pytest.mark.parametrize("page", [
+    challenge_page(PARKING.path),  # the page is a WAF challenge
+    '<html><body><div id="app">加载中…</div><script src="/app.js"></script></body></html>',  # an app shell
+], ids=["challenge", "shell"])
+def test_a_feed_body_keeps_zakers_inline_links_inside_their_paragraph(page):
+    # RSSHub relays ZAKER's markup: the paragraph after an image box is a bare
+    # text node, here with the outbound link in it (据<a>…</a>消息…).
+    body = article_body(PARKING, BASE, furniture=False)
+    anchor, target = PARKING.link
+    assert f">{anchor}</a>" in body and "<p>据<a" not in body, "the fixture still has the shape tested"
+    feed = FeedHints(title=PARKING.title, body_html=body)
+    extracted = extract_article(page.encode(), PARKING.url(BASE), feed=feed, options=ExtractOptions(now=now_utc()))
+    assert extracted.text.split("\n\n") == list(PARKING.paragraphs)
+    paragraphs = lxml.html.fragment_fromstring(extracted.html, create_parent="div").findall("p")
+    linked = [p for p in paragraphs if p.find("a") is not None]
+    assert len(linked) == 1 and " ".join(linked[0].text_content().split()) == next(
+        p for p in PARKING.paragraphs if anchor in p)
+    assert linked[0].find("a").get("href") == target
+
+
 # --- relative times as ZAKER shows them -------------------------------------------------------
 
 NOW = datetime(2021, 10, 27, 12, 0, tzinfo=SH)

@@ -46,8 +46,12 @@ def parse_html(text: str) -> lxml.html.HtmlElement:
 
 
 def feed_tree(feed: FeedHints) -> lxml.html.HtmlElement:
+    """A feed's article body, as a document of its own."""
     tree = parse_html(f"<html><body><article>{feed.body_html}</article></body></html>")
     unwrap_links(tree)  # ZAKER's feeds wrap their links as its pages do
+    # ...and leave the paragraph after an image box bare as its pages do (RSSHub
+    # relays the page's markup): an inline link split it in two (_wrap_loose_text).
+    _wrap_loose_text(tree)
     return tree
 
 
