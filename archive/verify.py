@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
-from archive.keys import ARTICLES_PREFIX, IMAGES_PREFIX, SHA256_RE, BadKey, article_key, check_key
+from archive.keys import ARTICLES_PREFIX, IMAGES_PREFIX, RUNS_PREFIX, SHA256_RE, BadKey, article_key, check_key
 from archive.records import ArticleRecord, article_id, content_sha256, load_record
 from archive.catalog import CATALOG_PREFIX, load_catalog
 from archive.store import ArchiveStore, KeyNotFound, StoreError
@@ -64,7 +64,9 @@ def _schema_error(exc: Exception) -> str:
 
 def verify_archive(store: ArchiveStore) -> VerifyReport:
     """Every record parses and matches the schema; every image and capture it names exists intact."""
-    report = VerifyReport(empty=next(iter(store.list("")), None) is None)
+    # Empty (a mistyped path or bucket) by the archive's own folders: a volume's
+    # lost+found, unreadable, failed a listing of everything (and listed every image).
+    report = VerifyReport(empty=not any(next(iter(store.list(prefix)), None) for prefix in (ARTICLES_PREFIX, RUNS_PREFIX)))
     checked_images: dict[str, str | None] = {}  # key -> problem (None: fine), each image hashed once
     checked_captures: dict[tuple[str, int, int], str | None] = {}
     record_keys: set[str] = set()

@@ -145,3 +145,20 @@ def test_verify_does_not_skip_a_folder_it_cannot_read(tmp_path):
         folder.chmod(0o755)
     assert "archive OK" not in result.stdout
     assert_one_error_line(result, str(folder))
+
+
+def test_verify_passes_over_an_unreadable_folder_the_archive_does_not_use(tmp_path):
+    # An archive on a volume of its own holds lost+found, readable by root only:
+    # verify's emptiness check listed everything and failed on it.
+    store = small_archive(tmp_path / "archive", [made_record(1, ARCHIVED_TEXT)])
+    lost = tmp_path / "archive" / "lost+found"
+    lost.mkdir()
+    (lost / "#1234").write_bytes(b"?")
+    prefix = without_root_privilege()
+    lost.chmod(0)
+    try:
+        result = run_cli("verify", "--archive", store.url, prefix=prefix, timeout=30)
+    finally:
+        lost.chmod(0o755)
+    assert result.returncode == 0, (result.stdout, result.stderr)
+    assert "archive OK" in result.stdout
