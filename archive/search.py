@@ -30,7 +30,7 @@ SNIPPET_TOKENS = 48  # trigram tokens: about this many characters around the mat
 # PRAGMA user_version of the index file. Raised whenever what is indexed
 # changes: an index of another version is dropped and filled again (it is
 # a cache of the archive), since unchanged records are never read again.
-INDEX_VERSION = 3
+INDEX_VERSION = 4
 # Han, kana, bopomofo, CJK punctuation (not the ideographic space itself)
 # and full-width forms. Hangul is left out: Korean separates words by spaces.
 CJK_CHARS = ("\u2e80-\u2fdf\u3001-\u303f\u3040-\u30ff\u3100-\u312f\u3190-\u31ff\u3400-\u4dbf\u4e00-\u9fff"
@@ -62,7 +62,10 @@ def searchable(text: str) -> str:
     A NUL ends FTS5's reading of a query ("unterminated string": serve's
     /search?q=a%00b was a 500).
     """
-    return " ".join(SPACE_BESIDE_CJK_RE.sub("", without_controls(text)).split())
+    # Whitespace first, while \r, \x0c or U+0085 still separate words (dropped
+    # as control characters, "port\rcongestion" became one word).
+    spaced = without_controls(" ".join(text.split()))
+    return " ".join(SPACE_BESIDE_CJK_RE.sub("", spaced).split())
 
 
 def default_index_path(archive_url: str) -> Path:

@@ -10,7 +10,7 @@ import sqlite3
 
 import pytest
 
-from archive.search import SearchIndex
+from archive.search import SearchIndex, searchable
 from archive.web import create_app
 from tests.archive_helpers import made_record, small_archive
 from tests.conftest import run_cli
@@ -57,6 +57,15 @@ def test_whitespace_differences_do_not_matter(archive, tmp_path, query, text):
 def test_whitespace_between_latin_words_still_separates_them(archive, tmp_path):
     store, _ = archive
     assert hit_ids(store, tmp_path / "index.sqlite", "portcongestion") == set()
+
+
+@pytest.mark.parametrize("separator", ["\r", "\x0b", "\x0c", "\x1c", "\x1f", "\x85", "\u2028", "\u3000"])
+def test_every_kind_of_whitespace_separates_latin_words(separator):
+    # Dropped as control characters before the whitespace was read, "\r" and
+    # its kind joined the words around them.
+    assert searchable(f"port{separator}congestion") == "port congestion"
+    assert searchable(f"10{separator}月{separator}25{separator}日") == "10月25日"
+    assert searchable("a\x00b") == "ab", "a NUL separates nothing: it is dropped"
 
 
 def test_an_index_made_before_whitespace_was_normalised_is_filled_again(archive, tmp_path):
