@@ -602,6 +602,13 @@ def test_a_closing_editor_credit_names_no_author() -> None:
     "（张三 李四 王五 赵六 钱七）",  # more names than a credit lists
     "（张三丰收了）",  # prose, not a name
     "(Reuters)",
+    # Photo credits, places, offices, columns and captions: one word, or words under no common surname.
+    "（视觉中国）", "（新华社发）", "（截图）", "（网络图）", "（图为现场）",
+    "（包头）", "（北京）", "（上海）", "（内蒙古）", "（石家庄）", "（张家口）", "（呼和浩特）", "（乌兰察布）",
+    "（通辽）", "（赤峰）", "（鄂尔多斯）", "（高新区）", "（杨浦区）", "（王府井）", "（武汉）", "（黄冈）", "（杜尚别）",
+    "（政治部）", "（公安厅）", "（宣传处）", "（党委）", "（央视）",
+    "（专题）", "（战疫）", "（抗疫一线）", "（马上评）", "（史海钩沉）", "（金台点睛）", "（评论员）",
+    "（民警 张三）", "（王五 制图）",  # a role, a task: any word that is no name rejects the credit
 ])
 def test_closing_parentheses_that_are_no_credit(credit: str) -> None:
     assert page_metadata(seed_story("zh_shuangjing.txt", credit)).authors == []
