@@ -103,6 +103,20 @@ def test_a_caption_a_site_rule_names_goes_with_the_image_before_it(middle):
     assert figures(generic.html) == [] and "核酸检测点" in generic.text
 
 
+def test_a_rule_caption_selector_that_also_matches_image_paragraphs_takes_no_image_for_a_caption():
+    # Sites centre images and captions alike: p[style*="center"] matches both.
+    centred = 'style="text-align: center;"'
+    middle = (f'<p {centred}><img src="/img/a.jpg"></p><p {centred}><img src="/img/b.jpg"></p>'
+              f'<p {centred}>{CAPTION}</p>')
+    rules = SiteRules(caption='p[style*="center"]')
+    article = extract_article(page(middle), URL, options=ExtractOptions(rules=rules))
+    first, second = "https://news.example/img/a.jpg", "https://news.example/img/b.jpg"
+    assert article.image_urls == [first, second], "no image is dropped"
+    assert article.image_captions == {second: " ".join(CAPTION.split())}, "the caption goes to the image right before it"
+    assert figures(article.html) == [([second], " ".join(CAPTION.split()))]
+    assert article.text.split("\n\n") == list(PARAGRAPHS)
+
+
 @pytest.mark.parametrize("middle", [
     '<p class="pictext">{caption}</p>',  # no image at all
     '<p><img src="/img/a.jpg"></p><p>{text}</p><p class="pictext">{caption}</p>',  # a paragraph between

@@ -54,12 +54,17 @@ def gather_rule_captions(tree: HtmlElement, selector: str | None) -> None:
     class="img_box"><div><img></div><span class="desc">…</span></div>``):
     its previous sibling, blank ones skipped, is the image or holds it, and
     no text stands between them. A match with no such image is left alone,
-    as article text. The figure then stands where the image stood; like
+    as article text; a match that holds an image is never a caption. The figure then stands where the image stood; like
     any figure, trafilatura deletes it, and the caption leaves the text.
     """
     if not selector:
         return
     for caption in select_first(tree, selector):
+        if next(caption.iter("img"), None) is not None or not caption_text(caption):
+            # A loose selector (p[style*="center"]) also matches the image's own
+            # paragraph: taking that for a caption dropped its image. A blank
+            # match captions nothing.
+            continue
         img = _captioned_image(caption)
         if img is None or img.getparent() is None or caption.getparent() is None:
             continue
