@@ -14,6 +14,7 @@ import pytest
 
 from archive.records import dump_record, load_record
 from crawler.configfile import parse_config
+from crawler.extract.article import FeedHints
 from crawler.extract.core import ExtractOptions, extract_article
 from crawler.extract.record import article_record
 from crawler.extract.rules import SiteRules
@@ -93,14 +94,27 @@ def test_a_figure_of_several_images_has_its_caption_once_under_the_last():
     '<div class="img_box"><div class="pic"><img src="/img/a.jpg"></div><span class="pictext">{caption}</span></div>',
     '<p><img src="/img/a.jpg"></p><p></p><br><p class="pictext">{caption}</p>',  # blanks between
 ], ids=["paragraph-after", "inside-the-image-box", "blanks-between"])
-def test_a_caption_a_site_rule_names_goes_with_the_image_before_it(middle):
-    rules = SiteRules(caption="p.pictext, span.pictext")
+@pytest.mark.parametrize("body", [None, "article"], ids=["page", "body-selector"])
+def test_a_caption_a_site_rule_names_goes_with_the_image_before_it(middle, body):
+    # With a body selector, loose text of the body is put into paragraphs: the
+    # image box's caption <span> must be joined to its image before that.
+    rules = SiteRules(caption="p.pictext, span.pictext", body=body)
     article = extract_article(page(middle.format(caption=CAPTION)), URL, options=ExtractOptions(rules=rules))
     assert figures(article.html) == [(["https://news.example/img/a.jpg"], " ".join(CAPTION.split()))]
     assert article.text.split("\n\n") == list(PARAGRAPHS)
     # Generic extraction, without the rule, reads it as text.
-    generic = extract_article(page(middle.format(caption=CAPTION)), URL)
+    generic = extract_article(page(middle.format(caption=CAPTION)), URL, options=ExtractOptions(rules=SiteRules(body=body)))
     assert figures(generic.html) == [] and "核酸检测点" in generic.text
+
+
+def test_a_rule_caption_in_a_feed_body_standing_in_for_the_page():
+    # The feed's body (read when the page is a WAF challenge) has its loose text put into paragraphs too.
+    box = f'<div class="img_box"><div class="pic"><img src="https://news.example/img/a.jpg"></div><span class="pictext">{CAPTION}</span></div>'
+    feed = FeedHints(title="全员核酸检测结果公布", body_html=f"<p>{PARAGRAPHS[0]}</p>{box}<p>{PARAGRAPHS[1]}</p><p>{PARAGRAPHS[2]}</p>")
+    article = extract_article(b"<html><body>challenge</body></html>", URL, feed=feed, challenge=True,
+                              options=ExtractOptions(rules=SiteRules(caption="span.pictext")))
+    assert figures(article.html) == [(["https://news.example/img/a.jpg"], " ".join(CAPTION.split()))]
+    assert article.text.split("\n\n") == list(PARAGRAPHS)
 
 
 def test_a_rule_caption_selector_that_also_matches_image_paragraphs_takes_no_image_for_a_caption():

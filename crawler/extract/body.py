@@ -20,9 +20,9 @@ from trafilatura.xml import xmltotxt
 
 from crawler.extract.article import FeedHints, NoArticle
 from crawler.extract.boilerplate import is_boilerplate_line
-from crawler.extract.captions import CAPTION_TAG, FIGURE_TAG, html_captions
+from crawler.extract.captions import CAPTION_TAG, FIGURE_TAG, gather_rule_captions, html_captions
 from crawler.extract.decode import drop_control_references
-from crawler.extract.images import ImageAnchor, squash
+from crawler.extract.images import ImageAnchor, resolve_lazy_images, squash
 from crawler.extract.rules import XML_DECLARATION_RE, select_first, unwrap_links
 from crawler.extract.sanitize import safe_html
 
@@ -45,25 +45,43 @@ def parse_html(text: str) -> lxml.html.HtmlElement:
     return tree
 
 
-def feed_tree(feed: FeedHints) -> lxml.html.HtmlElement:
-    """A feed's article body, as a document of its own."""
+def feed_tree(feed: FeedHints, *, caption_selector: str | None = None, base_url: str = "") -> lxml.html.HtmlElement:
+    """A feed's article body, as a document of its own (a rule's captions gathered: see _gather_captions)."""
     tree = parse_html(f"<html><body><article>{feed.body_html}</article></body></html>")
     unwrap_links(tree)  # ZAKER's feeds wrap their links as its pages do
+    _gather_captions(tree, caption_selector, base_url)
     # ...and leave the paragraph after an image box bare as its pages do (RSSHub
     # relays the page's markup): an inline link split it in two (_wrap_loose_text).
     _wrap_loose_text(tree)
     return tree
 
 
-def body_tree(tree: lxml.html.HtmlElement, selector: str) -> lxml.html.HtmlElement | None:
-    """Only the element a site rule names as the body, as a document of its own."""
+def body_tree(tree: lxml.html.HtmlElement, selector: str, *, caption_selector: str | None = None,
+              base_url: str = "") -> lxml.html.HtmlElement | None:
+    """Only the element a site rule names as the body, as a document of its own
+    (a rule's captions gathered: see _gather_captions)."""
     found = select_first(tree, selector)
     if not found:
         return None
     body = copy.deepcopy(found[0])
+    _gather_captions(body, caption_selector, base_url)
     _wrap_loose_text(body)
     inner = etree.tostring(body, encoding="unicode", method="html", with_tail=False)
     return parse_html(f"<html><body><article>{inner}</article></body></html>")
+
+
+def _gather_captions(body: etree._Element, caption_selector: str | None, base_url: str) -> None:
+    """A rule's captions joined to their images before loose text is put into paragraphs.
+
+    An image box's caption is an inline element beside the image's block
+    (``<div class="img_box"><div><img></div><span class="pictext">…</span></div>``):
+    _wrap_loose_text puts it into a paragraph of its own, where no image stands
+    right before it. The images are resolved first, as for any caption (see
+    crawler.extract.core._extract_body): a placeholder or a pixel captions nothing.
+    """
+    if caption_selector:
+        resolve_lazy_images(body, base_url)
+        gather_rule_captions(body, caption_selector)
 
 
 def _is_block(element: etree._Element) -> bool:

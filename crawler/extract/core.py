@@ -91,7 +91,8 @@ def _extract_body(tree: lxml.html.HtmlElement, base_url: str, options: ExtractOp
     return document, anchors
 
 
-def _page_tree(body: bytes, text: str, feed: FeedHints, challenge: bool | None) -> tuple[lxml.html.HtmlElement, bool]:
+def _page_tree(body: bytes, text: str, url: str, feed: FeedHints, challenge: bool | None,
+               caption_selector: str | None) -> tuple[lxml.html.HtmlElement, bool]:
     """The tree to read the article from, and whether it is the page's own.
 
     A WAF challenge is never read as an article: the feed's body stands in
@@ -103,7 +104,7 @@ def _page_tree(body: bytes, text: str, feed: FeedHints, challenge: bool | None) 
     if not challenge:
         return tree, True
     if feed.body_html:
-        return feed_tree(feed), False
+        return feed_tree(feed, caption_selector=caption_selector, base_url=url), False
     raise NoArticle("a WAF challenge page, not an article")
 
 
@@ -140,8 +141,11 @@ def extract_article(
     options = options or ExtractOptions()
     feed = feed or FeedHints()
     rules = options.rules or rules_for_url(url) or SiteRules()
+    # A rule's captions are gathered where loose text is put into paragraphs
+    # (a rule's body, a feed's), before that; on the page itself, in _extract_body.
+    caption_selector = rules.caption if options.include_images else None
     text, _encoding = decode_html(body, content_type)
-    tree, own_page = _page_tree(body, text, feed, challenge)
+    tree, own_page = _page_tree(body, text, url, feed, challenge, caption_selector)
     base_url = document_base_url(tree, url) if own_page else url
 
     language_tag = page_language(tree, fallback=feed.language)
@@ -159,7 +163,7 @@ def extract_article(
     rule_published = parse_any_date(select_first_text(tree, rules.published), options.now, url_day)
     rule_authors = _rule_authors(select_texts(tree, rules.author))
     rule_tags = select_texts(tree, rules.tags)
-    source_tree = body_tree(tree, rules.body) if rules.body else None
+    source_tree = body_tree(tree, rules.body, caption_selector=caption_selector, base_url=base_url) if rules.body else None
 
     drop_furniture(tree)
     meta = page_metadata(tree, now=options.now, reference=url_day)
@@ -171,8 +175,9 @@ def extract_article(
     if len(article_text) < SHORT_PAGE_CHARS and feed.body_html and own_page:
         # The page yields next to nothing (a script shell's "loading…", a
         # paywall teaser): the feed's body wins when it holds more.
-        feed_document, feed_anchors = _extract_body(feed_tree(feed), url, options, recall=True,
-                                                    caption_selector=rules.caption)
+        feed_source = feed_tree(feed, caption_selector=caption_selector, base_url=url)
+        feed_document, feed_anchors = _extract_body(feed_source, url, options, recall=True,
+                                                    caption_selector=caption_selector)
         feed_text = body_text(feed_document.body) if feed_document is not None else ""
         if len(feed_text) > len(article_text):
             document, anchors, article_text, own_page = feed_document, feed_anchors, feed_text, False
