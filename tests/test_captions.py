@@ -107,6 +107,20 @@ def test_a_caption_a_site_rule_names_goes_with_the_image_before_it(middle, body)
     assert figures(generic.html) == [] and "核酸检测点" in generic.text
 
 
+@pytest.mark.parametrize("body", [None, "article"], ids=["page", "body-selector"])
+def test_a_short_article_with_a_rule_caption_keeps_its_paragraphs_and_its_image_in_place(body):
+    # Under 500 characters trafilatura's rescue reads the page whole; a caption
+    # left in the page made that rescue longer than the extraction, and it won:
+    # one paragraph, the caption in it, the image last.
+    middle = f'<p style="text-align:center"><img src="/img/a.jpg"></p><p class="pictext">{CAPTION}</p>'
+    short = (f"<html><body><article><h1>全员核酸检测结果公布</h1><p>{PARAGRAPHS[0]}</p>{middle}"
+             f"<p>{PARAGRAPHS[1][:50]}</p></article></body></html>").encode()
+    article = extract_article(short, URL, options=ExtractOptions(rules=SiteRules(caption="p.pictext", body=body)))
+    assert article.text.split("\n\n") == [PARAGRAPHS[0], PARAGRAPHS[1][:50]]
+    assert blocks(article.html) == ["p", "figure", "p"], "the image stands where it stood"
+    assert figures(article.html) == [(["https://news.example/img/a.jpg"], " ".join(CAPTION.split()))]
+
+
 def test_a_rule_caption_in_a_feed_body_standing_in_for_the_page():
     # The feed's body (read when the page is a WAF challenge) has its loose text put into paragraphs too.
     box = f'<div class="img_box"><div class="pic"><img src="https://news.example/img/a.jpg"></div><span class="pictext">{CAPTION}</span></div>'

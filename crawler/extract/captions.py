@@ -23,6 +23,10 @@ from crawler.extract.rules import select_first
 # leaves tags it does not know as they are).
 CAPTION_TAG = "figcaption"
 FIGURE_TAG = "figure"
+# Where a rule's caption waits on its image, out of the page's text, until the
+# image is placed in the article (see gather_rule_captions). Our own name: a
+# site's data-caption is no rule's.
+CAPTION_ATTRIBUTE = "data-newsarchive-caption"
 
 
 def caption_text(element: etree._Element) -> str:
@@ -30,12 +34,15 @@ def caption_text(element: etree._Element) -> str:
     return " ".join("".join(element.itertext()).split())
 
 
-def figure_caption(img: HtmlElement) -> str:
-    """The caption of the figure holding ``img``, when ``img`` is that figure's last image.
+def image_caption(img: HtmlElement) -> str:
+    """The caption a site rule gave ``img``, else that of the figure holding it,
+    when ``img`` is that figure's last image.
 
     A figure of several images has one caption for them all: it is shown,
     and recorded, once, under the last of them.
     """
+    if ruled := img.get(CAPTION_ATTRIBUTE):
+        return ruled
     figure = next(img.iterancestors(FIGURE_TAG), None)
     if figure is None:
         return ""
@@ -47,15 +54,19 @@ def figure_caption(img: HtmlElement) -> str:
 
 
 def gather_rule_captions(tree: HtmlElement, selector: str | None) -> None:
-    """Make each caption a site rule names a ``<figcaption>`` in a ``<figure>`` with its image.
+    """Move each caption a site rule names out of the page, onto its image (CAPTION_ATTRIBUTE).
 
     A rule's caption is the element its selector matches right after the
     image (``<p><img></p><p class="pic-desc">图为…</p>``, or ``<div
     class="img_box"><div><img></div><span class="desc">…</span></div>``):
     its previous sibling, blank ones skipped, is the image or holds it, and
     no text stands between them. A match with no such image is left alone,
-    as article text; a match that holds an image is never a caption. The figure then stands where the image stood; like
-    any figure, trafilatura deletes it, and the caption leaves the text.
+    as article text; a match that holds an image is never a caption.
+
+    The caption leaves the tree trafilatura reads, not just its text: as a
+    <figcaption> it stayed in the page that trafilatura's baseline rescue of a
+    short article reads whole, and that rescue, longer by the caption, won
+    over the extraction: the article became one paragraph, its image last.
     """
     if not selector:
         return
@@ -68,13 +79,8 @@ def gather_rule_captions(tree: HtmlElement, selector: str | None) -> None:
         img = _captioned_image(caption)
         if img is None or img.getparent() is None or caption.getparent() is None:
             continue
+        img.set(CAPTION_ATTRIBUTE, caption_text(caption))
         caption.drop_tree()  # its tail stays
-        figure = img.makeelement(FIGURE_TAG, {})
-        img.addprevious(figure)  # the image's tail moves to the figure: it stays where it was
-        figure.tail, img.tail = img.tail, None
-        figure.append(img)
-        figcaption = etree.SubElement(figure, CAPTION_TAG)
-        figcaption.text = caption_text(caption)
 
 
 def _captioned_image(caption: HtmlElement) -> HtmlElement | None:

@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl, unquote, urljoin, urlsplit
 from lxml import etree
 from lxml.html import HtmlElement
 
-from crawler.extract.captions import figure_caption
+from crawler.extract.captions import image_caption
 
 # Attributes lazy-loading scripts read the real address from, best first.
 LAZY_SRC_ATTRIBUTES = (
@@ -188,7 +188,7 @@ class ImageAnchor:
     alt: str
     before: str  # whitespace-free text just before the image
     after: str  # whitespace-free text just after
-    caption: str = ""  # its figure's caption (see crawler.extract.captions)
+    caption: str = ""  # its caption (see crawler.extract.captions)
 
 
 def squash(text: str) -> str:
@@ -286,7 +286,7 @@ def image_anchors(tree: HtmlElement) -> list[ImageAnchor]:
                 if (text := anchor_text(ahead)) is not None:
                     after, after_found_at = text[:ANCHOR_CHARS], ahead
                     break
-        anchors.append(ImageAnchor(piece.get("src"), piece.get("alt", ""), before, after, figure_caption(piece)))
+        anchors.append(ImageAnchor(piece.get("src"), piece.get("alt", ""), before, after, image_caption(piece)))
         last_image = index
     return anchors
 
@@ -304,8 +304,8 @@ def _image_anchors_reference(tree: HtmlElement) -> list[ImageAnchor]:
         text = squash(piece)
         if len(text) < MIN_ANCHOR_CHARS:
             continue
-        anchors.extend(ImageAnchor(img.get("src"), img.get("alt", ""), before, text[:ANCHOR_CHARS], figure_caption(img))
+        anchors.extend(ImageAnchor(img.get("src"), img.get("alt", ""), before, text[:ANCHOR_CHARS], image_caption(img))
                        for img, before in waiting)
         waiting, previous = [], text[-ANCHOR_CHARS:]
-    anchors.extend(ImageAnchor(img.get("src"), img.get("alt", ""), before, "", figure_caption(img)) for img, before in waiting)
+    anchors.extend(ImageAnchor(img.get("src"), img.get("alt", ""), before, "", image_caption(img)) for img, before in waiting)
     return anchors
