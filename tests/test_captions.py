@@ -89,6 +89,23 @@ def test_a_figure_of_several_images_has_its_caption_once_under_the_last():
     assert article.html.count("<figcaption>") == 1
 
 
+@pytest.mark.parametrize("zoom", [
+    '<a class="zoom" href="/img/a_big.jpg"><img src="/static/zoom.png" width="16"></a>',  # tiny, in a link
+    '<a href="/img/a_big.jpg"><img src="/static/btn_magnifier.png"></a>',  # named a magnifier
+    '<span class="tools"><img class="icon-enlarge" src="/static/e.png"></span>',  # classed an icon, no link
+], ids=["tiny-linked", "named", "classed"])
+def test_a_figure_caption_goes_to_its_photo_not_to_a_zoom_icon_after_it(zoom):
+    middle = f'<figure><img src="/img/a.jpg">{zoom}<figcaption>{CAPTION}</figcaption></figure>'
+    article = extract_article(page(middle), URL)
+    assert article.image_captions == {"https://news.example/img/a.jpg": " ".join(CAPTION.split())}
+
+
+def test_a_figure_photo_linked_to_its_large_version_keeps_its_caption():
+    middle = f'<figure><a href="/img/a_big.jpg"><img src="/img/a.jpg"></a><figcaption>{CAPTION}</figcaption></figure>'
+    article = extract_article(page(middle), URL)
+    assert article.image_captions == {"https://news.example/img/a.jpg": " ".join(CAPTION.split())}
+
+
 @pytest.mark.parametrize("middle", [
     '<p style="text-align:center"><img src="/img/a.jpg"></p><p class="pictext">{caption}</p>',
     '<div class="img_box"><div class="pic"><img src="/img/a.jpg"></div><span class="pictext">{caption}</span></div>',

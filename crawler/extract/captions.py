@@ -14,6 +14,8 @@ an image that the rule's selector matches. Plain lxml, no Scrapy.
 
 from __future__ import annotations
 
+import re
+
 from lxml import etree
 from lxml.html import HtmlElement
 
@@ -27,6 +29,11 @@ FIGURE_TAG = "figure"
 # image is placed in the article (see gather_rule_captions). Our own name: a
 # site's data-caption is no rule's.
 CAPTION_ATTRIBUTE = "data-newsarchive-caption"
+# A figure's image declared this small (width or height attribute), or named
+# an icon or a zoom button by its class or file name, is furniture beside the
+# photo (a magnifier linking to the large version), never what is captioned.
+ICON_MAX_PIXELS = 32
+ICON_NAME_RE = re.compile(r"icon|zoom|magnif|enlarge|fangda", re.IGNORECASE)
 
 
 def caption_text(element: etree._Element) -> str:
@@ -36,10 +43,10 @@ def caption_text(element: etree._Element) -> str:
 
 def image_caption(img: HtmlElement) -> str:
     """The caption a site rule gave ``img``, else that of the figure holding it,
-    when ``img`` is that figure's last image.
+    when ``img`` is that figure's main image (see main_image).
 
     A figure of several images has one caption for them all: it is shown,
-    and recorded, once, under the last of them.
+    and recorded, once, under its main image.
     """
     if ruled := img.get(CAPTION_ATTRIBUTE):
         return ruled
@@ -47,10 +54,27 @@ def image_caption(img: HtmlElement) -> str:
     if figure is None:
         return ""
     images = list(figure.iter("img"))
-    if not images or images[-1] is not img:
+    if not images or main_image(images) is not img:
         return ""
     caption = next(figure.iter(CAPTION_TAG), None)
     return caption_text(caption) if caption is not None else ""
+
+
+def main_image(images: list[HtmlElement]) -> HtmlElement:
+    """The image a figure's caption is for: the last that is no icon and no link
+    (a zoom button is both), else the last that is no icon, else the last."""
+    photos = [img for img in images if not _is_icon(img)]
+    unlinked = [img for img in photos if next(img.iterancestors("a"), None) is None]
+    return (unlinked or photos or images)[-1]
+
+
+def _is_icon(img: HtmlElement) -> bool:
+    for attribute in ("width", "height"):
+        value = (img.get(attribute) or "").strip().removesuffix("px")
+        if value.isdigit() and int(value) <= ICON_MAX_PIXELS:
+            return True
+    file_name = (img.get("src") or "").split("?")[0].rsplit("/", 1)[-1]
+    return bool(ICON_NAME_RE.search(f"{img.get('class', '')} {file_name}"))
 
 
 def gather_rule_captions(tree: HtmlElement, selector: str | None) -> None:
