@@ -514,6 +514,17 @@ def test_a_yearless_dateline_yields_to_one_with_its_year() -> None:
     assert meta.published == datetime(2021, 10, 25, 14, 30)
 
 
+@pytest.mark.parametrize(("text", "expected"), [
+    ("25 October 14:30", datetime(2024, 10, 25, 14, 30)),  # not October 14
+    ("25 Oct 9:05", datetime(2024, 10, 25, 9, 5)),  # not Oct 9
+    ("25 October, 2:30 pm", datetime(2024, 10, 25, 14, 30)),
+    ("Oct 25 14:30", datetime(2024, 10, 25, 14, 30)),
+])
+def test_english_yearless_day_before_the_month_is_not_read_as_the_clock_hour(text: str, expected: datetime) -> None:
+    now = datetime(2024, 10, 26, 12, 0, tzinfo=SH)
+    assert [(d.value, d.kind) for d in scan_dates(text, now)] == [(expected, "year-less")]
+
+
 @pytest.mark.parametrize("text", ["it may 5 times", "Mayor 5 said", "Published March 2021", "Oct 2021"])
 def test_english_yearless_forms_need_a_whole_capitalised_month_and_a_day(text: str) -> None:
     assert [d for d in scan_dates(text, LATER) if d.kind == "year-less"] == []

@@ -74,7 +74,9 @@ _EN_MONTH = (r"(?P<mon>Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June
              r"|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?(?![A-Za-z])")
 _EN_CLOCK = r"(?:,?\s+(?:at\s+)?(?P<hour>\d{1,2})[:.](?P<minute>\d{2})(?:\s*(?P<meridiem>[AaPp])\.?[Mm]\.?)?)?"
 _NO_YEAR = r"(?!\d|(?:st|nd|rd|th)?,?\s*(?:19|20)\d{2}(?!\d))(?:st|nd|rd|th)?"
-EN_MD_RE = re.compile(r"(?<![A-Za-z])" + _EN_MONTH + r"\s+(?P<day>\d{1,2})" + _NO_YEAR + _EN_CLOCK)
+# The day is no clock's hour: in "25 October 14:30" and "25 Oct 9:05" the
+# number after the month is the time's (EN_DM_RE reads them), not October 14.
+EN_MD_RE = re.compile(r"(?<![A-Za-z])" + _EN_MONTH + r"\s+(?P<day>\d{1,2})(?![:.]\d)" + _NO_YEAR + _EN_CLOCK)
 EN_DM_RE = re.compile(r"(?<![\dA-Za-z])(?P<day>\d{1,2})(?:st|nd|rd|th)?\s+" + _EN_MONTH
                       + r"(?!,?\s*(?:19|20)\d{2}(?!\d))" + _EN_CLOCK)
 EN_MONTHS = {name: number for number, name in enumerate(
