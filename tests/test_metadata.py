@@ -493,7 +493,7 @@ def yearless_page(dateline: str, extra: str = "") -> lxml.html.HtmlElement:
     ("发布时间：10-25 14:30", date(2021, 10, 26), datetime(2021, 10, 25, 14, 30, tzinfo=SH)),
     # English: naive, like every time a page gives without an offset.
     ("Published Oct 25, 2:30 pm", date(2021, 10, 25), datetime(2021, 10, 25, 14, 30)),
-    ("Posted 25 October", date(2021, 10, 25), datetime(2021, 10, 25)),
+    ("Posted 25 October 9:15", date(2021, 10, 25), datetime(2021, 10, 25, 9, 15)),
 ])
 def test_a_yearless_dateline_takes_the_year_of_the_url(dateline: str, reference: date, expected: datetime) -> None:
     assert page_metadata(yearless_page(dateline), now=LATER, reference=reference).published == expected
@@ -523,6 +523,14 @@ def test_a_yearless_dateline_yields_to_one_with_its_year() -> None:
 def test_english_yearless_day_before_the_month_is_not_read_as_the_clock_hour(text: str, expected: datetime) -> None:
     now = datetime(2024, 10, 26, 12, 0, tzinfo=SH)
     assert [(d.value, d.kind) for d in scan_dates(text, now)] == [(expected, "year-less")]
+
+
+@pytest.mark.parametrize("line", ["March 8 rally", "Top 5 May picks", "June 4 anniversary", "Jan 6 committee",
+                                  "Monday 25 October", "Posted Oct 25"])
+def test_an_english_header_line_with_a_month_and_day_but_no_time_is_no_dateline(line: str) -> None:
+    # Kickers and headlines name days; an English dateline without its year shows its time.
+    assert [d for d in scan_dates(line, LATER) if d.kind == "year-less"] == []
+    assert page_metadata(yearless_page(line), now=LATER, reference=date(2022, 7, 1)).published is None
 
 
 @pytest.mark.parametrize("text", ["it may 5 times", "Mayor 5 said", "Published March 2021", "Oct 2021"])

@@ -68,11 +68,14 @@ ZH_MD_RE = re.compile(
 NUM_MD_RE = re.compile(
     r"(?<![\d/.-])(?P<month>\d{1,2})-(?P<day>\d{1,2})\s+(?P<hour>\d{1,2}):(?P<minute>\d{2})(?![\d:])"
 )
-# Oct 25 / 25 October (, 2:30 pm): month names capitalised and whole ("May",
-# never "may" or "Mayor"), no year after them (that is EN_DATE_RE's).
+# Oct 25, 2:30 pm / 25 October 14:30: month names capitalised and whole ("May",
+# never "may" or "Mayor"), no year after them (that is EN_DATE_RE's), and a
+# clock time: an English header line holding a month and a day alone is a
+# kicker or a headline ("March 8 rally", "Jan 6 committee", "Top 5 May picks"),
+# far more often than a dateline.
 _EN_MONTH = (r"(?P<mon>Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?"
              r"|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?(?![A-Za-z])")
-_EN_CLOCK = r"(?:,?\s+(?:at\s+)?(?P<hour>\d{1,2})[:.](?P<minute>\d{2})(?:\s*(?P<meridiem>[AaPp])\.?[Mm]\.?)?)?"
+_EN_CLOCK = r",?\s+(?:at\s+)?(?P<hour>\d{1,2})[:.](?P<minute>\d{2})(?!\d)(?:\s*(?P<meridiem>[AaPp])\.?[Mm]\.?)?"
 _NO_YEAR = r"(?!\d|(?:st|nd|rd|th)?,?\s*(?:19|20)\d{2}(?!\d))(?:st|nd|rd|th)?"
 # The day is no clock's hour: in "25 October 14:30" and "25 Oct 9:05" the
 # number after the month is the time's (EN_DM_RE reads them), not October 14.
@@ -134,7 +137,7 @@ class DateMatch(NamedTuple):
     value: datetime
     start: int
     end: int
-    kind: str  # "zh" (numeric or 年月日), "en" (month names), "year-less" (10月25日, Oct 25), "relative"
+    kind: str  # "zh" (numeric or 年月日), "en" (month names), "year-less" (10月25日, Oct 25 14:30), "relative"
     has_time: bool
 
 
@@ -240,7 +243,7 @@ def dateutil_complete(value: str) -> datetime | None:
 def scan_dates(text: str, now: datetime | None = None, reference: date | None = None) -> list[DateMatch]:
     """Every date in normalised `text`, in text order; relative ones only with `now`.
 
-    Year-less ones (10月25日 14:30, Oct 25) are read near the ``reference``
+    Year-less ones (10月25日 14:30, Oct 25, 2:30 pm) are read near the ``reference``
     day when one is given (the date in the article's URL), else near `now`.
     """
     now = shanghai_now(now)
