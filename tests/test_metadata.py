@@ -514,6 +514,21 @@ def test_a_yearless_dateline_yields_to_one_with_its_year() -> None:
     assert meta.published == datetime(2021, 10, 25, 14, 30)
 
 
+@pytest.mark.parametrize(("dateline", "later"), [
+    # Labelled, the year-less line is the page's publish date by its own word.
+    ("发布时间：10月25日 14:30", "来源：人民日报 2023年10月20日"),
+    ("发布时间：10月25日 14:30", "发布时间：2023年10月20日 08:00"),
+    # A source's or a print edition's date is when the paper printed it.
+    ("10-25 14:30", "来源：人民日报（2023年10月20日 04版）"),
+    ("10月25日 14:30", "来源：人民日报 2023年10月20日"),
+    ("10月25日 14:30", "（2023年10月20日 第4版）"),
+])
+def test_a_yearless_publish_line_is_not_overruled_by_a_print_date(dateline: str, later: str) -> None:
+    extra = f'<div class="source">{later}</div>'
+    meta = page_metadata(yearless_page(dateline, extra), now=LATER)
+    assert meta.published == datetime(2023, 10, 25, 14, 30, tzinfo=SH)
+
+
 @pytest.mark.parametrize(("text", "expected"), [
     ("25 October 14:30", datetime(2024, 10, 25, 14, 30)),  # not October 14
     ("25 Oct 9:05", datetime(2024, 10, 25, 9, 5)),  # not Oct 9

@@ -130,18 +130,28 @@ def find_dateline(tree: HtmlElement | Page, now: datetime | None = None, referen
     """The date of the first dateline in the header region (see module docstring).
 
     A year-less one is read near the ``reference`` day (the article URL's date),
-    when given, and yields to a later dateline that names its year.
+    when given, and yields to a later dateline that names its year, unless it
+    is labelled (发布时间：10月25日 14:30) or the later one is a source's or a
+    print edition's date (来源：人民日报 2024年10月20日, (2024年10月20日 04版)):
+    those say when the paper printed it, the year-less line when the page did.
     """
     page = as_page(tree)
     year_less: DateHit | None = None
     for el in page.header_blocks:
         if page.has_hint(el, zp.SUMMARY_HINT_RE):
             continue
-        if d := zd.dateline_date(page.text(el), now, reference):
+        text = normalize_text(page.text(el))
+        if d := zd.dateline_date(text, now, reference):
             source = {"zh": "zh-dateline", "en": "dateline"}.get(d.kind, "relative")
+            hit = DateHit(d.value, source, d.has_time)
+            role = zd.dateline_role(text, d)
             if d.kind != "year-less":
-                return DateHit(d.value, source, d.has_time)
-            year_less = year_less or DateHit(d.value, source, d.has_time)
+                if year_less is not None and role == "print":
+                    continue
+                return hit
+            if role == "labelled":
+                return hit
+            year_less = year_less or hit
     return year_less
 
 

@@ -109,6 +109,12 @@ DATE_LABEL_RE = re.compile(
 )
 OTHER_DATE_LABEL_RE = re.compile(  # 更新时间：, and 今天是 of a portal's top bar
     r"(?:更新|修改|修订|编辑)(?:时间|日期|于)?\s*[:|]?\s*$|(?:今天|今日)是\s*$|(?:Updated?|Today is)\s*(?:on|:)?\s*$", re.I)
+# A source's or a print edition's date (来源：人民日报 2024年10月20日,
+# (2024年10月20日 04版)): when the paper printed it, not when the page
+# published it; such a line does not overrule the page's own year-less
+# dateline (see dateline_role). A web dateline shows a time, a print date none.
+SOURCE_BEFORE_DATE_RE = re.compile(r"(?:来源|稿源|出处|转自|转载自|Source)\s*[:|]?\s*[^:|]{0,24}$", re.IGNORECASE)
+EDITION_AFTER_DATE_RE = re.compile(r"^[\s,]*第?\s*[A-Z]?\d{1,3}\s*版")
 # Running text: a date directly followed by a comma or full stop starts a
 # sentence (1月29日，自治区公安厅召开…), it is not a dateline.
 SENTENCE_AFTER_DATE_RE = re.compile(r"^\s*(?:[,.;、。!?]|电)")
@@ -303,3 +309,14 @@ def dateline_date(text: str, now: datetime | None = None, reference: date | None
         if META_WORDS_RE.search(rest) or (len(rest) <= 20 and not SENTENCE_PUNCT_RE.search(rest)):
             return d
     return None
+
+
+def dateline_role(text: str, d: DateMatch) -> str:
+    """What the date ``d`` of the normalised header line ``text`` (see dateline_date) is:
+    "labelled" (发布时间：…, the page's publish date by its own word), "print"
+    (a source's or print edition's date, see SOURCE_BEFORE_DATE_RE) or "plain"."""
+    if DATE_LABEL_RE.search(text[max(0, d.start - 12): d.start]):
+        return "labelled"
+    if EDITION_AFTER_DATE_RE.match(text[d.end:]) or (not d.has_time and SOURCE_BEFORE_DATE_RE.search(text[:d.start])):
+        return "print"
+    return "plain"
