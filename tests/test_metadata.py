@@ -476,6 +476,8 @@ def test_url_date(url: str, expected: date) -> None:
     "https://news.example.com/story/6178e3198e9f095dc36cd0d3",
     "https://20211025.example.com/a.html",  # the host is no date
     "https://news.example.com/a.html?date=20211025",  # nor is the query
+    "https://news.example.com/article/5f20191025abcdef",  # inside a hex id
+    "https://news.example.com/article/20191025abc.html",  # letters after it
 ])
 def test_url_without_a_date(url: str) -> None:
     assert url_date(url, LATER) is None
@@ -504,8 +506,22 @@ def test_a_yearless_dateline_takes_the_year_of_the_url(dateline: str, reference:
 
 def test_a_yearless_date_is_never_put_in_the_future_by_the_url() -> None:
     # The URL's year would make it next week's: read near the fetch time instead.
-    meta = page_metadata(yearless_page("3月8日 10:00 来源：大河报"), now=LATER, reference=date(2024, 2, 29))
+    meta = page_metadata(yearless_page("3月8日 10:00 来源：大河报"), now=LATER, reference=date(2024, 3, 2))
     assert meta.published == datetime(2023, 3, 8, 10, 0, tzinfo=SH)
+
+
+@pytest.mark.parametrize("url", [
+    "https://news.example/news/20190512.html",  # digits that make a day, months off the dateline's
+    "https://www.thepaper.example/newsDetail_forward_20191231",
+])
+def test_a_url_date_far_from_the_yearless_dateline_lends_it_no_year(url: str) -> None:
+    # Read in the URL's year, 10月25日 is months from the URL's day: the URL's digits
+    # are an id, and the dateline is read near the fetch time, as without them.
+    now = datetime(2024, 10, 26, 12, 0, tzinfo=SH)
+    reference = url_date(url, now)
+    assert reference is not None and reference.year == 2019
+    meta = page_metadata(yearless_page("10月25日 14:30 来源：大河报"), now=now, reference=reference)
+    assert meta.published == datetime(2024, 10, 25, 14, 30, tzinfo=SH)
 
 
 def test_a_yearless_dateline_yields_to_one_with_its_year() -> None:
@@ -562,6 +578,8 @@ def test_extracted_article_reads_a_yearless_date_in_the_url_year() -> None:
     assert dated.published == "2021-10-25T06:30:00+00:00"
     undated = extract_article(page, "http://www.dahe.example.cn/news/a.html", options=options)
     assert undated.published == "2023-10-25T06:30:00+00:00"
+    for id_url in ("http://www.dahe.example.cn/news/20190512.html", "http://www.dahe.example.cn/article/5f20191025abcdef"):
+        assert extract_article(page, id_url, options=options).published == undated.published, id_url
 
 
 # --- bylines on pages ----------------------------------------------------------------

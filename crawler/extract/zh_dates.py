@@ -127,14 +127,21 @@ META_WORDS_RE = re.compile(
 
 # A date in an article's URL: /2024/1025/, /2024/10/25/, /2024-10/25/,
 # t20241025_123.html. Month and day of a compact form take two digits each.
+# A run of its own, between non-alphanumerics (the gov.cn t prefix aside):
+# /article/5f20191025abcdef holds a hex id, not a day.
 URL_DATE_RE = re.compile(
-    r"(?<!\d)(?P<year>(?:19|20)\d{2})"
+    r"(?:(?<![A-Za-z0-9])|(?<=[/_-]t))(?P<year>(?:19|20)\d{2})"
     r"(?:[/_-](?P<month>\d{1,2})[/_-](?P<day>\d{1,2})"
     r"|[/_-]?(?P<cmonth>0[1-9]|1[0-2])(?P<cday>0[1-9]|[12]\d|3[01]))"
-    r"(?!\d)"
+    r"(?![A-Za-z0-9])"
 )
 # A URL date later than the fetch day (beyond a timezone's difference) is an id.
 URL_DATE_FUTURE_SLACK = timedelta(days=1)
+# A year-less dateline takes the URL's year only when, read in it, it lies this
+# near the URL's day: the day a story is filed under is the day it ran, give or
+# take an edition or an update. Further off, the URL's number is an id that
+# happens to make a date (newsDetail_forward_20191231, /news/20190512.html).
+URL_DATE_MAX_DISTANCE = timedelta(days=7)
 
 # --- string parsers ------------------------------------------------------------
 
@@ -197,7 +204,8 @@ def _relative(pattern: re.Pattern[str], m: re.Match[str], now: datetime, referen
 
 def _year_less(m: re.Match[str], now: datetime, reference: date | None, tz: Any) -> datetime | None:
     """A month and day in the year that puts them nearest the ``reference`` day (the
-    article URL's date), unless that is in the future; else in `now`'s year or the one before."""
+    article URL's date), when that is within URL_DATE_MAX_DISTANCE of it and not
+    in the future; else in `now`'s year or the one before."""
 
     def future(value: datetime) -> bool:
         if value.tzinfo is None:
@@ -208,7 +216,7 @@ def _year_less(m: re.Match[str], now: datetime, reference: date | None, tz: Any)
         candidates = [v for year in (reference.year - 1, reference.year, reference.year + 1)
                       if (v := _from_groups(m, year=year, tz=tz)) is not None]
         nearest = min(candidates, key=lambda v: abs(v.date() - reference), default=None)
-        if nearest is not None and not future(nearest):
+        if nearest is not None and abs(nearest.date() - reference) <= URL_DATE_MAX_DISTANCE and not future(nearest):
             return nearest
     value = _from_groups(m, year=now.year, tz=tz)
     if value is None or future(value):  # 12月31日 read on 1月1日 is last year's
@@ -219,8 +227,9 @@ def _year_less(m: re.Match[str], now: datetime, reference: date | None, tz: Any)
 def url_date(url: str, now: datetime | None = None) -> date | None:
     """The date an article's URL carries in its path (/2024/1025/, t20241025_1.html), if any.
 
-    Only a real, plausible day no later than the fetch day: eight digits
-    that make no such day are an id.
+    Only a real, plausible day no later than the fetch day, in digits that
+    stand apart from letters and other digits: eight digits that make no such
+    day, or sit in a longer id, are an id.
     """
     for m in URL_DATE_RE.finditer(urlsplit(url).path):
         month, day = (m["month"], m["day"]) if m["month"] else (m["cmonth"], m["cday"])
