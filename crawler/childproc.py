@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 from collections import deque
@@ -18,6 +19,11 @@ from crawler.logs import forward_child_line, log_run_id, log_source
 logger = logging.getLogger("newsarchive.daemon")
 
 POLL_SECONDS = 0.1
+CRAWL_TEMP_PREFIX = "na-crawl-"
+# What a crawl's forkserver puts under its TMPDIR: its socket, <dir>/pymp-XXXXXXXX/listener-XXXXXXXX,
+# whose whole path must fit in an AF_UNIX address (108 bytes with the final NUL).
+FORKSERVER_SOCKET_TAIL = len("/pymp-xxxxxxxx/listener-xxxxxxxx")
+MAX_UNIX_SOCKET_PATH = 107
 STDERR_TAIL_LINES = 5  # of a crashed crawl's stderr, kept for the reason
 
 
@@ -115,3 +121,12 @@ class CrawlProcess:
         self.kill_group()
         self.wait(5)
         return False
+
+
+def crawl_temp_dir(base: str | None = None) -> Path | None:
+    """A temp directory of a crawl's own under ``base`` (the temp dir), removed when it is reaped;
+    None when its path would leave the crawl's forkserver no room for its socket."""
+    base = base or tempfile.gettempdir()
+    if len(os.fsencode(base)) + len(f"/{CRAWL_TEMP_PREFIX}xxxxxxxx") + FORKSERVER_SOCKET_TAIL > MAX_UNIX_SOCKET_PATH:
+        return None  # the crawl uses the temp dir itself, as before
+    return Path(tempfile.mkdtemp(prefix=CRAWL_TEMP_PREFIX, dir=base))

@@ -22,7 +22,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -33,7 +32,7 @@ from archive.runs import Failure, RunRecord, new_run_id, start_run
 from archive.spool import SpooledWriter, StoreSpool, spool_directory
 from archive.compaction import DEFAULT_GRACE, CompactionReport, compact_catalog
 from archive.store import ArchiveStore, StoreError, StoreUnavailable, open_store
-from crawler.childproc import CrawlProcess
+from crawler.childproc import CrawlProcess, crawl_temp_dir
 from crawler.config import Config, SourceBase
 from crawler.locks import DaemonLock, DaemonRunning
 from crawler.logs import log_run_id, log_source
@@ -255,14 +254,15 @@ class Daemon:
             # stdout (the summary table) is dropped: the daemon logs each run's
             # result. stderr is forwarded line by line into the daemon's log;
             # a crash's traceback plain, not drawn in boxes.
-            # A temp directory of its own, removed when it is reaped. Short: the
-            # forkserver's socket path under it must fit in 108 bytes.
-            temp_dir = Path(tempfile.mkdtemp(prefix="na-crawl-"))
+            # A temp directory of its own: what a killed crawl leaves there is removed.
+            temp_dir = crawl_temp_dir()
+            temp_env = {"TMPDIR": str(temp_dir)} if temp_dir else {}
             try:
                 popen = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                         start_new_session=True, env={**os.environ, **CHILD_ENV, "TMPDIR": str(temp_dir)})
+                                         start_new_session=True, env={**os.environ, **CHILD_ENV, **temp_env})
             except BaseException:
-                shutil.rmtree(temp_dir, ignore_errors=True)
+                if temp_dir:
+                    shutil.rmtree(temp_dir, ignore_errors=True)
                 raise
             crawl = CrawlProcess(popen, source_id, run_id, temp_dir)
             self.children[source_id] = crawl
@@ -285,7 +285,7 @@ class Daemon:
         its counts.
         """
         if self.config.distributed is not None:
-            left_to_workers, counted = self._end_distributed_run(run_id, result)
+            left_to_workers, counted = self._end_distributed_run(source_id, run_id, result)
             if left_to_workers:
                 return run
             run = counted or run
@@ -312,14 +312,15 @@ class Daemon:
             logger.error("could not write the run record of %s: %s", run_id, exc)
         return run
 
-    def _end_distributed_run(self, run_id: str, result: str) -> tuple[bool, RunRecord | None]:
+    def _end_distributed_run(self, source_id: str, run_id: str, result: str) -> tuple[bool, RunRecord | None]:
         """See crawl_given_up: (the workers record the run, else its counts so far)."""
         from redis import RedisError
 
         from crawler.distributed import crawl_given_up, redis_client
 
         try:
-            return crawl_given_up(redis_client(self.config.distributed.redis_url), run_id, stopping=result == "interrupted")
+            return crawl_given_up(redis_client(self.config.distributed.redis_url), run_id, [source_id],
+                                  stopping=result == "interrupted")
         except RedisError as exc:
             logger.warning("Redis cannot be reached to end run %s (%s): the daemon records it", run_id, exc)
             return False, None

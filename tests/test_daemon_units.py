@@ -782,3 +782,40 @@ def test_sources_status_shows_daemon_backoff_and_counts(tmp_path, fake_daemons):
     assert abs(bad.next_run - daemon.scheduler.get_job("bad").next_run_time) < timedelta(seconds=1)
     assert bad.next_run_note == "backoff"
     assert "failure(s) in a row" in bad.cells()[4]
+
+
+def test_a_crawls_temp_dir_leaves_its_forkserver_room_for_its_socket(tmp_path):
+    # Nested under the daemon's TMPDIR, the forkserver's socket path grew by 18
+    # bytes: a TMPDIR of 60-75 characters made every local crawl fail at start.
+    import shutil
+    import tempfile
+
+    from crawler.childproc import MAX_UNIX_SOCKET_PATH, crawl_temp_dir
+
+    made_bases: list[Path] = []
+
+    def base_of(length: int) -> str:
+        path = Path(tempfile.mkdtemp(prefix="na-t-"))
+        made_bases.append(path)
+        longer = path / ("d" * (length - len(str(path)) - 1))
+        longer.mkdir()
+        return str(longer)
+
+    fitting = None
+    for length in (40, 57, 58, 75):
+        base = base_of(length)
+        made = crawl_temp_dir(base)
+        if made is None:
+            assert length + 18 + 32 > MAX_UNIX_SOCKET_PATH
+            continue
+        fitting = made
+        assert made.parent == Path(base) and made.name.startswith("na-crawl-")
+    assert fitting is not None and len(str(fitting.parent)) == 57, "the longest base that fits is used"
+    # A real forkserver starts under the longest fitting one.
+    try:
+        started = subprocess.run([sys.executable, "-c", "import multiprocessing as m; print(m.get_context('forkserver').Pool(1).apply(abs, (-3,)))"],
+                                 env={**os.environ, "TMPDIR": str(fitting)}, capture_output=True, text=True, timeout=60)
+    finally:
+        for path in made_bases:
+            shutil.rmtree(path, ignore_errors=True)
+    assert started.stdout.strip() == "3", started.stderr[-2000:]
