@@ -32,6 +32,11 @@ WORKER_TTL_SECONDS = 15
 # A run is drained when nothing is queued or in flight for this long.
 DRAIN_QUIET_SECONDS = 3.0
 RUN_TTL_SECONDS = 14 * 86400
+# A run is not finished this long after it was enqueued or one of its jobs
+# taken: longer than a heartbeat plus the drain's quiet time (see touch_run).
+STARTING_SECONDS = 8
+# A worker finishing a run holds it this long at most (killed midway, another takes over).
+FINISH_CLAIM_SECONDS = 60
 # `crawl --wait` says that no worker runs once none has reported for this long.
 NO_WORKER_WARNING_SECONDS = 2 * WORKER_TTL_SECONDS
 # Deletes a lock only while it is still the given run's (another may hold it since it expired).
@@ -78,9 +83,18 @@ def enqueue_crawl(client, run_id: str, sources: list[dict], busy_for: float) -> 
     busy = [source["id"] for source in sources if source not in locked]
     if not locked:
         return busy
-    sources = locked
+    try:
+        _push_jobs(client, run_id, locked)
+    except BaseException:
+        release_sources(client, run_id, [source["id"] for source in locked])  # nothing was enqueued
+        raise
+    return busy
+
+
+def _push_jobs(client, run_id: str, sources: list[dict]) -> None:
     now = utc_iso(datetime.now(timezone.utc))
     with client.pipeline() as pipe:
+        pipe.set(run_key(run_id, "starting"), 1, ex=STARTING_SECONDS)
         pipe.hset(run_key(run_id), mapping={"started": now, "sources": json.dumps([s["id"] for s in sources]), "jobs": len(sources)})
         pipe.expire(run_key(run_id), RUN_TTL_SECONDS)
         pipe.sadd(OPEN_RUNS_KEY, run_id)
@@ -89,7 +103,6 @@ def enqueue_crawl(client, run_id: str, sources: list[dict], busy_for: float) -> 
             pipe.set(f"newsarchive:source-run:{source['id']}", run_id)
             pipe.rpush(JOBS_KEY, json.dumps({"run_id": run_id, "source": source}, ensure_ascii=False))
         pipe.execute()
-    return busy
 
 
 def busy_source_run(client, source_id: str) -> str | None:
@@ -185,38 +198,65 @@ def assemble_run(client, run_id: str) -> RunRecord:
 
 
 def open_runs(client) -> list[str]:
+    """Runs whose record is not written yet."""
     runs = []
     for run_id in client.smembers(OPEN_RUNS_KEY):
-        if client.exists(run_key(run_id)) and not client.hget(run_key(run_id), "finished"):
+        if client.exists(run_key(run_id)) and not client.hget(run_key(run_id), "written"):
             runs.append(run_id)
         else:
-            client.srem(OPEN_RUNS_KEY, run_id)  # finished, or expired with nobody to finish it
+            client.srem(OPEN_RUNS_KEY, run_id)  # recorded, or expired with nobody to finish it
     return sorted(runs)
 
 
-def finish_run(client, run_id: str, spool_pending: int = 0) -> RunRecord | None:
-    """Mark a drained run finished; the one caller that wins gets the record to write.
+def touch_run(client, run_id: str) -> None:
+    """A run just enqueued, or one of whose jobs a worker just took, is not finished for a while.
 
-    ``spool_pending``: writes still waiting in the workers' spools. Its
-    sources are unlocked for the next run.
+    The worker's load reaches Redis at its next heartbeat only: meanwhile the
+    cluster looked idle, and another worker finished the run as it began.
     """
-    now = utc_iso(datetime.now(timezone.utc))
-    # hsetnx would create a lost (expired, flushed) run's hash anew, with no expiry.
-    if not client.exists(run_key(run_id)) or not client.hsetnx(run_key(run_id), "finished", now):
+    client.set(run_key(run_id, "starting"), 1, ex=STARTING_SECONDS)
+
+
+def finish_run(client, run_id: str, spool_pending: int = 0, *, even_if_starting: bool = False) -> RunRecord | None:
+    """Claim a drained run to write its record: the one caller that wins gets the record.
+
+    ``spool_pending``: writes still waiting in the workers' spools. The
+    claim lapses after FINISH_CLAIM_SECONDS (a finisher killed midway);
+    record_written ends the run, unfinish_run gives it back (a failed write).
+    """
+    key = run_key(run_id)
+    # A lost (expired, flushed) run is not made anew: its hash would never expire.
+    if not client.exists(key) or client.hget(key, "written"):
         return None
-    client.hset(run_key(run_id), "spool_pending", spool_pending)
-    run = assemble_run(client, run_id)
-    client.srem(OPEN_RUNS_KEY, run_id)
-    for source_id in run.sources:
+    if not even_if_starting and client.exists(run_key(run_id, "starting")):
+        return None
+    if not client.set(run_key(run_id, "finishing"), 1, nx=True, ex=FINISH_CLAIM_SECONDS):
+        return None
+    client.hset(key, mapping={"finished": utc_iso(datetime.now(timezone.utc)), "spool_pending": spool_pending})
+    return assemble_run(client, run_id)
+
+
+def record_written(client, run: RunRecord) -> None:
+    """The run's record is in the archive: the run ends, its sources are free for their next run."""
+    if client.exists(run_key(run.run_id)):
+        client.hset(run_key(run.run_id), "written", "1")
+    client.srem(OPEN_RUNS_KEY, run.run_id)
+    release_sources(client, run.run_id, run.sources)
+    client.delete(run_key(run.run_id, "finishing"))
+
+
+def unfinish_run(client, run_id: str) -> None:
+    """Its record could not be written: the run is open again, for the next heartbeat to finish."""
+    client.hdel(run_key(run_id), "finished", "spool_pending")
+    client.delete(run_key(run_id, "finishing"))
+
+
+def release_sources(client, run_id: str, source_ids: list[str]) -> None:
+    for source_id in source_ids:
         client.eval(RELEASE_IF_OURS, 1, source_busy_key(source_id), run_id)
-    return run
 
 
-def mark_written(client, run_id: str) -> None:
-    client.hset(run_key(run_id), "written", "1")
-
-
-def crawl_given_up(client, run_id: str, *, stopping: bool) -> tuple[bool, RunRecord | None]:
+def crawl_given_up(client, run_id: str, source_ids: list[str], *, stopping: bool) -> tuple[bool, RunRecord | None]:
     """For the daemon, whose `crawl --wait` child ended before the run drained:
     (the workers write the run's record, else what they counted so far).
 
@@ -226,13 +266,15 @@ def crawl_given_up(client, run_id: str, *, stopping: bool) -> tuple[bool, RunRec
     it first: two records of one run would overwrite each other in either order.
     """
     if not client.exists(run_key(run_id)):
+        release_sources(client, run_id, source_ids)  # locked by an enqueue that failed midway
         return False, None  # never enqueued (or lost): the daemon's record is the only one
     if stopping:
         return True, None
-    counted = finish_run(client, run_id)
-    if counted is not None:
-        mark_written(client, run_id)  # nobody waits for a workers' record
-    return counted is None, counted
+    counted = finish_run(client, run_id, even_if_starting=True)
+    if counted is None:
+        return True, None  # written, or being written, by a worker
+    record_written(client, counted)  # the daemon's record goes through its spool: it is not lost
+    return False, counted
 
 
 class RunLost(Exception):

@@ -16,6 +16,7 @@ import yaml
 from archive.keys import RUNS_PREFIX
 from archive.store import StoreError, open_store
 from crawler import distributed
+from crawler.extensions.redisrun import FINISH_AFTER_FLUSH_SECONDS
 from tests.conftest import run_cli
 from tests.crawl_helpers import add_feed_of_articles, article_page, article_records
 from tests.fixture_site.responses import Response
@@ -23,6 +24,13 @@ from tests.test_distributed import _one_source_config, _start_worker, _stop
 
 RUNS = [f"20261124T00000{n}Z-{n:06x}" for n in range(5)]  # run ids, oldest first
 SOURCE = {"id": "s", "kind": "feed", "url": "http://127.0.0.1:9/f.xml", "schedule": "every 1h"}
+
+
+def _record(client, run_id: str) -> None:
+    """A worker's end of a drained run: claimed, its record written (past the run's start)."""
+    run = distributed.finish_run(client, run_id, even_if_starting=True)
+    assert run is not None
+    distributed.record_written(client, run)
 
 
 def _redis_only_config(path: Path, redis_url: str, sources: list[dict] | None = None, **daemon) -> Path:
@@ -45,8 +53,10 @@ def test_a_source_busy_in_an_open_run_is_left_out_until_the_run_finishes(redis_s
     assert distributed.enqueue_crawl(client, RUNS[2], [SOURCE, other], busy_for=60) == ["s"]
     assert json.loads(client.hget(distributed.run_key(RUNS[2]), "sources")) == ["t"]
     assert distributed.source_run(client, "s") == RUNS[1], "the open run keeps its source"
-    assert distributed.finish_run(client, RUNS[1]) is not None
-    assert distributed.enqueue_crawl(client, RUNS[3], [SOURCE], busy_for=60) == [], "finished: free again"
+    assert distributed.finish_run(client, RUNS[1], even_if_starting=True) is not None
+    assert distributed.enqueue_crawl(client, RUNS[3], [SOURCE], busy_for=60) == ["s"], "locked until its record is written"
+    distributed.record_written(client, distributed.assemble_run(client, RUNS[1]))
+    assert distributed.enqueue_crawl(client, RUNS[3], [SOURCE], busy_for=60) == [], "recorded: free again"
     assert distributed.source_run(client, "s") == RUNS[3]
 
 
@@ -57,7 +67,7 @@ def test_a_run_that_never_drains_locks_its_source_for_busy_for_only(redis_server
     time.sleep(1.3)
     assert distributed.enqueue_crawl(client, RUNS[3], [SOURCE], busy_for=60) == []
     # The old run, finished late, does not unlock the source of the new one.
-    assert distributed.finish_run(client, RUNS[1]) is not None
+    _record(client, RUNS[1])
     assert distributed.busy_source_run(client, "s") == RUNS[3]
 
 
@@ -91,13 +101,65 @@ def test_open_runs_are_listed_from_their_set_and_ended_ones_pruned(redis_server)
     client = distributed.redis_client(redis_server.url)
     for n in (1, 2, 3):
         distributed.enqueue_crawl(client, RUNS[n], [{**SOURCE, "id": f"s{n}"}], busy_for=60)
-    distributed.finish_run(client, RUNS[1])
+    _record(client, RUNS[1])
     client.delete(distributed.run_key(RUNS[2]))  # expired, or lost
     assert distributed.open_runs(client) == [RUNS[3]]
     assert client.smembers(distributed.OPEN_RUNS_KEY) == {RUNS[3]}
     # A lost run is not made again by finishing it (its hash would never expire).
-    assert distributed.finish_run(client, RUNS[2]) is None
+    assert distributed.finish_run(client, RUNS[2], even_if_starting=True) is None
     assert not client.exists(distributed.run_key(RUNS[2]))
+
+
+def test_a_run_is_not_finished_as_it_starts(redis_server):
+    # A worker's load reaches Redis at its next heartbeat: a run whose job was
+    # just taken looked drained, and another worker recorded it empty.
+    client = distributed.redis_client(redis_server.url)
+    distributed.enqueue_crawl(client, RUNS[1], [SOURCE], busy_for=60)
+    assert distributed.finish_run(client, RUNS[1]) is None, "just enqueued"
+    client.delete(distributed.run_key(RUNS[1], "starting"))
+    distributed.touch_run(client, RUNS[1])  # a worker takes its job
+    assert distributed.finish_run(client, RUNS[1]) is None, "its job just taken"
+    assert 0 < client.ttl(distributed.run_key(RUNS[1], "starting")) <= distributed.STARTING_SECONDS
+    client.delete(distributed.run_key(RUNS[1], "starting"))
+    assert distributed.finish_run(client, RUNS[1]) is not None
+
+
+def test_a_run_whose_record_could_not_be_written_is_finished_again(redis_server):
+    # The finisher's write failed (refused, the spool full) or it died: the run
+    # had left the open set, no record was ever written and the source stayed locked.
+    client = distributed.redis_client(redis_server.url)
+    distributed.enqueue_crawl(client, RUNS[1], [SOURCE], busy_for=60)
+    assert distributed.finish_run(client, RUNS[1], even_if_starting=True) is not None
+    assert distributed.finish_run(client, RUNS[1], even_if_starting=True) is None, "one finisher at a time"
+    assert distributed.open_runs(client) == [RUNS[1]]
+    distributed.unfinish_run(client, RUNS[1])  # its write failed
+    assert distributed.finish_run(client, RUNS[1], even_if_starting=True) is not None
+    client.delete(distributed.run_key(RUNS[1], "finishing"))  # the claim of a finisher killed midway lapses
+    run = distributed.finish_run(client, RUNS[1], even_if_starting=True)
+    distributed.record_written(client, run)
+    assert distributed.open_runs(client) == [] and distributed.busy_source_run(client, "s") is None
+    assert distributed.finish_run(client, RUNS[1], even_if_starting=True) is None, "recorded once"
+
+
+def test_an_enqueue_that_fails_midway_leaves_no_source_locked(redis_server, monkeypatch):
+    import redis
+
+    client = distributed.redis_client(redis_server.url)
+
+    def broken(*args, **kwargs):
+        raise redis.ConnectionError("gone midway")
+
+    monkeypatch.setattr(distributed, "_push_jobs", broken)
+    with pytest.raises(redis.ConnectionError):
+        distributed.enqueue_crawl(client, RUNS[1], [SOURCE], busy_for=3600)
+    assert distributed.busy_source_run(client, "s") is None
+
+
+def test_the_daemon_frees_the_sources_of_a_run_redis_never_held(redis_server):
+    client = distributed.redis_client(redis_server.url)
+    client.set(distributed.source_busy_key("s"), RUNS[1], ex=3600)
+    assert distributed.crawl_given_up(client, RUNS[1], ["s"], stopping=False) == (False, None)
+    assert distributed.busy_source_run(client, "s") is None
 
 
 # -- the cluster's load ----------------------------------------------------------------
@@ -154,11 +216,20 @@ def test_wait_for_run_warns_once_that_no_worker_runs(redis_server, monkeypatch):
     assert warnings == []
 
 
-def test_wait_for_run_outlives_a_redis_restart(redis_server):
+def test_wait_for_run_keeps_asking_while_redis_is_down(redis_server):
     client = distributed.redis_client(redis_server.url)
+    distributed.enqueue_crawl(client, RUNS[1], [SOURCE], busy_for=60)
+    distributed.record_written(client, distributed.finish_run(client, RUNS[1], even_if_starting=True))
+    client.save()  # the test's Redis keeps nothing across a restart otherwise; a persistent one would
     redis_server.stop()
     warnings: list[str] = []
-    assert distributed.wait_for_run(client, RUNS[1], timeout=1.0, poll=0.1, warn=warnings.append) is None
+    restart = threading.Timer(1.5, redis_server.start)
+    restart.start()
+    try:
+        run = distributed.wait_for_run(client, RUNS[1], timeout=30, poll=0.1, warn=warnings.append)
+    finally:
+        restart.join()
+    assert run is not None and run.run_id == RUNS[1]
     assert len(warnings) == 1 and "Redis cannot be reached" in warnings[0], warnings
 
 
@@ -269,7 +340,8 @@ def test_a_run_the_daemon_gave_up_on_has_one_record_not_two(site, redis_server, 
         # A worker now crawls the run's job: its articles are archived, and the daemon's record stands.
         worker = _start_worker(config, dict(os.environ), tmp_path / "worker.log")
         wait_for(lambda: len(article_records(archive)) == 2, 90, "the worker to archive the late articles")
-        time.sleep(distributed.DRAIN_QUIET_SECONDS + 4)  # past the point a drained run's record is written
+        # Well past the point a drained run's record is written (quiet, flush, then finish).
+        time.sleep(distributed.DRAIN_QUIET_SECONDS + FINISH_AFTER_FLUSH_SECONDS + 6)
         again = [json.loads(archive.get(key)) for key in archive.list(RUNS_PREFIX)]
         assert [(r["run_id"], r["status"]) for r in again] == [(state["last_run_id"], "failed")], again
     finally:

@@ -44,6 +44,7 @@ class RedisRunExtension:
         self.crawler = crawler
         self.client = client
         self.spool_wait = spool_wait
+        self.replaying = None  # the spool's replay under way (a Deferred), if any
         self.worker_id = f"{socket.gethostname()}-{os.getpid()}"
         self.quiet_since: float | None = None
         # deferred_from_coro runs the coroutine as an asyncio task (it awaits futures).
@@ -125,9 +126,10 @@ class RedisRunExtension:
             logger.warning("heartbeat failed (tried again in %.0fs): %s", HEARTBEAT_SECONDS, exc)
 
     async def heartbeat(self) -> None:
-        # Redis and the spool are asked in a thread: listing every worker's key
-        # and replaying a spool take too long for the reactor's thread.
-        state = await maybe_deferred_to_future(deferToThread(self.report, self.in_flight()))
+        # Redis is asked in a thread: listing every worker's key takes too long for the reactor's thread.
+        state, own_spooled = await maybe_deferred_to_future(deferToThread(self.report, self.in_flight()))
+        if own_spooled and self.replaying is None:
+            self.replay_spool()
         if not state.idle:
             self.quiet_since = None
             return
@@ -142,20 +144,34 @@ class RedisRunExtension:
         # ...and a little later one of them writes the run records: all parts are in by then.
         for run_id in await maybe_deferred_to_future(deferToThread(distributed.open_runs, self.client)):
             run = await maybe_deferred_to_future(deferToThread(distributed.finish_run, self.client, run_id, state.spooled))
-            if run is not None:
+            if run is None:
+                continue
+            try:
                 await maybe_deferred_to_future(deferToThread(archive_writer(self.crawler).write_run, run))
-                await maybe_deferred_to_future(deferToThread(distributed.mark_written, self.client, run_id))
-                logger.info("run %s drained: run record written", run_id)
+            except Exception as exc:  # noqa: BLE001 - refused, or the spool full: the next beat tries again
+                logger.error("run %s drained, but its record could not be written (tried again): %s", run_id, exc)
+                await maybe_deferred_to_future(deferToThread(distributed.unfinish_run, self.client, run_id))
+                continue
+            await maybe_deferred_to_future(deferToThread(distributed.record_written, self.client, run))
+            logger.info("run %s drained: run record written", run_id)
 
-    def report(self, in_flight: int) -> distributed.ClusterState:
-        """This worker's heartbeat, in a thread: its spool replayed, its load told, the cluster's read."""
+    def report(self, in_flight: int) -> tuple[distributed.ClusterState, int]:
+        """This worker's heartbeat, in a thread: its load told, the cluster's read; and its spooled writes."""
         spool = archive_writer(self.crawler).spool
-        if spool.waiting():
-            # A worker between runs writes nothing that would replay its spool.
-            spool.replay(archive_writer(self.crawler).store)
         spooled = spool.pending if spool.waiting() else 0
         distributed.set_worker_state(self.client, self.worker_id, in_flight, f"{socket.gethostname()}:{spool.directory}", spooled)
-        return distributed.cluster_state(self.client)
+        return distributed.cluster_state(self.client), spooled
+
+    def replay_spool(self) -> None:
+        """A worker between runs writes nothing that would replay its spool: the heartbeat does.
+
+        Apart from the beats: a replay against a store that hangs takes
+        minutes, and a worker whose beats stop looks gone to the others.
+        """
+        writer = archive_writer(self.crawler)
+        self.replaying = deferToThread(writer.spool.replay, writer.store)
+        self.replaying.addErrback(lambda failure: logger.warning("spool not replayed: %s", failure.value))
+        self.replaying.addBoth(lambda _result: setattr(self, "replaying", None))
 
     async def _flush_catalog(self) -> None:
         """A worker never closes between runs: what it buffers is written when a run drains."""

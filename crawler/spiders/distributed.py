@@ -71,6 +71,7 @@ class DistributedNewsSpider(RedisMixin, NewsSpider):
     def make_request_from_data(self, data):
         """A job: crawl one source for one run."""
         job = json.loads(data)
+        distributed.touch_run(self.redis_client, job["run_id"])  # not finished before this worker reports busy
         if job["run_id"] != getattr(self, "current_run", None):
             # A worker outlives runs: what it asked for in the last one says nothing of this one.
             self.current_run = job["run_id"]
