@@ -11,12 +11,11 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from archive.keys import version_key, BadKey, article_key, image_key
-from archive.records import SCHEMA, article_id, content_sha256, dump_record, load_record
+from archive.records import SCHEMA, article_id, content_sha256, load_record
 from archive.store import (
     KeyNotFound,
     LocalStore,
