@@ -142,17 +142,23 @@ class RedisRunExtension:
         if not run_may_finish(quiet, state.spooled, self.spool_wait):
             return
         # ...and a little later one of them writes the run records: all parts are in by then.
-        for run_id in await maybe_deferred_to_future(deferToThread(distributed.open_runs, self.client)):
-            run = await maybe_deferred_to_future(deferToThread(distributed.finish_run, self.client, run_id, state.spooled))
+        await maybe_deferred_to_future(deferToThread(self.finish_drained_runs, state.spooled))
+
+    def finish_drained_runs(self, spooled: int) -> None:
+        """In a thread: each open run claimed, its record written and the run ended; or,
+        when the write fails (refused, the spool full), given back for the next beat."""
+        writer = archive_writer(self.crawler)
+        for run_id in distributed.open_runs(self.client):
+            run = distributed.finish_run(self.client, run_id, spooled)
             if run is None:
                 continue
             try:
-                await maybe_deferred_to_future(deferToThread(archive_writer(self.crawler).write_run, run))
-            except Exception as exc:  # noqa: BLE001 - refused, or the spool full: the next beat tries again
+                writer.write_run(run)
+            except Exception as exc:  # noqa: BLE001 - the next beat tries again
                 logger.error("run %s drained, but its record could not be written (tried again): %s", run_id, exc)
-                await maybe_deferred_to_future(deferToThread(distributed.unfinish_run, self.client, run_id))
+                distributed.unfinish_run(self.client, run_id)
                 continue
-            await maybe_deferred_to_future(deferToThread(distributed.record_written, self.client, run))
+            distributed.record_written(self.client, run)
             logger.info("run %s drained: run record written", run_id)
 
     def report(self, in_flight: int) -> tuple[distributed.ClusterState, int]:
