@@ -294,6 +294,7 @@ def wait_for_run(client, run_id: str, timeout: float, poll: float = 0.5,
     started = time.monotonic()
     deadline = started + timeout
     warned: set[str] = set()
+    next_worker_check = NO_WORKER_WARNING_SECONDS
     while time.monotonic() < deadline:
         try:
             info = client.hgetall(run_key(run_id))
@@ -302,10 +303,13 @@ def wait_for_run(client, run_id: str, timeout: float, poll: float = 0.5,
             if info.get("written"):
                 return assemble_run(client, run_id)
             waited = time.monotonic() - started
-            if "workers" not in warned and waited >= NO_WORKER_WARNING_SECONDS and cluster_state(client).workers == 0:
-                warned.add("workers")
-                warn(f"no worker has reported for {waited:.0f}s: nothing crawls run {run_id} until "
-                     "`newsarchive worker` runs against this Redis")
+            # Workers are counted by a scan of every key: once in a worker's lifetime, not at every poll.
+            if "workers" not in warned and waited >= next_worker_check:
+                next_worker_check = waited + WORKER_TTL_SECONDS
+                if cluster_state(client).workers == 0:
+                    warned.add("workers")
+                    warn(f"no worker has reported for {waited:.0f}s: nothing crawls run {run_id} until "
+                         "`newsarchive worker` runs against this Redis")
         except redis.RedisError as exc:
             if "redis" not in warned:
                 warned.add("redis")
