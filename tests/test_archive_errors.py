@@ -9,8 +9,10 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -77,6 +79,17 @@ def without_root_privilege() -> tuple[str, ...]:
     return (setpriv, f"--inh-caps={caps}", f"--bounding-set={caps}", "--")
 
 
+@contextmanager
+def unreadable(path: Path) -> Iterator[tuple[str, ...]]:
+    """PATH at mode 000 meanwhile; yields the command prefix under which that holds."""
+    prefix = without_root_privilege()
+    path.chmod(0)
+    try:
+        yield prefix
+    finally:
+        path.chmod(0o755)
+
+
 @dataclass
 class FailingStore:
     options: list[str]  # --config or --archive
@@ -91,10 +104,8 @@ def failing_store(request, tmp_path):
     if kind == "unreadable":
         path = tmp_path / "archive"
         small_archive(path, [made_record(1, ARCHIVED_TEXT)])
-        prefix = without_root_privilege()
-        path.chmod(0)
-        yield FailingStore(["--archive", str(path)], {}, str(path), prefix)
-        path.chmod(0o755)
+        with unreadable(path) as prefix:
+            yield FailingStore(["--archive", str(path)], {}, str(path), prefix)
         return
     if kind == "unreachable":
         url, endpoint, env, where = "s3://news/archive", CLOSED_ENDPOINT, DUMMY_AWS, "127.0.0.1:1"
@@ -137,12 +148,8 @@ def test_verify_does_not_skip_a_folder_it_cannot_read(tmp_path):
     record = made_record(1, ARCHIVED_TEXT)
     store = small_archive(tmp_path / "archive", [record])
     folder = tmp_path / "archive" / article_key(record["id"]).rsplit("/", 1)[0]
-    prefix = without_root_privilege()
-    folder.chmod(0)
-    try:
+    with unreadable(folder) as prefix:
         result = run_cli("verify", "--archive", store.url, prefix=prefix, timeout=30)
-    finally:
-        folder.chmod(0o755)
     assert "archive OK" not in result.stdout
     assert_one_error_line(result, str(folder))
 
@@ -154,11 +161,7 @@ def test_verify_passes_over_an_unreadable_folder_the_archive_does_not_use(tmp_pa
     lost = tmp_path / "archive" / "lost+found"
     lost.mkdir()
     (lost / "#1234").write_bytes(b"?")
-    prefix = without_root_privilege()
-    lost.chmod(0)
-    try:
+    with unreadable(lost) as prefix:
         result = run_cli("verify", "--archive", store.url, prefix=prefix, timeout=30)
-    finally:
-        lost.chmod(0o755)
     assert result.returncode == 0, (result.stdout, result.stderr)
     assert "archive OK" in result.stdout

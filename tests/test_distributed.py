@@ -110,6 +110,14 @@ def _one_source_config(path: Path, source: dict, bucket: str, endpoint: str, red
     return path
 
 
+def _one_source_worker(source: dict, s3_server, bucket: str, redis_server, tmp_path: Path):
+    """One worker crawling one source into s3://BUCKET/dist: (config, env, worker process, store)."""
+    config = _one_source_config(tmp_path / "c.yaml", source, bucket, s3_server.endpoint_url, redis_server.url, tmp_path / "state")
+    env = {**os.environ, **s3_server.env()}
+    worker = _start_worker(config, env, tmp_path / "worker.log")
+    return config, env, worker, open_store(f"s3://{bucket}/dist", endpoint_url=s3_server.endpoint_url)
+
+
 def test_a_worker_archives_the_changes_of_its_second_run_and_outlives_a_redis_restart(site, s3_server, s3_bucket, s3_env, redis_server,
                                                                                        tmp_path):
     # One worker, two runs of a source whose articles changed in between
@@ -124,10 +132,7 @@ def test_a_worker_archives_the_changes_of_its_second_run_and_outlives_a_redis_re
         200, article_page(f"Changing {n}", f"of article {n}, version {version[0]}, long enough to count as text"),
         "text/html; charset=utf-8"))
     source = {"id": "changing", "kind": "feed", "url": site.url("/dist-change/feed.xml"), "revisit_days": 36500}
-    config = _one_source_config(tmp_path / "c.yaml", source, s3_bucket, s3_server.endpoint_url, redis_server.url, tmp_path / "state")
-    env = {**os.environ, **s3_server.env()}
-    worker = _start_worker(config, env, tmp_path / "worker.log")
-    store = open_store(f"s3://{s3_bucket}/dist", endpoint_url=s3_server.endpoint_url)
+    config, env, worker, store = _one_source_worker(source, s3_server, s3_bucket, redis_server, tmp_path)
     try:
         first = run_cli("crawl", "--config", str(config), "--wait", "--wait-timeout", "120", env=env, timeout=180)
         assert first.returncode == 0, first.stdout + first.stderr[-3000:]

@@ -20,7 +20,7 @@ from crawler.extensions.redisrun import FINISH_AFTER_FLUSH_SECONDS
 from tests.conftest import run_cli
 from tests.crawl_helpers import add_feed_of_articles, article_page, article_records
 from tests.fixture_site.responses import Response
-from tests.test_distributed import _one_source_config, _start_worker, _stop
+from tests.test_distributed import _one_source_config, _one_source_worker, _start_worker, _stop
 
 RUNS = [f"20261124T00000{n}Z-{n:06x}" for n in range(5)]  # run ids, oldest first
 SOURCE = {"id": "s", "kind": "feed", "url": "http://127.0.0.1:9/f.xml", "schedule": "every 1h"}
@@ -249,10 +249,7 @@ def test_a_page_that_failed_in_a_distributed_run_is_retried_by_the_next(site, s3
     # The failed page drops off the feed.
     urls = add_feed_of_articles(site, "/dist-retry", 2, page=page, listed=lambda: 2 if phase[0] == 1 else 1)
     source = {"id": "retried", "kind": "feed", "url": site.url("/dist-retry/feed.xml")}
-    config = _one_source_config(tmp_path / "c.yaml", source, s3_bucket, s3_server.endpoint_url, redis_server.url, tmp_path / "state")
-    env = {**os.environ, **s3_server.env()}
-    worker = _start_worker(config, env, tmp_path / "worker.log")
-    store = open_store(f"s3://{s3_bucket}/dist", endpoint_url=s3_server.endpoint_url)
+    config, env, worker, store = _one_source_worker(source, s3_server, s3_bucket, redis_server, tmp_path)
     try:
         first = run_cli("crawl", "--config", str(config), "--wait", "--wait-timeout", "120", env=env, timeout=180)
         assert first.returncode == 0, first.stdout + first.stderr[-3000:]
