@@ -172,9 +172,10 @@ def replaced_by(store: ArchiveStore, key: str, cache_dir: Path | None) -> set[st
     return {name for name in names if isinstance(name, str)} if isinstance(names, list) else set()
 
 
-def read_segment(store: ArchiveStore, key: str, cache_dir: Path | None = None) -> Iterator[CatalogEntry]:
-    """The entries of one segment."""
-    yield from _entries(segment_lines(store, key, cache_dir), key)
+def read_segment(store: ArchiveStore, key: str, cache_dir: Path | None = None,
+                 replaced: set[str] | None = None) -> Iterator[CatalogEntry]:
+    """The entries of one segment (a merged one adds the segments it replaces to ``replaced``)."""
+    yield from _entries(segment_lines(store, key, cache_dir, replaced), key)
 
 
 def catalog_entries(store: ArchiveStore, keys: Iterable[str], cache_dir: Path | None = None) -> Iterator[CatalogEntry]:

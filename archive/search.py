@@ -108,11 +108,13 @@ class SearchIndex:
             # the same URL): read the whole catalog again and drop what it no longer lists.
             return self._resync(store, current)
         indexed = 0
+        replaced: set[str] = set()  # by a merged segment (it sorts first): its lines are read already
         for segment in current:
             if segment in seen:
                 continue
-            for entry in read_segment(store, segment):
-                indexed += self._index_entry(store, entry)
+            if segment not in replaced:
+                for entry in read_segment(store, segment, None, replaced):
+                    indexed += self._index_entry(store, entry)
             self.db.execute("INSERT OR IGNORE INTO segments(key) VALUES (?)", (segment,))
             self.db.commit()
         return indexed

@@ -202,3 +202,26 @@ def test_compaction_on_a_bucket(s3_server, s3_env, s3_bucket, tmp_path):
     remove_replaced(store, tmp_path / "cache")
     assert len(segment_keys(store)) == 16
     assert readers(store, tmp_path / "cache") == before
+
+
+def test_the_search_index_reads_a_merged_segment_not_also_the_segments_it_replaces(tmp_path):
+    # Left in place for an hour after a merge, the replaced segments were read
+    # again by an index catching up, and each of their records fetched again.
+    from archive.catalog import catalog_entries
+    from archive.search import SearchIndex
+
+    store = open_store(str(tmp_path / "archive"))
+    fill(store, DAYS[:2])
+    assert compact_catalog(store, None, now=NOW).merged == 1
+    keys = segment_keys(store)
+    fetched: list[str] = []
+    real_get = store.get
+
+    def counting_get(key: str) -> bytes:
+        if key.startswith("articles/"):
+            fetched.append(key)
+        return real_get(key)
+
+    store.get = counting_get
+    SearchIndex(tmp_path / "index.sqlite").update(store)
+    assert len(fetched) == len(list(catalog_entries(store, keys))), "each line the catalog reads, fetched once"
