@@ -66,11 +66,13 @@ def verify_archive(store: ArchiveStore) -> VerifyReport:
     """Every record parses and matches the schema; every image and capture it names exists intact."""
     # Empty (a mistyped path or bucket) by the archive's own folders: a volume's
     # lost+found, unreadable, failed a listing of everything (and listed every image).
-    report = VerifyReport(empty=not any(next(iter(store.list(prefix)), None) for prefix in (ARTICLES_PREFIX, RUNS_PREFIX)))
+    # Both stores list a prefix whole before the first key: articles/ is listed once.
+    article_keys = list(store.list(ARTICLES_PREFIX))
+    report = VerifyReport(empty=not article_keys and next(iter(store.list(RUNS_PREFIX)), None) is None)
     checked_images: dict[str, str | None] = {}  # key -> problem (None: fine), each image hashed once
     checked_captures: dict[tuple[str, int, int], str | None] = {}
     record_keys: set[str] = set()
-    for key in store.list(ARTICLES_PREFIX):
+    for key in article_keys:
         if not key.endswith(".json"):
             continue
         report.records += 1
