@@ -79,8 +79,7 @@ def _extract_body(tree: lxml.html.HtmlElement, base_url: str, options: ExtractOp
                   caption_selector: str | None = None):
     resolve_lazy_images(tree, base_url)
     prune_boilerplate(tree)
-    if options.include_images:
-        gather_rule_captions(tree, caption_selector)  # after the images it may caption are resolved
+    gather_rule_captions(tree, caption_selector)  # after the images it may caption are resolved
     anchors = image_anchors(tree) if options.include_images else []
     # Fast first: trafilatura's readability/jusText second opinion costs a
     # third of its time and, on the extraction benchmark, helps only where the
@@ -170,7 +169,7 @@ def extract_article(
     if source_tree is None:
         source_tree = tree
     document, anchors = _extract_body(source_tree, base_url, options, recall=source_tree is not tree,
-                                      caption_selector=rules.caption)
+                                      caption_selector=caption_selector)
     article_text = body_text(document.body) if document is not None else ""
     if len(article_text) < SHORT_PAGE_CHARS and feed.body_html and own_page:
         # The page yields next to nothing (a script shell's "loading…", a
