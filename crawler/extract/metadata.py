@@ -140,7 +140,7 @@ def find_dateline(tree: HtmlElement | Page, now: datetime | None = None, referen
     for el in page.header_blocks:
         if page.has_hint(el, zp.SUMMARY_HINT_RE):
             continue
-        text = normalize_text(page.text(el))
+        text = page.text(el)  # normalised already
         if d := zd.dateline_date(text, now, reference):
             source = {"zh": "zh-dateline", "en": "dateline"}.get(d.kind, "relative")
             hit = DateHit(d.value, source, d.has_time)
