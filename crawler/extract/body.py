@@ -160,7 +160,8 @@ def place_images(body: etree._Element, anchors: list[ImageAnchor]) -> None:
     for anchor in anchors:
         if anchor.url in placed:
             continue
-        if anchor.caption and any(squash(anchor.caption) in t for t in texts):
+        caption = squash(anchor.caption) if anchor.caption else ""
+        if anchor.caption and any(caption in t for t in texts):
             anchor = replace(anchor, caption="")
         index = next((i for i, t in enumerate(texts) if anchor.before and anchor.before in t), None)
         target = after

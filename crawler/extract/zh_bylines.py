@@ -71,7 +71,6 @@ LEAD_CREDIT_RE = re.compile(r"^\s*\S{0,24}?[讯电]\s*\((?P<inner>[^()]{2,60})\)
 TRAILING_CREDIT_RE = re.compile(
     rf"^\(\s*(?:(?P<label>记者|通讯员|编辑)\s*)?(?P<names>[{HAN}]{{2,4}}(?:[\s、]+[{HAN}]{{2,4}}){{0,3}})\s*\)$"
 )
-CREDIT_NAME_SPLIT_RE = re.compile(r"[\s、]+")
 # A bare credit's words are names only when each starts with a common surname:
 # (包头), (政治部), (视觉中国), (民警 张三) and (王五 制图) are places, offices,
 # photo credits and roles, and nothing else in the paragraph says they are no
@@ -210,7 +209,7 @@ def trailing_credit(text: str) -> tuple[list[str], list[str]]:
     m = TRAILING_CREDIT_RE.match(normalize_text(text))
     if not m:
         return [], []
-    names = CREDIT_NAME_SPLIT_RE.split(m["names"])
+    names = NAME_SPLIT_RE.split(m["names"])  # Han, spaces and 、 only: no empty pieces
     # Unlabelled, one word is as likely a place or a column ((包头), (专题)) as a
     # person: two names at least. Any word that is no name makes none of them one.
     if len(names) < (1 if m["label"] else 2):
