@@ -68,11 +68,18 @@ def main_image(images: list[HtmlElement]) -> HtmlElement:
     return (unlinked or photos or images)[-1]
 
 
-def _is_icon(img: HtmlElement) -> bool:
+def declared_at_most(img: HtmlElement, pixels: int) -> bool:
+    """Whether the image's own markup declares it at most ``pixels`` wide or high."""
     for attribute in ("width", "height"):
         value = (img.get(attribute) or "").strip().removesuffix("px")
-        if value.isdigit() and int(value) <= ICON_MAX_PIXELS:
+        if value.isdigit() and int(value) <= pixels:
             return True
+    return False
+
+
+def _is_icon(img: HtmlElement) -> bool:
+    if declared_at_most(img, ICON_MAX_PIXELS):
+        return True
     file_name = (img.get("src") or "").split("?")[0].rsplit("/", 1)[-1]
     return bool(ICON_NAME_RE.search(f"{img.get('class', '')} {file_name}"))
 

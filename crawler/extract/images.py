@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl, unquote, urljoin, urlsplit
 from lxml import etree
 from lxml.html import HtmlElement
 
-from crawler.extract.captions import image_caption
+from crawler.extract.captions import declared_at_most, image_caption
 
 # Attributes lazy-loading scripts read the real address from, best first.
 LAZY_SRC_ATTRIBUTES = (
@@ -97,11 +97,7 @@ def real_image_url(img: HtmlElement) -> str | None:
 
 def is_pixel(img: HtmlElement) -> bool:
     """An image its own markup declares at most PIXEL_MAX pixels wide or high."""
-    for attribute in ("width", "height"):
-        value = (img.get(attribute) or "").strip().removesuffix("px")
-        if value.isdigit() and int(value) <= PIXEL_MAX:
-            return True
-    return False
+    return declared_at_most(img, PIXEL_MAX)
 
 
 def use_noscript_images(tree: HtmlElement) -> None:
