@@ -54,8 +54,8 @@ def decode_html(body: bytes, content_type: str | None = None) -> tuple[str, str]
     if body.startswith(BOMS):
         return text, encoding  # a byte order mark is no declaration a template copies
     if codecs.lookup(encoding).name != "utf-8":
-        if _is_utf8_text(body):
-            return body.decode("utf-8"), "utf-8"
+        if (utf8 := _utf8_text(body)) is not None:
+            return utf8, "utf-8"
     elif "\ufffd" in text and MIN_EVIDENCE <= (errors := _utf8_errors(body, text)) and errors > _utf8_multibyte(text):
         # Mostly undecodable: a legacy CJK page under a copied UTF-8 label. A
         # single-byte guess is never taken: it "decodes" anything, and a
@@ -69,13 +69,13 @@ def decode_html(body: bytes, content_type: str | None = None) -> tuple[str, str]
     return text, encoding
 
 
-def _is_utf8_text(body: bytes) -> bool:
-    """Valid UTF-8 with at least MIN_EVIDENCE multi-byte characters."""
+def _utf8_text(body: bytes) -> str | None:
+    """The body as text if it is valid UTF-8 with at least MIN_EVIDENCE multi-byte characters."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
-        return False
-    return len(body) - len(text) >= MIN_EVIDENCE  # each multi-byte character adds 1 to 3 bytes
+        return None
+    return text if len(body) - len(text) >= MIN_EVIDENCE else None  # each multi-byte character adds 1 to 3 bytes
 
 
 def _utf8_multibyte(text: str) -> int:
