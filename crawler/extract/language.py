@@ -62,9 +62,9 @@ def text_language(text: str) -> str:
         return UNDETERMINED
     if _is_chinese(sample):
         return "zh"
-    import py3langid  # loads its model on first use, not at import of this module
+    from crawler.extract.langmodel import language_identifier  # the model loads on first use, not at import
 
-    language, _score = py3langid.classify(sample)
+    language, _score = language_identifier().classify(sample)
     return language or UNDETERMINED
 
 

@@ -1,0 +1,116 @@
+"""py3langid's model read from a decompressed copy in the user's cache, and the extraction pool's start."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from crawler.extract import langmodel
+from crawler.extract.language import text_language
+from tests.conftest import ROOT
+
+ENGLISH = "The government said on Tuesday that the new policy would help families across the country."
+FRENCH = "Le gouvernement a annoncé mardi une nouvelle politique pour aider les familles de tout le pays."
+
+
+@pytest.fixture
+def cache_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    langmodel.language_identifier.cache_clear()
+    yield tmp_path / "cache" / "newsarchive"
+    langmodel.language_identifier.cache_clear()  # later tests load the model as usual
+
+
+def forbid_reading_the_compressed_model(monkeypatch) -> None:
+    from py3langid.langid import LanguageIdentifier
+
+    def refused(*args, **kwargs):
+        raise AssertionError("the compressed model was read")
+
+    monkeypatch.setattr(langmodel.lzma, "open", refused)
+    monkeypatch.setattr(LanguageIdentifier, "from_model_file", classmethod(refused))
+
+
+def test_the_model_is_decompressed_once_then_read_from_the_cache(cache_home, monkeypatch):
+    assert text_language(ENGLISH) == "en"
+    copies = list(cache_home.glob(langmodel.CACHED_MODEL_GLOB))
+    assert len(copies) == 1 and copies[0].stat().st_size > 10_000_000
+
+    langmodel.language_identifier.cache_clear()  # as a new process would start
+    forbid_reading_the_compressed_model(monkeypatch)
+    assert text_language(ENGLISH) == "en"
+    assert text_language(FRENCH) == "fr"
+
+
+def test_the_cached_model_answers_as_py3langid_does(cache_home):
+    import py3langid
+
+    langmodel.language_identifier()
+    langmodel.language_identifier.cache_clear()
+    cached = langmodel.language_identifier()
+    for sample in (ENGLISH, FRENCH, "Die Regierung kündigte am Dienstag eine neue Politik an.", "政府周二宣布了新政策"):
+        assert cached.classify(sample) == py3langid.classify(sample)
+
+
+def test_a_damaged_copy_falls_back_to_the_models_own_file(cache_home):
+    langmodel.language_identifier()
+    (copy,) = cache_home.glob(langmodel.CACHED_MODEL_GLOB)
+    copy.write_bytes(copy.read_bytes()[:4096])  # a crawl killed as it wrote, on a filesystem without rename
+    langmodel.language_identifier.cache_clear()
+    assert text_language(FRENCH) == "fr"
+    assert not copy.exists()  # removed: the next start writes it again
+    langmodel.language_identifier.cache_clear()
+    assert text_language(FRENCH) == "fr" and copy.stat().st_size > 10_000_000
+
+
+def test_a_cache_that_cannot_be_written_falls_back(tmp_path, monkeypatch):
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    langmodel.language_identifier.cache_clear()
+    try:
+        assert text_language(ENGLISH) == "en"
+        assert not list(tmp_path.rglob("*.part")) and not list(tmp_path.rglob("*.npz"))
+    finally:
+        langmodel.language_identifier.cache_clear()
+
+
+def test_writing_a_new_copy_removes_copies_unused_for_a_month(cache_home):
+    cache_home.mkdir(parents=True)
+    old = cache_home / langmodel.CACHED_MODEL_GLOB.replace("*", "0" * 16)
+    recent = cache_home / langmodel.CACHED_MODEL_GLOB.replace("*", "1" * 16)
+    for copy, days in ((old, 40), (recent, 2)):
+        copy.write_bytes(b"another model")
+        then = time.time() - days * 86400
+        os.utime(copy, (then, then))
+    langmodel.language_identifier()
+    assert not old.exists() and recent.exists()
+    assert len(list(cache_home.glob(langmodel.CACHED_MODEL_GLOB))) == 2
+
+
+def test_reading_the_copy_marks_it_used(cache_home):
+    langmodel.language_identifier()
+    (copy,) = cache_home.glob(langmodel.CACHED_MODEL_GLOB)
+    then = time.time() - 20 * 86400
+    os.utime(copy, (then, then))
+    langmodel.language_identifier.cache_clear()
+    langmodel.language_identifier()
+    assert copy.stat().st_mtime > time.time() - 3600
+
+
+def test_pool_workers_do_not_run_the_commands_main_script(tmp_path):
+    # The `newsarchive` entry point imports the whole CLI: multiprocessing
+    # would run it again in every worker as it starts.
+    markers = tmp_path / "ran"
+    markers.mkdir()
+    result = subprocess.run([sys.executable, str(ROOT / "tests" / "probes" / "pool_main.py"), str(markers)],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    workers = set(result.stdout.split())
+    assert workers and str(os.getpid()) not in workers
+    ran_in = {path.name for path in markers.iterdir()}
+    assert len(ran_in) == 1 and not ran_in & workers, (ran_in, workers)
