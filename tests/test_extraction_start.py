@@ -124,3 +124,12 @@ def test_the_warm_up_page_needs_no_fallback_extractor():
     article = extract_article(WARM_UP_PAGE, "https://www.example.com/news/2024/01/1.html")
     assert len(article.text) >= FAST_MIN_CHARS
     assert article.title == "预热页面" and article.authors == ["张三"] and article.image_urls
+
+
+def test_starting_the_forkserver_imports_little():
+    # `newsarchive crawl` imports this module to start the forkserver: what it
+    # imports (courlan, 30 ms) delays the workers' warm-up by as much.
+    probe = "import sys, crawler.extract.worker; print(sorted(m for m in ('courlan', 'crawler.items', 'lxml.html') if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

@@ -17,8 +17,10 @@ import multiprocessing
 import os
 import sys
 from multiprocessing.context import BaseContext
+from typing import TYPE_CHECKING
 
-from crawler.items import ArticlePage
+if TYPE_CHECKING:  # the crawl imports this module to start the forkserver: the sooner, the better
+    from crawler.items import ArticlePage
 
 # Set (to "1") only while the forkserver starts, which then imports this
 # module with it: see start_extraction_server.
@@ -122,6 +124,7 @@ def adopt_main_path(main_path: str) -> None:
 
 if os.environ.get(WARM_UP_ENV) == "1":  # imported by the forkserver start_extraction_server started
     adopt_main_path(os.environ.get(PARENT_MAIN_ENV, ""))
+    import crawler.items  # noqa: F401 - what every worker unpickles its pages into, loaded once here
     warm_up()
     # The workers forked from here share what is loaded now. Frozen, the
     # garbage collector never walks it (nor writes its own bookkeeping into
