@@ -82,6 +82,21 @@ def test_a_named_config_sets_how_pages_are_fetched(site, tmp_path):
     assert headers.get("User-Agent") == "extract-check/1.0 (+ops@example.com)"
 
 
+def test_a_page_over_the_configured_size_limit_is_refused_and_the_rest_extracted(site, tmp_path):
+    big = site.url(ARTICLES[0].path)  # tens of KB
+    small = tmp_path / "small.html"  # a file: the limit is the fetch's
+    small.write_bytes(urllib.request.urlopen(site.url(ARTICLES[1].path), timeout=10).read())
+    limit = 2048
+    config = tmp_path / "cfg.yaml"
+    config.write_text(f"crawl:\n  max_page_bytes: {limit}\n", encoding="utf-8")
+    result = run_cli("extract", big, str(small), "--config", str(config))
+    assert result.returncode == 1, result.stderr
+    message = result.stderr.replace("\n", "")  # as wrapped for an 80-column terminal
+    assert f"{big}: page larger than {limit} bytes" in message, result.stderr
+    (line,) = result.stdout.splitlines()
+    assert json.loads(line)["title"] == ARTICLES[1].title
+
+
 def test_a_bad_named_config_stops_extract(tmp_path):
     page = tmp_path / "page.html"
     page.write_text("<html><body><p>text</p></body></html>")
