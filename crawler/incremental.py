@@ -19,6 +19,7 @@ from archive.records import article_id
 from archive.runs import Failure
 from archive.store import ArchiveStore, StoreError
 from crawler.extract.article import canonical_url
+from crawler.items import KIND_META
 
 # A page that failed this many runs in a row is left alone (its failures stay in the run records).
 MAX_ATTEMPTS = 5
@@ -37,7 +38,7 @@ class ListingCachePolicy(RFC2616Policy):
     """
 
     def should_cache_request(self, request) -> bool:
-        return request.meta.get("newsarchive_kind") in LISTING_KINDS and super().should_cache_request(request)
+        return request.meta.get(KIND_META) in LISTING_KINDS and super().should_cache_request(request)
 
     def is_cached_response_fresh(self, cachedresponse, request) -> bool:
         # "Cache-Control: no-cache" asks to revalidate before use (RFC 9111),

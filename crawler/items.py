@@ -8,6 +8,10 @@ from typing import Any
 
 from crawler.extract.article import ExtractedArticle, ExtractOptions, FeedHints
 
+# Request meta the spider sets on every request: the source it is made for, and what it fetches.
+SOURCE_META = "newsarchive_source"
+KIND_META = "newsarchive_kind"  # "article", or a listing kind (crawler.incremental.LISTING_KINDS)
+
 
 @dataclass
 class ArticlePage:

@@ -17,6 +17,8 @@ from twisted.internet import reactor
 from twisted.internet.error import DNSLookupError
 from twisted.internet.task import deferLater
 
+from crawler.items import SOURCE_META
+
 FALLBACK_META = "newsarchive_fallback_url"
 # A server asking for longer than this is not waited for within a run: the
 # page is recorded as failed and tried again next run.
@@ -150,3 +152,33 @@ async def _resolve(host: str) -> list[str]:
         return [await maybe_deferred_to_future(reactor.resolve(host))]
     except Exception:  # noqa: BLE001 - any failure to resolve: a DNS error to the caller, never let through
         return []
+
+
+class BlockedSourceMiddleware:
+    """Once a source is blocked this run (a WAF challenge), what is still queued of it is not fetched.
+
+    Each request would most likely be answered by the same challenge, and a
+    crawler that keeps asking is the one whose address gets banned. The
+    requests fail instead (IgnoreRequest, recorded by the spider's errback)
+    and are asked for again next run.
+    """
+
+    def __init__(self) -> None:
+        self.blocked: dict[str, str] = {}  # source id -> why
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> "BlockedSourceMiddleware":
+        from crawler import signals
+
+        middleware = cls()
+        crawler.signals.connect(middleware.source_blocked, signal=signals.source_blocked)
+        return middleware
+
+    def source_blocked(self, source: str, reason: str) -> None:
+        self.blocked.setdefault(source, reason)
+
+    def process_request(self, request, spider=None):
+        source = request.meta.get(SOURCE_META)
+        if source in self.blocked:
+            raise IgnoreRequest(f"not fetched: the source is blocked this run ({self.blocked[source]})")
+        return None

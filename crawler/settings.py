@@ -56,6 +56,8 @@ ITEM_PIPELINES = {
 DOWNLOADER_MIDDLEWARES = {
     # Before anything is fetched: never probe private networks a page points at.
     "crawler.middlewares.PrivateAddressMiddleware": 50,
+    # A source blocked by a WAF challenge is left alone for the rest of the run.
+    "crawler.middlewares.BlockedSourceMiddleware": 60,
     # Scrapy's retries, plus Retry-After on 429/503.
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.middlewares.RetryAfterMiddleware": 550,

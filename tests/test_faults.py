@@ -269,3 +269,46 @@ def test_a_host_whose_lookup_fails_is_refused_not_let_through(monkeypatch):
     assert asyncio.run(guard.process_request(Request("http://rebind.example/x"))) is None
     with pytest.raises(IgnoreRequest, match="private"):
         asyncio.run(guard.process_request(Request("http://127.0.0.1:8/x")))
+
+
+def test_challenges_on_articles_in_a_row_block_the_source_for_the_rest_of_the_run(tmp_path):
+    # One challenged article is a fluke of one page (see test_zaker); several
+    # in a row mean the site now challenges the crawler: asking on gets it banned.
+    from crawler.spiders.news import CHALLENGES_IN_A_ROW_TO_BLOCK
+    from tests.crawl_helpers import add_feed_of_articles, article_page
+    from tests.fixture_site.zaker_pages import challenge_page
+
+    site = FixtureSite().start()
+    walled = add_feed_of_articles(site, "/walled", 8, page=lambda n: Response(
+        200, challenge_page(f"/walled/{n}.html").encode(), "text/html; charset=utf-8"))
+    fine = add_feed_of_articles(site, "/fine", 3)
+    # A challenged page between real ones starts the count again.
+    flaky = add_feed_of_articles(site, "/flaky", 4, page=lambda n: Response(
+        200, challenge_page(f"/flaky/{n}.html").encode() if n % 2 else article_page(f"flaky {n}"),
+        "text/html; charset=utf-8"))
+    try:
+        config = write_config(tmp_path / "cfg.yaml", str(tmp_path / "archive"), [
+            {"id": "walled", "kind": "feed", "url": site.url("/walled/feed.xml")},
+            {"id": "fine", "kind": "feed", "url": site.url("/fine/feed.xml")},
+            {"id": "flaky", "kind": "feed", "url": site.url("/flaky/feed.xml")},
+        ], concurrency=1)
+        crawl(config)
+        store = archive_store(str(tmp_path / "archive"))
+        run, records = latest_run(store), article_records(store)
+        assert set(run["blocked"]) == {"walled"}, run["blocked"]
+        assert f"{CHALLENGES_IN_A_ROW_TO_BLOCK} articles in a row" in run["blocked"]["walled"]
+        fetched = [url for url in walled if site.count(url.removeprefix(site.base_url))]
+        # One at a time: the next page may be on its way as the third challenge is read.
+        assert CHALLENGES_IN_A_ROW_TO_BLOCK <= len(fetched) <= CHALLENGES_IN_A_ROW_TO_BLOCK + 1, fetched
+        reasons = {f["url"]: f["reason"] for f in run["failures"] if f["source"] == "walled"}
+        assert set(reasons) == set(walled), "every article of the blocked source is a failure, tried again next run"
+        for url in set(walled) - set(fetched):
+            assert "not fetched: the source is blocked" in reasons[url], reasons[url]
+        assert set(records) == {*fine, *(url for n, url in enumerate(flaky) if n % 2 == 0)}
+
+        crawl(config)  # next run: still blocked, and still nothing of it lost
+        again = latest_run(store)
+        assert again["run_id"] != run["run_id"] and set(again["blocked"]) == {"walled"}
+        assert {f["url"] for f in again["failures"] if f["source"] == "walled"} == set(walled)
+    finally:
+        site.stop()

@@ -23,7 +23,7 @@ from crawler.config import SourceBase
 from crawler.extract.article import ExtractOptions, FeedHints
 from crawler.extract.decode import decode_html
 from crawler.incremental import LISTING_KINDS, revisit_due, url_article_id
-from crawler.items import ArticlePage
+from crawler.items import KIND_META, SOURCE_META, ArticlePage
 from crawler.extract.rules import ZAKER_RULES, SiteRules, is_challenge_text, may_be_challenge, unwrap_link
 from crawler.sources.feed import FeedError, parse_feed
 from crawler.sources.listing import parse_listing
@@ -37,6 +37,10 @@ if TYPE_CHECKING:
 HTML_CONTENT_TYPES = ("text/html", "application/xhtml+xml")
 ARTICLE_ID_META = "newsarchive_article_id"
 ATTEMPT_META = "newsarchive_attempt"  # the how-manieth run in a row this page is tried
+# Article pages answered by a WAF challenge in a row that block their source
+# for the rest of the run (one may be a fluke of one page; several mean the
+# site now challenges this crawler, and asking on gets it banned).
+CHALLENGES_IN_A_ROW_TO_BLOCK = 3
 IMAGES_RETRY_META = "newsarchive_images_retry"  # fetched again, archived already, for its failed images
 
 
@@ -76,6 +80,7 @@ class NewsSpider(scrapy.Spider):
         # (feed source id, the feed's hints).
         self.challenged: dict[str, tuple[Response, str]] = {}
         self.feed_bodies: dict[str, tuple[str, FeedHints]] = {}
+        self.challenges_in_a_row: dict[str, int] = {}  # source id -> article pages
 
     @classmethod
     def from_crawler(cls, crawler, *args: Any, **kwargs: Any) -> "NewsSpider":
@@ -153,7 +158,7 @@ class NewsSpider(scrapy.Spider):
             errback=self.on_error,
             dont_filter=True,
             cb_kwargs={"source_id": source.id, **cb_kwargs},
-            meta={"newsarchive_source": source.id, "newsarchive_kind": kind},
+            meta={SOURCE_META: source.id, KIND_META: kind},
         )
 
     def article_request(self, url: str, source_id: str, hints: FeedHints | None = None, *, force: bool = False) -> scrapy.Request | None:
@@ -176,7 +181,7 @@ class NewsSpider(scrapy.Spider):
                 self.feed_bodies.setdefault(candidate, (source_id, hints))
             return None
         self.requested_ids.add(candidate)
-        meta = {"newsarchive_source": source_id, "newsarchive_kind": "article", ARTICLE_ID_META: candidate}
+        meta = {SOURCE_META: source_id, KIND_META: "article", ARTICLE_ID_META: candidate}
         headers = {}
         if revisit:
             # Revisited while young: conditionally, and a 304 means unchanged.
@@ -215,7 +220,7 @@ class NewsSpider(scrapy.Spider):
 
     def on_error(self, failure: Failure):
         request = failure.request
-        source_id, kind = request.meta.get("newsarchive_source", ""), request.meta.get("newsarchive_kind", "article")
+        source_id, kind = request.meta.get(SOURCE_META, ""), request.meta.get(KIND_META, "article")
         reason = failure_reason(failure)
         response = failure.value.response if failure.check(HttpError) else None
         # WAFs often serve their challenge with a 403 or 503: it is handled as
@@ -346,6 +351,7 @@ class NewsSpider(scrapy.Spider):
             # Never archived, never solved: the article comes from a feed that
             # carries it, now or when that feed is read, else it is a failure.
             self.crawler.stats.inc_value("newsarchive/challenge_pages")
+            self._count_challenge(source_id, response.url)
             candidate = response.meta.get(ARTICLE_ID_META) or url_article_id(response.url)
             if candidate in self.feed_bodies:
                 source_id, hints = self.feed_bodies.pop(candidate)
@@ -354,7 +360,17 @@ class NewsSpider(scrapy.Spider):
                 return
         else:
             self.feed_bodies.pop(response.meta.get(ARTICLE_ID_META), None)  # the page itself will do
+            if challenge is False:
+                self.challenges_in_a_row.pop(source_id, None)
         yield self.article_page(response, source_id, hints, challenge=challenge)
+
+    def _count_challenge(self, source_id: str, url: str) -> None:
+        """Block the source (see BlockedSourceMiddleware) at its CHALLENGES_IN_A_ROW_TO_BLOCK-th challenged article."""
+        count = self.challenges_in_a_row.get(source_id, 0) + 1
+        self.challenges_in_a_row[source_id] = count
+        if count == CHALLENGES_IN_A_ROW_TO_BLOCK:
+            reason = f"WAF challenge pages instead of {count} articles in a row (the last at {url})"
+            self.crawler.signals.send_catch_log(signals.source_blocked, source=source_id, reason=reason)
 
     def report_unanswered_challenges(self, spider=None) -> None:
         """At the end of the run: challenge pages no feed stood in for are failures."""
