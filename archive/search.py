@@ -18,8 +18,10 @@ import os
 import re
 import sqlite3
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from archive.catalog import catalog_entries, read_segment, read_whole_catalog
 from archive.records import without_controls
@@ -44,6 +46,10 @@ CREATE TABLE IF NOT EXISTS docs (id TEXT PRIMARY KEY, rowid_ INTEGER, source TEX
 CREATE TABLE IF NOT EXISTS segments (key TEXT PRIMARY KEY);
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(title, body, tokenize='trigram');
 """
+
+
+class SearchIndexError(Exception):
+    """The local index cannot be used (its folder not writable, the file damaged or locked); the message names it."""
 
 
 @dataclass
@@ -82,7 +88,10 @@ class SearchIndex:
     @property
     def db(self) -> sqlite3.Connection:
         if self._db is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise SearchIndexError(f"search index {self.path}: {exc}") from exc
             # One connection shared by the web server's threads, serialised by SQLite itself.
             self._db = sqlite3.connect(self.path, check_same_thread=False)
             if self._db.execute("PRAGMA user_version").fetchone()[0] != INDEX_VERSION:
@@ -91,6 +100,15 @@ class SearchIndex:
             self._db.executescript(SCHEMA)
         return self._db
 
+    @contextmanager
+    def _using(self) -> Iterator[None]:
+        """The index to itself, its SQLite errors (unwritable, damaged, locked by another writer) said as SearchIndexError."""
+        with self._lock:
+            try:
+                yield
+            except sqlite3.Error as exc:
+                raise SearchIndexError(f"search index {self.path}: {exc}") from exc
+
     def close(self) -> None:
         if self._db is not None:
             self._db.close()
@@ -98,7 +116,7 @@ class SearchIndex:
 
     def update(self, store: ArchiveStore) -> int:
         """Index what the catalog added since last time; returns how many records were (re)indexed."""
-        with self._lock:
+        with self._using():
             return read_whole_catalog(store, None, lambda current: self._update(store, current))
 
     def _update(self, store: ArchiveStore, current: list[str]) -> int:
@@ -158,7 +176,7 @@ class SearchIndex:
 
     def search(self, text: str, limit: int = 50, offset: int = 0) -> list[SearchHit]:
         """Hits ``offset`` to ``offset + limit`` (a page of them)."""
-        with self._lock:
+        with self._using():
             return self._search(text, limit, offset)
 
     def _search(self, text: str, limit: int, offset: int) -> list[SearchHit]:

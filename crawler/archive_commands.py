@@ -9,7 +9,7 @@ import functools
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Callable, Optional
+from typing import Annotated, Any, Callable, Optional
 
 import typer
 from rich.console import Console
@@ -26,6 +26,13 @@ err = Console(stderr=True)
 SourceOption = Annotated[Optional[str], typer.Option("--source", help="only this source")]
 SinceOption = Annotated[Optional[str], typer.Option("--since", help="published on or after this date (YYYY-MM-DD)")]
 EXPORT_FORMATS = ("jsonl", "hexo", "warc")
+# A store that fails a command: it cannot go on without its archive.
+EXIT_STORE_FAILED = 1
+# `search` answers as grep does, so a script can tell "no article has it" from
+# "could not look" (a failing store or search index; a bad config or option
+# is 2 already, as for every command).
+EXIT_SEARCH_NO_MATCH = 1
+EXIT_SEARCH_ERROR = 2
 
 
 def open_archive(config: Path | None, archive: str | None):
@@ -57,22 +64,31 @@ def _filters(source: str | None, since: str | None) -> str:
     return " ".join(asked) or "in the catalog"
 
 
-def reports_store_errors(command: Callable[..., None]) -> Callable[..., None]:
-    """The command, a store that fails it (unreachable, refusing access, no such bucket) reported on one line, exit 1.
+def _error_line(message: str) -> None:
+    err.print(Text("error: ", style="red") + Text(one_line(message)), soft_wrap=True, highlight=False)
+
+
+def reports_store_errors(command: Callable[..., None] | None = None, *, exit_code: int = EXIT_STORE_FAILED) -> Callable[..., Any]:
+    """The command, a store that fails it (unreachable, refusing access, no such bucket) reported on one line, exit ``exit_code``.
 
     A StoreError's message says which store and key, and why; a traceback
-    buried it, and a command cannot go on without its archive.
+    buried it, and a command cannot go on without its archive. Used bare
+    (``@reports_store_errors``) or with the exit code of a command whose 1
+    means something else (``@reports_store_errors(exit_code=...)``).
     """
 
-    @functools.wraps(command)
-    def run(*args, **kwargs) -> None:
-        try:
-            command(*args, **kwargs)
-        except StoreError as exc:
-            err.print(Text("error: ", style="red") + Text(one_line(str(exc))), soft_wrap=True, highlight=False)
-            raise typer.Exit(1) from None
+    def decorate(command: Callable[..., None]) -> Callable[..., None]:
+        @functools.wraps(command)
+        def run(*args, **kwargs) -> None:
+            try:
+                command(*args, **kwargs)
+            except StoreError as exc:
+                _error_line(str(exc))
+                raise typer.Exit(exit_code) from None
 
-    return run
+        return run
+
+    return decorate if command is None else decorate(command)
 
 
 def register(app: typer.Typer) -> None:
@@ -139,17 +155,24 @@ def register(app: typer.Typer) -> None:
             out.print(Text(without_controls(str(line)), style="bold" if number == 0 else ""), soft_wrap=True, highlight=False)
 
     @app.command()
-    @reports_store_errors
+    @reports_store_errors(exit_code=EXIT_SEARCH_ERROR)
     def search(text: str, limit: Annotated[int, typer.Option("--limit", min=1)] = 20,
                config: ConfigOption = None, archive: ArchiveOption = None) -> None:
-        """Full-text search over titles and bodies (Chinese included); exit 1 when nothing matches."""
-        from archive.search import SearchIndex, default_index_path
+        """Full-text search over titles and bodies (Chinese included).
+
+        Exit status as grep's: 0 when some article matches, 1 when none does,
+        2 on an error (the archive or the search index cannot be read, a bad config).
+        """
+        from archive.search import SearchIndex, SearchIndexError, default_index_path
 
         store = open_archive(config, archive)
         index = SearchIndex(default_index_path(store.url))
         try:
             index.update(store)
             hits = index.search(text, limit=limit)
+        except SearchIndexError as exc:
+            _error_line(str(exc))
+            raise typer.Exit(EXIT_SEARCH_ERROR) from None
         finally:
             index.close()
         for hit in hits:
@@ -158,7 +181,7 @@ def register(app: typer.Typer) -> None:
             out.print(Text("    " + one_line(hit.snippet)), soft_wrap=True, highlight=False)
         if not hits:
             err.print(Text(f"no article matches {text!r}"))
-            raise typer.Exit(1)
+            raise typer.Exit(EXIT_SEARCH_NO_MATCH)
 
     @app.command()
     @reports_store_errors

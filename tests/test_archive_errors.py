@@ -1,4 +1,4 @@
-"""What the archivists' commands say when the archive fails them: one line, exit 1.
+"""What the archivists' commands say when the archive fails them: one line, exit 1 (2 for `search`, grep-like).
 
 Damaged records and stores that cannot be read (unreachable, refusing,
 missing) are reported by name, never as a Python traceback.
@@ -22,9 +22,9 @@ from tests.conftest import run_cli
 from tests.crawl_helpers import write_config
 
 
-def assert_one_error_line(result, *named: str) -> str:
-    """Exit 1, nothing on stdout, one line on stderr naming what failed; returns that line."""
-    assert result.returncode == 1, result.stdout + result.stderr
+def assert_one_error_line(result, *named: str, exit_code: int = 1) -> str:
+    """Exit 1 (or ``exit_code``), nothing on stdout, one line on stderr naming what failed; returns that line."""
+    assert result.returncode == exit_code, result.stdout + result.stderr
     assert "Traceback" not in result.stderr, result.stderr
     lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
@@ -118,14 +118,37 @@ def failing_store(request, tmp_path):
     yield FailingStore(["--config", str(config)], env, where)
 
 
+# `search` exits as grep does: 1 is "no article matches", so an error is 2.
+ERROR_EXIT = {"search": 2}
+
+
 @pytest.mark.parametrize("command", list(archive_commands("0" * 16, Path())))
-def test_a_failing_store_is_one_error_line_and_exit_1(failing_store, tmp_path, command):
+def test_a_failing_store_is_one_error_line_and_an_error_exit(failing_store, tmp_path, command):
     args = archive_commands(made_record(1, ARCHIVED_TEXT)["id"], tmp_path / "out")[command]
     env = {**failing_store.env, "XDG_CACHE_HOME": str(tmp_path / "cache")}
     result = run_cli(*args, *failing_store.options, env=env, prefix=failing_store.prefix, timeout=30)
     assert not result.stdout
-    assert_one_error_line(result, failing_store.where)
+    assert_one_error_line(result, failing_store.where, exit_code=ERROR_EXIT.get(command, 1))
     assert "not-the-secret" not in result.stderr
+
+
+def test_search_exit_status_tells_a_miss_from_an_error(tmp_path):
+    # Exit 1 was both "nothing matches" and "could not look": a script took a
+    # broken archive or index for an archive without the word.
+    store = small_archive(tmp_path / "archive", [made_record(1, ARCHIVED_TEXT)])
+    cache = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    assert run_cli("search", ARCHIVED_TEXT, "--archive", store.url, env=cache, timeout=30).returncode == 0
+    miss = run_cli("search", "量子纠缠", "--archive", store.url, env=cache, timeout=30)
+    assert miss.returncode == 1 and "no article matches" in miss.stderr, miss.stderr
+    no_cache = tmp_path / "not-a-directory"
+    no_cache.write_text("a file where the cache directory should be")
+    unusable_index = run_cli("search", ARCHIVED_TEXT, "--archive", store.url, env={"XDG_CACHE_HOME": str(no_cache)}, timeout=30)
+    assert "search index" in assert_one_error_line(unusable_index, str(no_cache), exit_code=2)
+    damaged = tmp_path / "cache" / "newsarchive"
+    for index_file in damaged.glob("search-*.sqlite"):
+        index_file.write_bytes(b"not a SQLite database" * 100)
+    damaged_index = run_cli("search", ARCHIVED_TEXT, "--archive", store.url, env=cache, timeout=30)
+    assert "search index" in assert_one_error_line(damaged_index, exit_code=2)
 
 
 def test_serve_answers_503_while_the_store_fails(tmp_path, monkeypatch):
