@@ -1,4 +1,10 @@
-"""``newsarchive verify``: the archive checked object by object."""
+"""``newsarchive verify``: the archive checked object by object.
+
+An object the store will not give (a file it may not read, an object it
+refuses) is a problem of that object, like a damaged one: verify goes on and
+reports them all. Only a store out of reach stops it (nothing more could be
+checked), and a listing that fails (what it would list is not known).
+"""
 
 from __future__ import annotations
 
@@ -10,12 +16,16 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 
 from archive.keys import ARTICLES_PREFIX, IMAGES_PREFIX, RUNS_PREFIX, SHA256_RE, BadKey, article_key, check_key
-from archive.records import ArticleRecord, article_id, content_sha256, load_record
+from archive.records import ArticleRecord, article_id, content_sha256, load_record, one_line
 from archive.catalog import CATALOG_PREFIX, load_catalog
-from archive.store import ArchiveStore, KeyNotFound, StoreError
+from archive.store import ArchiveStore, KeyNotFound, StoreError, StoreUnavailable
 
 # A BCP 47 tag as records carry it: zh, en, zh-CN, zh-Hant-TW, und.
 LANGUAGE_TAG_RE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*")
+# Asked for when reading one object fails as if the store were out of reach
+# (a server error): whether it exists is beside the point, only whether the
+# store answers at all.
+REACHABILITY_PROBE_KEY = f"{RUNS_PREFIX}verify-probe.json"
 
 
 @dataclass
@@ -36,6 +46,9 @@ class VerifyReport:
     # Not damage: a running crawl catalogs what it wrote in parts, and
     # `verify --rebuild-index` lists them all.
     unlisted: list[str] = field(default_factory=list)
+    # (key, what) -> its problem: an archive with thousands of problems was
+    # checked against every earlier one at each new one.
+    _by_key: dict[tuple[str, str], Problem] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -43,11 +56,9 @@ class VerifyReport:
 
     def add(self, key: str, what: str, named_by: str | None = None) -> None:
         """One problem per damaged object, however many records name it."""
-        for problem in self.problems:
-            if problem.key == key and problem.what == what:
-                break
-        else:
-            problem = Problem(key, what)
+        problem = self._by_key.get((key, what))
+        if problem is None:
+            problem = self._by_key[(key, what)] = Problem(key, what)
             self.problems.append(problem)
         if named_by and named_by not in problem.named_by:
             problem.named_by.append(named_by)
@@ -78,7 +89,15 @@ def verify_archive(store: ArchiveStore) -> VerifyReport:
         report.records += 1
         record_keys.add(key)
         try:
-            record = load_record(store.get(key))
+            data = store.get(key)
+        except KeyNotFound:
+            report.add(key, "record gone since articles/ was listed")
+            continue
+        except StoreError as exc:
+            report.add(key, _unreadable(store, exc))
+            continue
+        try:
+            record = load_record(data)
         except (ValidationError, ValueError, UnicodeDecodeError) as exc:
             report.add(key, f"record does not parse or match the schema: {_schema_error(exc)}")
             continue
@@ -118,9 +137,33 @@ def _check_catalog(store: ArchiveStore, record_keys: set[str], report: VerifyRep
     for key in sorted(listed - record_keys):
         # Written since articles/ was listed (a crawl ended while verify read
         # the archive, which takes minutes): there now, so not lost.
-        if not store.exists(key):
-            report.add(key, "record missing: the catalog lists it")
+        try:
+            if not store.exists(key):
+                report.add(key, "record missing: the catalog lists it")
+        except StoreError as exc:
+            report.add(key, _unreadable(store, exc))
     report.unlisted = sorted(record_keys - listed)
+
+
+def _unreadable(store: ArchiveStore, exc: StoreError) -> str:
+    """The problem of an object the store failed to give, unless the store itself is out of reach: then ``exc`` is raised.
+
+    A server error on one object (a lost volume) says so the same way as a
+    store that went away: the store is asked again, about nothing in particular.
+    """
+    if isinstance(exc, StoreUnavailable) and not _store_answers(store):
+        raise exc
+    return f"unreadable: {one_line(str(exc))}"
+
+
+def _store_answers(store: ArchiveStore) -> bool:
+    try:
+        store.exists(REACHABILITY_PROBE_KEY)
+    except StoreUnavailable:
+        return False
+    except StoreError:
+        pass  # it answered, if with a refusal
+    return True
 
 
 def _field_problems(record: ArticleRecord) -> list[str]:
@@ -144,6 +187,8 @@ def _check_image(store: ArchiveStore, key: str, sha256: str) -> str | None:
         return "image missing"
     except BadKey as exc:
         return str(exc)
+    except StoreError as exc:
+        return _unreadable(store, exc)
     actual = hashlib.sha256(data).hexdigest()
     if actual != sha256:
         return f"image damaged: sha256 {actual}, record says {sha256}"
@@ -164,6 +209,8 @@ def _check_capture(store: ArchiveStore, capture, url: str) -> str | None:
         return "WARC file missing"
     except (BadKey, ValueError) as exc:
         return f"WARC record unreadable at {capture.offset}+{capture.length}: {exc}"
+    except StoreError as exc:
+        return _unreadable(store, exc)
     if captured.url != url:
         return f"WARC record at {capture.offset} is the response for {captured.url}, not {url}"
     return None

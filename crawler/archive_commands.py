@@ -33,6 +33,10 @@ EXIT_STORE_FAILED = 1
 # is 2 already, as for every command).
 EXIT_SEARCH_NO_MATCH = 1
 EXIT_SEARCH_ERROR = 2
+# What `verify` names on the terminal: an archive whose disk or bucket went bad
+# has thousands of damaged objects, and the count says how many (--json lists them all).
+VERIFY_SHOWN_PROBLEMS = 50
+VERIFY_SHOWN_NAMED_BY = 5  # records named as using one damaged image or capture
 
 
 def open_archive(config: Path | None, archive: str | None):
@@ -62,6 +66,14 @@ def _filters(source: str | None, since: str | None) -> str:
     """What an empty answer was asked for: 'of source x since 2024-01-01', or 'in the catalog'."""
     asked = ([f"of source {source!r}"] if source else []) + ([f"since {since}"] if since else [])
     return " ".join(asked) or "in the catalog"
+
+
+def _named_by(records: list[str]) -> str:
+    """`` (named by a, b and 3 more)``: the records using a damaged object, bounded."""
+    if not records:
+        return ""
+    more = len(records) - VERIFY_SHOWN_NAMED_BY
+    return f" (named by {', '.join(records[:VERIFY_SHOWN_NAMED_BY])}{f' and {more} more' if more > 0 else ''})"
 
 
 def _error_line(message: str) -> None:
@@ -214,7 +226,7 @@ def register(app: typer.Typer) -> None:
     def verify(rebuild_index: Annotated[bool, typer.Option("--rebuild-index", help="rebuild the catalog from the records")] = False,
                as_json: Annotated[bool, typer.Option("--json")] = False,
                config: ConfigOption = None, archive: ArchiveOption = None) -> None:
-        """Check every record, image and capture; exit 1 on damage."""
+        """Check every record, image and capture, going on past damaged or unreadable ones; exit 1 on any."""
         from archive.catalog import rebuild_catalog
         from archive.verify import report_json, verify_archive
 
@@ -224,9 +236,12 @@ def register(app: typer.Typer) -> None:
             sys.stdout.write(report_json(report) + "\n")
         else:
             out.print(f"{report.records} records, {report.images} images, {report.captures} captures checked")
-            for problem in report.problems:
-                named = f" (named by {', '.join(problem.named_by)})" if problem.named_by else ""
-                out.print(Text("damaged ", style="red") + Text(f"{problem.key}: {problem.what}{named}"), soft_wrap=True, highlight=False)
+            for problem in report.problems[:VERIFY_SHOWN_PROBLEMS]:
+                out.print(Text("damaged ", style="red") + Text(f"{problem.key}: {problem.what}{_named_by(problem.named_by)}"),
+                          soft_wrap=True, highlight=False)
+            if len(report.problems) > VERIFY_SHOWN_PROBLEMS:
+                out.print(Text(f"... and {len(report.problems) - VERIFY_SHOWN_PROBLEMS} more damaged objects "
+                               f"(`newsarchive verify --json` lists every one)"), soft_wrap=True, highlight=False)
             if report.unlisted and not rebuild_index:
                 out.print(Text(f"{len(report.unlisted)} records are not in the catalog, so ls, search and serve do not show them "
                                f"(a crawl still running catalogs what it wrote at its end; `verify --rebuild-index` lists them all), "

@@ -6,10 +6,12 @@ missing) are reported by name, never as a Python traceback.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import socket
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -17,6 +19,7 @@ from typing import Iterator
 import pytest
 
 from archive.keys import article_key
+from archive.store import StoreUnavailable
 from tests.archive_helpers import made_record, small_archive
 from tests.conftest import run_cli
 from tests.crawl_helpers import write_config
@@ -188,3 +191,92 @@ def test_verify_passes_over_an_unreadable_folder_the_archive_does_not_use(tmp_pa
         result = run_cli("verify", "--archive", store.url, prefix=prefix, timeout=30)
     assert result.returncode == 0, (result.stdout, result.stderr)
     assert "archive OK" in result.stdout
+
+
+# --- verify goes on past what it cannot read -------------------------------------
+
+
+def _image(record: dict, data: bytes) -> tuple[dict, dict]:
+    """The record naming one PNG image of these bytes, and that image's reference."""
+    from archive.keys import image_key
+
+    sha = hashlib.sha256(data).hexdigest()
+    image = {"url": "https://news.example/a.png", "key": image_key(sha, "png"), "sha256": sha, "content_type": "image/png",
+             "bytes": len(data), "width": None, "height": None}
+    return {**record, "images": [image], "html": record["html"] + f'<img src="{image["key"]}">'}, image
+
+
+def test_verify_goes_on_past_unreadable_objects_and_names_each(tmp_path):
+    # It stopped at the first object it could not read (one error line): an
+    # archive on a failing disk showed one bad file at a time.
+    record, image = _image(made_record(1, ARCHIVED_TEXT), b"\x89PNG image bytes")
+    others = [made_record(2, "第二篇"), made_record(3, "第三篇")]
+    store = small_archive(tmp_path / "archive", [record, *others])
+    store.put(image["key"], b"\x89PNG image bytes")
+    keys = [image["key"], *(article_key(r["id"]) for r in others)]
+    with ExitStack() as stack:
+        prefixes = [stack.enter_context(unreadable(tmp_path / "archive" / key)) for key in keys]
+        result = run_cli("verify", "--archive", store.url, prefix=prefixes[0], timeout=30)
+        as_json = run_cli("verify", "--json", "--archive", store.url, prefix=prefixes[0], timeout=30)
+    assert result.returncode == 1 and "error:" not in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert "3 records, 1 images, 0 captures checked" in result.stdout
+    damaged = [line for line in result.stdout.splitlines() if line.startswith("damaged ")]
+    assert sorted(line.split()[1].rstrip(":") for line in damaged) == sorted(keys), result.stdout
+    assert all("unreadable" in line and "Permission denied" in line for line in damaged), damaged
+    assert f"named by {article_key(record['id'])}" in next(line for line in damaged if image["key"] in line)
+    assert "3 problems" in result.stdout and "archive OK" not in result.stdout
+    report = json.loads(as_json.stdout)
+    assert as_json.returncode == 1 and not report["ok"] and sorted(p["key"] for p in report["problems"]) == sorted(keys)
+
+
+def test_verify_of_thousands_of_problems_shows_some_and_counts_them(tmp_path):
+    from crawler.archive_commands import VERIFY_SHOWN_PROBLEMS
+
+    extra = 7
+    records = [made_record(n, f"正文{n}") for n in range(1, VERIFY_SHOWN_PROBLEMS + extra + 1)]
+    store = small_archive(tmp_path / "archive", records)
+    for record in records:
+        store.put(article_key(record["id"]), b'{"title": "cut sh')  # cut short: every record damaged
+    result = run_cli("verify", "--archive", store.url, timeout=60)
+    assert result.returncode == 1, result.stderr
+    lines = result.stdout.splitlines()
+    assert len([line for line in lines if line.startswith("damaged ")]) == VERIFY_SHOWN_PROBLEMS
+    assert f"... and {extra} more damaged objects" in result.stdout
+    assert f"{VERIFY_SHOWN_PROBLEMS + extra} problems" in lines[-1]
+    report = json.loads(run_cli("verify", "--json", "--archive", store.url, timeout=60).stdout)
+    assert len(report["problems"]) == VERIFY_SHOWN_PROBLEMS + extra, "--json lists every one"
+
+
+class ServerErrors:
+    """A store whose server fails on some objects (a lost volume), or on everything once ``down``."""
+
+    def __init__(self, store, failing: set[str]) -> None:
+        self.store, self.failing, self.down = store, failing, False
+        self.url = store.url
+
+    def get(self, key: str) -> bytes:
+        if self.down or key in self.failing:
+            raise StoreUnavailable(f"get {key}: {self.url} answered InternalError")
+        return self.store.get(key)
+
+    def exists(self, key: str) -> bool:
+        if self.down:
+            raise StoreUnavailable(f"head {key}: cannot reach the store")
+        return self.store.exists(key)
+
+    def __getattr__(self, name):
+        return getattr(self.store, name)
+
+
+def test_verify_tells_a_failing_object_from_a_store_out_of_reach(tmp_path):
+    from archive.verify import verify_archive
+
+    records = [made_record(1, ARCHIVED_TEXT), made_record(2, "第二篇")]
+    bad = article_key(records[0]["id"])
+    store = ServerErrors(small_archive(tmp_path / "archive", records), {bad})
+    report = verify_archive(store)
+    assert [(p.key, p.what.split(":")[0]) for p in report.problems] == [(bad, "unreadable")]
+    assert report.records == 2
+    store.down = True  # every object fails, and so does the store when asked again: nothing more to check
+    with pytest.raises(StoreUnavailable):
+        verify_archive(store)
