@@ -13,6 +13,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Mapping
 from urllib.parse import urlencode
 
 import nh3
@@ -23,7 +24,7 @@ from archive.html import rewrite_images
 from archive.keys import IMAGES_PREFIX, BadKey, check_key
 from archive.records import load_record
 from archive.search import SearchIndex
-from archive.store import ArchiveStore, KeyNotFound, StoreError
+from archive.store import ArchiveStore, KeyNotFound, StoreError, StoreUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -40,23 +41,40 @@ SECURITY_HEADERS = {
 }
 
 
-def article_body(html: str) -> str:
-    """The stored HTML, cleaned again, its mirrored images pointed at /files/."""
+def article_body(html: str, in_archive: Callable[[str], bool], origins: Mapping[str, str] | None = None) -> str:
+    """The stored HTML, cleaned again, its mirrored images pointed at /files/.
+
+    An image the archive does not hold (``in_archive`` of its key is false:
+    never mirrored, or lost since) is a link to its origin, as in the Hexo
+    export (``origins``: archive key -> origin URL, the record's images), not
+    an ``<img>`` the browser shows broken; it is never fetched from there.
+    """
     if not html:
         return ""
-    inner = rewrite_images(html, _archived_image_url)
+    inner = rewrite_images(html, lambda src: _archived_image_url(src, in_archive), origins)
     return nh3.clean(inner, url_schemes={"http", "https", "mailto"}, link_rel="noopener noreferrer nofollow")
 
 
-def _archived_image_url(src: str) -> str | None:
-    """The page's URL for a mirrored image; None for one the crawl did not mirror (never fetched from its origin)."""
+def _archived_image_url(src: str, in_archive: Callable[[str], bool]) -> str | None:
+    """The page's URL for a mirrored image the archive holds; None for any other."""
     if not src.startswith(IMAGES_PREFIX):
         return None
     try:
         check_key(src)
     except BadKey:
         return None
-    return FILES_ROUTE + src
+    return FILES_ROUTE + src if in_archive(src) else None
+
+
+def _holds(store: ArchiveStore, key: str) -> bool:
+    """Whether the store holds an image; one it refuses is as good as gone (a store out of reach is a 503)."""
+    try:
+        return store.exists(key)
+    except StoreUnavailable:
+        raise
+    except StoreError as exc:
+        logger.warning("image %s shown as a link to its origin: %s", key, exc)
+        return False
 
 
 @dataclass
@@ -161,7 +179,9 @@ def create_app(store: ArchiveStore, index: SearchIndex, catalog: CatalogSnapshot
             record = load_record(store.get(article_key(article_id)))
         except (KeyNotFound, ValueError):  # BadKey, and a damaged record (verify reports it)
             abort(404)
-        return render_template("article.html", record=record, body=article_body(record.html))
+        origins = {image.key: image.url for image in record.images}
+        body = article_body(record.html, lambda key: _holds(store, key), origins)
+        return render_template("article.html", record=record, body=body)
 
     @app.get(FILES_ROUTE + "<path:key>")
     def files(key: str):

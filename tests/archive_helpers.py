@@ -127,6 +127,11 @@ def small_archive(path: Path, records: list[dict]):
     """A directory archive holding these records, catalogued as one crawl would; returns its store."""
     store = open_store(str(path))
     store.ensure()
+    return fill_archive(store, records)
+
+
+def fill_archive(store, records: list[dict]):
+    """These records written into a store (a directory's or a bucket's) and catalogued as one crawl would; returns it."""
     for record in records:
         store.put(article_key(record["id"]), dump_record(record), "application/json; charset=utf-8")
     started = datetime(2026, 2, 1, tzinfo=timezone.utc)

@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+import types
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -196,6 +197,70 @@ def test_unmirrored_image_is_a_link_not_a_fetch(page, server, archived):
         for url in missing:
             assert page.locator(f'article a[href="{url}"]').count() == 1
     assert all(url.startswith(server) for url in requested), [u for u in requested if not u.startswith(server)]
+
+
+@pytest.fixture(params=["local", pytest.param("s3", marks=pytest.mark.s3)])
+def lost_image(request, tmp_path):
+    """`serve` over an archive whose one record names two mirrored images, one gone from the archive since.
+
+    Yields the base URL, the record, the lost image's reference, and the backend.
+    """
+    from archive.keys import image_key
+    from archive.store import open_store
+    from tests.archive_helpers import fill_archive, made_record
+    from tests.crawl_helpers import write_config
+    from tests.fixture_site.images import PNG, ImageSpec, spec_bytes
+
+    env, endpoint = {"XDG_CACHE_HOME": str(tmp_path / "cache")}, None
+    if request.param == "local":
+        url = str(tmp_path / "archive")
+    else:
+        s3 = request.getfixturevalue("s3_server")
+        url, endpoint = f"s3://{request.getfixturevalue('s3_bucket')}/news", s3.endpoint_url
+        env.update(request.getfixturevalue("s3_env"))
+    store = open_store(url, endpoint_url=endpoint)
+    store.ensure()
+    images = []
+    for name, colour in (("kept", (0, 128, 128)), ("lost", (220, 20, 60))):
+        data = spec_bytes(ImageSpec(name, f"/{name}.png", 120, 80, PNG, colour))
+        sha = hashlib.sha256(data).hexdigest()
+        images.append({"url": f"https://photos.news.example/{name}.png", "key": image_key(sha, "png"), "sha256": sha,
+                       "content_type": "image/png", "bytes": len(data), "width": 120, "height": 80})
+        store.put(images[-1]["key"], data, "image/png")
+    kept, lost = images
+    html = (f'<p>额济纳胡杨林</p><figure><img src="{kept["key"]}" alt="胡杨"></figure>'
+            f'<p>居延海<img src="{lost["key"]}" alt="湖面"> 的湖面</p>')
+    record = made_record(1, "额济纳胡杨林\n\n居延海 的湖面", "额济纳", html=html, images=images)
+    fill_archive(store, [record])
+    store.delete(lost["key"])  # verify reports it; the page must still read well
+    config = write_config(tmp_path / "newsarchive.yaml", url, [], endpoint_url=endpoint)
+    running = types.SimpleNamespace(workdir=tmp_path, config=config, env=env)
+    for base in serve(running):
+        yield base, record, lost, request.param
+
+
+def test_an_image_gone_from_the_archive_is_a_link_to_its_origin_not_a_broken_image(browser, lost_image):
+    # The page pointed an <img> at /files/ whatever the archive held: a lost
+    # image was a 404 the browser showed as a broken-image icon.
+    base, record, lost, kind = lost_image
+    context = browser.new_context()
+    page = context.new_page()
+    requested = []
+    page.on("request", lambda request: requested.append(request.url))
+    try:
+        page.goto(f"{base}/article/{record['id']}")
+        page.wait_for_load_state("load")
+        assert page.locator("article img").count() == 1, "the image the archive holds is shown"
+        broken = page.evaluate("() => [...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)")
+        assert broken == [], f"shown broken: {broken}"
+        link = page.locator(f'article a[href="{lost["url"]}"]')
+        assert link.count() == 1 and "湖面" in link.inner_text(), "linked to its origin, labelled with its alt text"
+        assert "居延海" in page.locator("article").inner_text() and "的湖面" in page.locator("article").inner_text()
+        assert all(url.startswith(base) for url in requested), "nothing fetched from the origin"
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"serve-{kind}-lost-image.png"), full_page=True)
+    finally:
+        context.close()
 
 
 # --- search ------------------------------------------------------------------
