@@ -21,18 +21,24 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 from archive.catalog import catalog_entries, read_segment, read_whole_catalog
-from archive.records import without_controls
+from archive.records import CONTROL_CHARS_RE, without_controls
 from archive.store import ArchiveStore, KeyNotFound
 
 TRIGRAM_MIN_CHARS = 3
-SNIPPET_TOKENS = 48  # trigram tokens: about this many characters around the match
+# A hit's snippet, in characters of the record's own text: this many before
+# the match, this many after it (the whole match, however long), and this
+# many from the start of a text that matched in its title only.
+SNIPPET_BEFORE_CHARS = 24
+SNIPPET_AFTER_CHARS = 48
+SNIPPET_LEAD_CHARS = 72
+ELLIPSIS = "…"
 # PRAGMA user_version of the index file. Raised whenever what is indexed
 # changes: an index of another version is dropped and filled again (it is
 # a cache of the archive), since unchanged records are never read again.
-INDEX_VERSION = 4
+INDEX_VERSION = 5
 # Han, kana, bopomofo, CJK punctuation (not the ideographic space itself)
 # and full-width forms. Hangul is left out: Korean separates words by spaces.
 CJK_CHARS = ("\u2e80-\u2fdf\u3001-\u303f\u3040-\u30ff\u3100-\u312f\u3190-\u31ff\u3400-\u4dbf\u4e00-\u9fff"
@@ -40,9 +46,11 @@ CJK_CHARS = ("\u2e80-\u2fdf\u3001-\u303f\u3040-\u30ff\u3100-\u312f\u3190-\u31ff\
 # Chinese news sets digits and Latin words off by spaces or not at all
 # ("10 月 25 日", "10月25日"): whitespace beside a CJK character separates nothing.
 SPACE_BESIDE_CJK_RE = re.compile(f"\\s+(?=[{CJK_CHARS}])|(?<=[{CJK_CHARS}])\\s+")
+CJK_CHAR_RE = re.compile(f"[{CJK_CHARS}]")
+WORD_RE = re.compile(r"\S+")  # \s is str.split()'s whitespace (str.isspace)
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS docs (id TEXT PRIMARY KEY, rowid_ INTEGER, source TEXT, title TEXT,
-                                 published TEXT, content_sha256 TEXT);
+                                 published TEXT, content_sha256 TEXT, text TEXT);
 CREATE TABLE IF NOT EXISTS segments (key TEXT PRIMARY KEY);
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(title, body, tokenize='trigram');
 """
@@ -52,13 +60,25 @@ class SearchIndexError(Exception):
     """The local index cannot be used (its folder not writable, the file damaged or locked); the message names it."""
 
 
+class Snippet(NamedTuple):
+    """Where a hit is, in the record's own text: ``match`` is what the query matched, written as the record writes it.
+
+    No match in the text (the title matched): ``before`` and ``match`` are
+    empty, and ``after`` is the text's beginning.
+    """
+
+    before: str
+    match: str
+    after: str
+
+
 @dataclass
 class SearchHit:
     id: str
     source: str
     title: str
     published: str | None
-    snippet: str
+    snippet: Snippet
 
 
 def searchable(text: str) -> str:
@@ -72,6 +92,61 @@ def searchable(text: str) -> str:
     # as control characters, "port\rcongestion" became one word).
     spaced = without_controls(" ".join(text.split()))
     return " ".join(SPACE_BESIDE_CJK_RE.sub("", spaced).split())
+
+
+def searchable_with_sources(text: str) -> tuple[str, list[int]]:
+    """``searchable(text)``, and for each of its characters the index in ``text`` it comes from.
+
+    The same rule, worked word by word to keep the sources: whitespace
+    separates words and control characters are dropped within them; between
+    two words one space, unless one side is CJK. A space comes from the
+    whitespace before the word it precedes. Only hits' texts go through here:
+    ``searchable`` is the fast way for what is indexed.
+    """
+    chars: list[str] = []
+    sources: list[int] = []
+    for word in WORD_RE.finditer(text):
+        start, kept = word.start(), word.group()
+        if without_controls(kept) != kept:
+            picked = [(start + i, ch) for i, ch in enumerate(kept) if not CONTROL_CHARS_RE.match(ch)]
+            if not picked:
+                continue  # controls only: the whitespace around it still separates
+            kept = "".join(ch for _, ch in picked)
+            where = [i for i, _ in picked]
+        else:
+            where = list(range(start, word.end()))
+        if chars and not CJK_CHAR_RE.match(chars[-1]) and not CJK_CHAR_RE.match(kept[0]):
+            chars.append(" ")
+            sources.append(start - 1)
+        chars.extend(kept)
+        sources.extend(where)
+    return "".join(chars), sources
+
+
+def _folded(text: str) -> str:
+    """Case folded as FTS5 matches, one character for one (str.lower turns "İ" into two)."""
+    lower = text.lower()
+    return lower if len(lower) == len(text) else "".join(ch.lower()[0] for ch in text)
+
+
+def snippet(text: str, query: str) -> Snippet:
+    """Where ``query`` (``searchable`` already) first matches ``text``, in ``text``'s own characters, with some around it.
+
+    The index holds the text made searchable (whitespace beside CJK dropped):
+    a snippet cut from that showed "10月25日" where the record says "10 月 25 日".
+    """
+    normal, sources = searchable_with_sources(text)
+    at = _folded(normal).find(_folded(query)) if query else -1
+    if at < 0:
+        lead = text[:SNIPPET_LEAD_CHARS]
+        return Snippet("", "", lead + (ELLIPSIS if len(text) > len(lead) else ""))
+    # The query has no space at either end (searchable): its ends are characters of the text.
+    start, end = sources[at], sources[at + len(query) - 1] + 1
+    before_from = max(0, start - SNIPPET_BEFORE_CHARS)
+    before = text[before_from:start]
+    after = text[end:end + SNIPPET_AFTER_CHARS]
+    return Snippet((ELLIPSIS + before.lstrip()) if before_from else before, text[start:end],
+                   (after.rstrip() + ELLIPSIS) if end + len(after) < len(text) else after)
 
 
 def default_index_path(archive_url: str) -> Path:
@@ -168,10 +243,11 @@ class SearchIndex:
             self.db.execute("DELETE FROM fts WHERE rowid = ?", (rowid,))
         cursor = self.db.execute("INSERT INTO fts(title, body) VALUES (?, ?)",
                                  (searchable(record.get("title") or ""), searchable(record.get("text") or "")))
+        # The text as the record has it, for snippets (the index holds it made searchable).
         self.db.execute(
-            "INSERT OR REPLACE INTO docs(id, rowid_, source, title, published, content_sha256) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO docs(id, rowid_, source, title, published, content_sha256, text) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (record["id"], cursor.lastrowid, record.get("source") or "", record.get("title") or "", record.get("published"),
-             record.get("content_sha256") or ""),
+             record.get("content_sha256") or "", record.get("text") or ""),
         )
 
     def search(self, text: str, limit: int = 50, offset: int = 0) -> list[SearchHit]:
@@ -186,16 +262,16 @@ class SearchIndex:
         if len(text) >= TRIGRAM_MIN_CHARS:
             phrase = '"' + text.replace('"', '""') + '"'
             rows = self.db.execute(
-                f"SELECT d.id, d.source, d.title, d.published, snippet(fts, 1, '[', ']', '…', {SNIPPET_TOKENS}) "
+                "SELECT d.id, d.source, d.title, d.published, d.text "
                 "FROM fts JOIN docs d ON d.rowid_ = fts.rowid WHERE fts MATCH ? ORDER BY rank LIMIT ? OFFSET ?",
                 (phrase, limit, offset),
             ).fetchall()
         else:
             like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             rows = self.db.execute(
-                "SELECT d.id, d.source, d.title, d.published, substr(fts.body, max(instr(fts.body, ?) - 20, 1), 60) "
+                "SELECT d.id, d.source, d.title, d.published, d.text "
                 "FROM fts JOIN docs d ON d.rowid_ = fts.rowid WHERE fts.title LIKE ? ESCAPE '\\' OR fts.body LIKE ? ESCAPE '\\' "
                 "ORDER BY d.published DESC LIMIT ? OFFSET ?",
-                (text, like, like, limit, offset),
+                (like, like, limit, offset),
             ).fetchall()
-        return [SearchHit(*row) for row in rows]
+        return [SearchHit(*row[:4], snippet(row[4] or "", text)) for row in rows]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Callable, Optional
@@ -26,6 +27,7 @@ err = Console(stderr=True)
 SourceOption = Annotated[Optional[str], typer.Option("--source", help="only this source")]
 SinceOption = Annotated[Optional[str], typer.Option("--since", help="published on or after this date (YYYY-MM-DD)")]
 EXPORT_FORMATS = ("jsonl", "hexo", "warc")
+WHITESPACE_RUN_RE = re.compile(r"\s+")
 # A store that fails a command: it cannot go on without its archive.
 EXIT_STORE_FAILED = 1
 # `search` answers as grep does, so a script can tell "no article has it" from
@@ -74,6 +76,11 @@ def _named_by(records: list[str]) -> str:
         return ""
     more = len(records) - VERIFY_SHOWN_NAMED_BY
     return f" (named by {', '.join(records[:VERIFY_SHOWN_NAMED_BY])}{f' and {more} more' if more > 0 else ''})"
+
+
+def _on_one_line(part: str) -> str:
+    """A piece of a line (a snippet's text before its match): as one_line, but a space at either end is kept."""
+    return without_controls(WHITESPACE_RUN_RE.sub(" ", part))
 
 
 def _error_line(message: str) -> None:
@@ -190,7 +197,10 @@ def register(app: typer.Typer) -> None:
         for hit in hits:
             out.print(Text(f"{(hit.published or '')[:10]:10} {hit.source:16} {hit.id}  ") + Text(one_line(hit.title), style="bold"),
                       soft_wrap=True, highlight=False)
-            out.print(Text("    " + one_line(hit.snippet)), soft_wrap=True, highlight=False)
+            before, match, after = (_on_one_line(part) for part in hit.snippet)
+            # The match in brackets as well as bold: piped, bold is lost.
+            out.print(Text("    " + before) + Text(f"[{match}]" if match else "", style="bold") + Text(after),
+                      soft_wrap=True, highlight=False)
         if not hits:
             err.print(Text(f"no article matches {text!r}"))
             raise typer.Exit(EXIT_SEARCH_NO_MATCH)

@@ -6,11 +6,12 @@ to end; here the texts are chosen to the character.
 
 from __future__ import annotations
 
+import random
 import sqlite3
 
 import pytest
 
-from archive.search import SearchIndex, searchable
+from archive.search import SNIPPET_AFTER_CHARS, SNIPPET_BEFORE_CHARS, SearchIndex, Snippet, searchable, searchable_with_sources
 from archive.web import create_app
 from tests.archive_helpers import made_record, small_archive
 from tests.conftest import run_cli
@@ -99,3 +100,72 @@ def test_a_query_holding_control_characters_matches_as_without_them(archive, tmp
     assert hit_ids(store, tmp_path / "index.sqlite", "\x00") == set()
     page = create_app(store, SearchIndex(tmp_path / "web-index.sqlite")).test_client().get("/search?q=conges%00tion%20eased")
     assert page.status_code == 200 and f'href="/article/{ids[LATIN]}"' in page.get_data(as_text=True)
+
+
+# --- snippets: the record's own text around the hit -------------------------------
+
+
+def hits_by_id(store, index_path, query: str) -> dict:
+    index = SearchIndex(index_path)
+    try:
+        index.update(store)
+        return {hit.id: hit for hit in index.search(query)}
+    finally:
+        index.close()
+
+
+@pytest.mark.parametrize("query, text, match, before, after", [
+    # The index holds "人民网呼和浩特10月25日电危难之间显勇毅": the snippet showed that.
+    ("10月25日", SPACED_DATE, "10 月 25 日", "人民网呼和浩特 ", "电 危难之间显勇毅"),
+    ("呼和浩特10月", SPACED_DATE, "呼和浩特 10 月", "人民网", " 25 日电 危难之间显勇毅"),
+    ("10 月 26 日，包头", TIGHT_DATE, "10月26日，包头", "", "市公安局党委第一时间响应"),
+    ("Congestion  EASED", LATIN, "congestion\n\neased", "The port   ", " by Friday"),
+    ("月25", SPACED_DATE, "月 25", "人民网呼和浩特 10 ", " 日电 危难之间显勇毅"),  # the substring scan's hits too
+])
+def test_a_snippet_is_the_records_own_text_with_the_match_marked(archive, tmp_path, query, text, match, before, after):
+    store, ids = archive
+    hit = hits_by_id(store, tmp_path / "index.sqlite", query)[ids[text]]
+    assert hit.snippet == Snippet(before, match, after)
+    assert "".join(hit.snippet) == text
+
+
+def test_a_long_texts_snippet_is_cut_around_the_match(tmp_path):
+    text = "前言" * 100 + "\n\n额济纳 胡杨林  的秋天" + " and then some more words" * 20
+    record = made_record(1, text)
+    store = small_archive(tmp_path / "archive", [record])
+    hit = hits_by_id(store, tmp_path / "index.sqlite", "额济纳胡杨林的秋天")[record["id"]]
+    assert hit.snippet.match == "额济纳 胡杨林  的秋天"
+    assert hit.snippet.before == "…" + "前言" * 11 + "\n\n" and hit.snippet.after.startswith(" and then") and hit.snippet.after.endswith("…")
+    assert len(hit.snippet.before) == SNIPPET_BEFORE_CHARS + 1 and len(hit.snippet.after) <= SNIPPET_AFTER_CHARS + 1
+
+
+def test_a_hit_in_the_title_alone_shows_the_texts_beginning(archive, tmp_path):
+    store, ids = archive
+    hit = hits_by_id(store, tmp_path / "index.sqlite", "公安干警")[ids[SPACED_DATE]]
+    assert hit.snippet == Snippet("", "", SPACED_DATE)
+
+
+ODD_CHARACTERS = ["a", "B", "İ", "月", "日", "，", "1", " ", "  ", "\n\n", "\t", "\r", "\x0b", "\x85", "\u2028", "\u3000",
+                  "\x00", "\x07", "\x1b", "\x9f", "é", "ß"]
+
+
+def test_the_snippets_reading_of_a_text_is_the_indexs():
+    # The snippet maps the index's text back to the record's: the same rule
+    # worked word by word, which must give the same text.
+    generator = random.Random(20261124)
+    texts = [SPACED_DATE, TIGHT_DATE, LATIN, UNRELATED, "", "   ", "\x00", "a \x00 b", "月 \x00 a", " 月\x1b日 "]
+    texts += ["".join(generator.choice(ODD_CHARACTERS) for _ in range(generator.randint(1, 40))) for _ in range(3000)]
+    for text in texts:
+        normal, sources = searchable_with_sources(text)
+        assert normal == searchable(text), repr(text)
+        assert len(sources) == len(normal) and sources == sorted(set(sources))
+        assert all(text[i] == ch for i, ch in zip(sources, normal) if ch != " "), repr(text)
+
+
+@pytest.mark.parametrize("query, line", [("10月25日", "人民网呼和浩特 [10 月 25 日]电 危难之间显勇毅"),
+                                         ("congestion eased", "The port [congestion eased] by Friday")])
+def test_the_search_command_prints_the_records_text_around_the_match(archive, tmp_path, query, line):
+    store, _ = archive
+    result = run_cli("search", query, "--archive", store.url, env={"XDG_CACHE_HOME": str(tmp_path / "cache")}, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert f"    {line}\n" in result.stdout, "on one line, its whitespace one space each"

@@ -199,17 +199,12 @@ def test_unmirrored_image_is_a_link_not_a_fetch(page, server, archived):
     assert all(url.startswith(server) for url in requested), [u for u in requested if not u.startswith(server)]
 
 
-@pytest.fixture(params=["local", pytest.param("s3", marks=pytest.mark.s3)])
-def lost_image(request, tmp_path):
-    """`serve` over an archive whose one record names two mirrored images, one gone from the archive since.
-
-    Yields the base URL, the record, the lost image's reference, and the backend.
-    """
-    from archive.keys import image_key
+def serve_records(request, tmp_path, records: list[dict], objects: dict[str, bytes] | None = None):
+    """`serve` over an archive of these hand-made records (and objects, by key): a directory, or a bucket when
+    ``request.param`` is "s3". Yields its base URL."""
     from archive.store import open_store
-    from tests.archive_helpers import fill_archive, made_record
+    from tests.archive_helpers import fill_archive
     from tests.crawl_helpers import write_config
-    from tests.fixture_site.images import PNG, ImageSpec, spec_bytes
 
     env, endpoint = {"XDG_CACHE_HOME": str(tmp_path / "cache")}, None
     if request.param == "local":
@@ -220,22 +215,39 @@ def lost_image(request, tmp_path):
         env.update(request.getfixturevalue("s3_env"))
     store = open_store(url, endpoint_url=endpoint)
     store.ensure()
-    images = []
+    for key, data in (objects or {}).items():
+        store.put(key, data)
+    fill_archive(store, records)
+    config = write_config(tmp_path / "newsarchive.yaml", url, [], endpoint_url=endpoint)
+    yield from serve(types.SimpleNamespace(workdir=tmp_path, config=config, env=env))
+
+
+BACKENDS = ["local", pytest.param("s3", marks=pytest.mark.s3)]
+
+
+@pytest.fixture(params=BACKENDS)
+def lost_image(request, tmp_path):
+    """`serve` over an archive whose one record names two mirrored images, one gone from the archive since.
+
+    Yields the base URL, the record, the lost image's reference, and the backend.
+    """
+    from archive.keys import image_key
+    from tests.archive_helpers import made_record
+    from tests.fixture_site.images import PNG, ImageSpec, spec_bytes
+
+    images, held = [], {}
     for name, colour in (("kept", (0, 128, 128)), ("lost", (220, 20, 60))):
         data = spec_bytes(ImageSpec(name, f"/{name}.png", 120, 80, PNG, colour))
         sha = hashlib.sha256(data).hexdigest()
         images.append({"url": f"https://photos.news.example/{name}.png", "key": image_key(sha, "png"), "sha256": sha,
                        "content_type": "image/png", "bytes": len(data), "width": 120, "height": 80})
-        store.put(images[-1]["key"], data, "image/png")
+        held[images[-1]["key"]] = data
     kept, lost = images
+    del held[lost["key"]]  # lost since it was mirrored (verify reports it): the page must still read well
     html = (f'<p>额济纳胡杨林</p><figure><img src="{kept["key"]}" alt="胡杨"></figure>'
             f'<p>居延海<img src="{lost["key"]}" alt="湖面"> 的湖面</p>')
     record = made_record(1, "额济纳胡杨林\n\n居延海 的湖面", "额济纳", html=html, images=images)
-    fill_archive(store, [record])
-    store.delete(lost["key"])  # verify reports it; the page must still read well
-    config = write_config(tmp_path / "newsarchive.yaml", url, [], endpoint_url=endpoint)
-    running = types.SimpleNamespace(workdir=tmp_path, config=config, env=env)
-    for base in serve(running):
+    for base in serve_records(request, tmp_path, [record], held):
         yield base, record, lost, request.param
 
 
@@ -280,6 +292,43 @@ def test_search_from_the_form(page, server, archived):
                           if query.casefold() in (r["title"] + "\n" + r["text"]).casefold())
         assert expected and sorted(titles_on(page)) == expected, query
     shot(page, archived, "search")
+
+
+ODDLY_SPACED = {"zh": "人民网呼和浩特 10 月 25 日电 危难之间显勇毅", "en": "The port   congestion\n\neased by Friday"}
+
+
+@pytest.fixture(params=BACKENDS)
+def oddly_spaced(request, tmp_path):
+    """`serve` over two records whose texts are spaced as news sites space them; yields its base URL and the records."""
+    from tests.archive_helpers import made_record
+
+    records = {lang: made_record(n, text, f"{lang} news", language=lang) for n, (lang, text) in enumerate(ODDLY_SPACED.items(), 1)}
+    for base in serve_records(request, tmp_path, list(records.values())):
+        yield base, records
+
+
+@pytest.mark.parametrize("query, lang, marked, shown", [
+    ("10月25日", "zh", "10 月 25 日", "人民网呼和浩特 10 月 25 日电 危难之间显勇毅"),
+    ("congestion eased", "en", "congestion\n\neased", "The port congestion eased by Friday"),
+])
+def test_a_search_snippet_shows_the_records_own_text_and_marks_the_match(browser, oddly_spaced, query, lang, marked, shown):
+    # The snippet was cut from the index's text, whitespace beside Chinese
+    # dropped: "10月25日" where the article says "10 月 25 日", and [brackets] for a highlight.
+    base, records = oddly_spaced
+    context = browser.new_context()
+    page = context.new_page()
+    try:
+        page.goto(f"{base}/search?q={urllib.parse.quote(query)}")
+        hit = page.locator("ol.hits li").filter(has=page.locator(f'a[href="/article/{records[lang]["id"]}"]'))
+        assert hit.count() == 1
+        snippet = hit.locator(".snippet")
+        assert " ".join(snippet.inner_text().split()) == shown, "as the record writes it, as the browser shows it"
+        assert snippet.locator("mark").count() == 1 and snippet.locator("mark").text_content() == marked
+        highlight = snippet.locator("mark").evaluate("m => getComputedStyle(m).backgroundColor")
+        assert highlight not in ("rgba(0, 0, 0, 0)", "transparent"), "the match stands out"
+        assert "[" not in snippet.inner_text()
+    finally:
+        context.close()
 
 
 def test_hostile_query_is_shown_escaped(page, server, archived):
