@@ -189,24 +189,28 @@ class SearchIndex:
             self._db.close()
             self._db = None
 
-    def update(self, store: ArchiveStore) -> int:
-        """Index what the catalog added since last time; returns how many records were (re)indexed."""
-        with self._using():
-            return read_whole_catalog(store, None, lambda current: self._update(store, current))
+    def update(self, store: ArchiveStore, cache_dir: Path | None = None) -> int:
+        """Index what the catalog added since last time; returns how many records were (re)indexed.
 
-    def _update(self, store: ArchiveStore, current: list[str]) -> int:
+        ``cache_dir``: local copies of catalog segments (a CatalogSnapshot's):
+        segments read already are read from there, and those read here kept there.
+        """
+        with self._using():
+            return read_whole_catalog(store, cache_dir, lambda current: self._update(store, current, cache_dir))
+
+    def _update(self, store: ArchiveStore, current: list[str], cache_dir: Path | None) -> int:
         seen = {row[0] for row in self.db.execute("SELECT key FROM segments")}
         if seen - set(current):
             # Segments went away (the catalog was rebuilt, or this is another archive at
             # the same URL): read the whole catalog again and drop what it no longer lists.
-            return self._resync(store, current)
+            return self._resync(store, current, cache_dir)
         indexed = 0
         replaced: set[str] = set()  # by a merged segment (it sorts first): its lines are read already
         for segment in current:
             if segment in seen:
                 continue
             if segment not in replaced:
-                for entry in read_segment(store, segment, None, replaced):
+                for entry in read_segment(store, segment, cache_dir, replaced):
                     indexed += self._index_entry(store, entry)
             self.db.execute("INSERT OR IGNORE INTO segments(key) VALUES (?)", (segment,))
             self.db.commit()
@@ -224,8 +228,8 @@ class SearchIndex:
         self._put(record, row[0] if row else None)
         return 1
 
-    def _resync(self, store: ArchiveStore, segments: list[str]) -> int:
-        entries = {entry.id: entry for entry in catalog_entries(store, segments)}
+    def _resync(self, store: ArchiveStore, segments: list[str], cache_dir: Path | None) -> int:
+        entries = {entry.id: entry for entry in catalog_entries(store, segments, cache_dir)}
         indexed = 0
         for doc_id, rowid in self.db.execute("SELECT id, rowid_ FROM docs").fetchall():
             if doc_id not in entries:

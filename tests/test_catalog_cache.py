@@ -74,6 +74,7 @@ class CountingStore:
 
     def __init__(self, store) -> None:
         self.store, self.lists, self.gets = store, 0, 0
+        self.got: list[str] = []  # the keys read, in order
         self.url = store.url
 
     def list(self, prefix: str = ""):
@@ -82,6 +83,7 @@ class CountingStore:
 
     def get(self, key: str) -> bytes:
         self.gets += 1
+        self.got.append(key)
         return self.store.get(key)
 
     def __getattr__(self, name):
@@ -166,3 +168,34 @@ def test_entries_holding_unicode_line_separators_are_read_whole(tmp_path):
     write_segment(store, segment_key(RUN_ID, datetime(2026, 1, 1, tzinfo=timezone.utc), 0), [odd, *entries(2)])
     catalog = load_catalog(store)
     assert len(catalog) == 3 and catalog["f" * 16] == odd
+
+
+def test_serves_search_reads_no_segment_the_catalog_snapshot_fetched(tmp_path):
+    # The search index read every segment from the store once more, beside the
+    # copies serve's catalog snapshot keeps: on a bucket, the whole catalog
+    # downloaded again at the first search.
+    from archive.catalog import CATALOG_PREFIX, CatalogSnapshot, catalog_entry
+    from archive.keys import article_key
+    from archive.records import dump_record
+    from archive.search import SearchIndex
+    from archive.web import create_app
+    from tests.archive_helpers import fill_archive, made_record
+
+    records = [made_record(n, f"第{n}篇 危难之间显勇毅") for n in range(1, 5)]
+    store = CountingStore(fill_archive(open_store(str(tmp_path / "archive")), records[:2]))
+    now = datetime(2026, 2, 2, tzinfo=timezone.utc)
+    for part, record in enumerate(records[2:]):  # segments of later crawls
+        store.store.put(article_key(record["id"]), dump_record(record))
+        write_segment(store.store, segment_key("20260202T000000Z-bbbbbb", now, part), [catalog_entry(record)])
+    snapshot = CatalogSnapshot(store, tmp_path / "cache" / "search-x-catalog", max_age=3600)
+    assert len(snapshot.entries()) == 4  # serve reads the catalog before it listens
+    assert sum(key.startswith(CATALOG_PREFIX) for key in store.got) == 3
+    client = create_app(store, SearchIndex(tmp_path / "cache" / "search-x.sqlite"), snapshot).test_client()
+    store.got.clear()
+    first = client.get("/search", query_string={"q": "危难之间"})
+    assert first.status_code == 200 and first.get_data(as_text=True).count('class="title"') == 4
+    assert sorted(store.got) == sorted(article_key(r["id"]) for r in records), "the records only: no segment again"
+    store.got.clear()
+    second = client.get("/search", query_string={"q": "显勇毅"})
+    assert second.status_code == 200 and second.get_data(as_text=True).count('class="title"') == 4
+    assert store.got == [], "nothing read: no segment, and no record the index has"
