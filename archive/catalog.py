@@ -139,9 +139,9 @@ def segment_lines(store: ArchiveStore, key: str, cache_dir: Path | None,
             if isinstance(data, dict) and isinstance(data.get("id"), str) and isinstance(data.get("fetched"), str):
                 yield data
                 continue
-            if isinstance(data, dict) and isinstance(data.get(REPLACES_FIELD), list):
+            if (names := _replaced_names(data)) is not None:
                 if replaced is not None:
-                    replaced.update(k for k in data[REPLACES_FIELD] if isinstance(k, str))
+                    replaced.update(names)
                 continue
         except ValueError:
             pass
@@ -162,14 +162,21 @@ def catalog_lines(store: ArchiveStore, keys: Iterable[str], cache_dir: Path | No
             yield from segment_lines(store, key, cache_dir, replaced)
 
 
+def _replaced_names(data: Any) -> set[str] | None:
+    """The segments a merged segment's header line (``{"replaces": [...]}``) names; None for any other line."""
+    if isinstance(data, dict) and isinstance(data.get(REPLACES_FIELD), list):
+        return {name for name in data[REPLACES_FIELD] if isinstance(name, str)}
+    return None
+
+
 def replaced_by(store: ArchiveStore, key: str, cache_dir: Path | None) -> set[str]:
     """The segments a merged segment names in its first line (none for another segment)."""
     first = _segment_bytes(store, key, cache_dir).split(b"\n", 1)[0]
     try:
-        names = json.loads(first).get(REPLACES_FIELD)
-    except (ValueError, AttributeError):
+        data = json.loads(first)
+    except ValueError:
         return set()
-    return {name for name in names if isinstance(name, str)} if isinstance(names, list) else set()
+    return _replaced_names(data) or set()
 
 
 def read_segment(store: ArchiveStore, key: str, cache_dir: Path | None = None,
