@@ -74,9 +74,10 @@ def compact_catalog(store: ArchiveStore, cache_dir: Path | None = None, *, now: 
             except StoreError as exc:
                 logger.warning("catalog segment %s not removed (again next time): %s", key, exc)
     live = [key for key in keys if key not in replaced]
-    for level in ("day", "month"):
-        # A closed month's days are merged at the month level only: the two levels never share a segment.
-        for folder, group in _closed_groups(live, now - grace, level).items():
+    # Days first, then months (a closed month's days are merged at the month
+    # level only: the two levels never share a segment).
+    for groups in _closed_groups(live, now - grace):
+        for folder, group in groups.items():
             if not keep_going():
                 return report
             if len(group) > 1:
@@ -106,9 +107,13 @@ def _replaced(store: ArchiveStore, keys: list[str], cache_dir: Path | None, befo
     return replaced, removable & set(keys)
 
 
-def _closed_groups(keys: list[str], cutoff: datetime, level: str) -> dict[str, list[str]]:
-    """Segment keys by the folder of their day (``catalog/Y/M/D/``) or month, for periods ended before ``cutoff``."""
-    groups: dict[str, list[str]] = {}
+def _closed_groups(keys: list[str], cutoff: datetime) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """Segment keys by the folder of their day (``catalog/Y/M/D/``), and by that of their month, for periods ended before ``cutoff``.
+
+    A key is in one of the two at most: a closed month's days are merged once, at the month level.
+    """
+    days: dict[str, list[str]] = {}
+    months: dict[str, list[str]] = {}
     for key in keys:
         parts = key[len(CATALOG_PREFIX):].split("/")
         try:
@@ -117,17 +122,11 @@ def _closed_groups(keys: list[str], cutoff: datetime, level: str) -> dict[str, l
             day_closed = (len(parts) == 4 and datetime(year, month, int(parts[2]), tzinfo=timezone.utc) + timedelta(days=1) <= cutoff)
         except (ValueError, IndexError):
             continue  # not a segment of the dated layout: left as it is
-        if level == "day":
-            # A closed month's days are merged once, at the month level.
-            if month_closed or not day_closed:
-                continue
-            folder = f"{CATALOG_PREFIX}{parts[0]}/{parts[1]}/{parts[2]}/"
-        else:
-            if not month_closed:
-                continue
-            folder = f"{CATALOG_PREFIX}{parts[0]}/{parts[1]}/"
-        groups.setdefault(folder, []).append(key)
-    return groups
+        if month_closed:
+            months.setdefault(f"{CATALOG_PREFIX}{parts[0]}/{parts[1]}/", []).append(key)
+        elif day_closed:
+            days.setdefault(f"{CATALOG_PREFIX}{parts[0]}/{parts[1]}/{parts[2]}/", []).append(key)
+    return days, months
 
 
 def merged_lines(store: ArchiveStore, keys: list[str], cache_dir: Path | None, replaced: set[str] | None = None) -> list[dict]:
