@@ -1,9 +1,10 @@
 """``newsarchive verify``: the archive checked object by object.
 
 An object the store will not give (a file it may not read, an object it
-refuses) is a problem of that object, like a damaged one: verify goes on and
-reports them all. Only a store out of reach stops it (nothing more could be
-checked), and a listing that fails (what it would list is not known).
+fails on) is a problem of that object, like a damaged one: verify goes on and
+reports them all. Only a store out of reach or refusing access as a whole
+(credentials wrong or expired) stops it (nothing more could be checked), and
+a listing that fails (what it would list is not known).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pydantic import ValidationError
 from archive.keys import ARTICLES_PREFIX, IMAGES_PREFIX, RUNS_PREFIX, SHA256_RE, BadKey, article_key, check_key
 from archive.records import ArticleRecord, article_id, content_sha256, load_record, one_line
 from archive.catalog import CATALOG_PREFIX, load_catalog
-from archive.store import ArchiveStore, KeyNotFound, StoreError, StoreUnavailable
+from archive.store import ArchiveStore, KeyNotFound, StoreError, StoreRefused, StoreUnavailable
 
 # A BCP 47 tag as records carry it: zh, en, zh-CN, zh-Hant-TW, und.
 LANGUAGE_TAG_RE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*")
@@ -146,12 +147,13 @@ def _check_catalog(store: ArchiveStore, record_keys: set[str], report: VerifyRep
 
 
 def _unreadable(store: ArchiveStore, exc: StoreError) -> str:
-    """The problem of an object the store failed to give, unless the store itself is out of reach: then ``exc`` is raised.
+    """The problem of an object the store failed to give, unless the store itself is out of reach or refuses
+    access (credentials expired mid-run): then ``exc`` is raised, as every object after it would fail alike.
 
     A server error on one object (a lost volume) says so the same way as a
     store that went away: the store is asked again, about nothing in particular.
     """
-    if isinstance(exc, StoreUnavailable) and not _store_answers(store):
+    if isinstance(exc, StoreRefused) or (isinstance(exc, StoreUnavailable) and not _store_answers(store)):
         raise exc
     return f"unreadable: {one_line(str(exc))}"
 

@@ -24,7 +24,7 @@ from archive.html import rewrite_images
 from archive.keys import IMAGES_PREFIX, BadKey, check_key
 from archive.records import load_record
 from archive.search import SearchIndex
-from archive.store import ArchiveStore, KeyNotFound, StoreError, StoreUnavailable
+from archive.store import WHOLE_STORE_ERRORS, ArchiveStore, KeyNotFound, StoreError
 
 logger = logging.getLogger(__name__)
 
@@ -67,10 +67,10 @@ def _archived_image_url(src: str, in_archive: Callable[[str], bool]) -> str | No
 
 
 def _holds(store: ArchiveStore, key: str) -> bool:
-    """Whether the store holds an image; one it refuses is as good as gone (a store out of reach is a 503)."""
+    """Whether the store holds an image; one it fails on is as good as gone (a store out of reach or refusing us is a 503)."""
     try:
         return store.exists(key)
-    except StoreUnavailable:
+    except WHOLE_STORE_ERRORS:
         raise
     except StoreError as exc:
         logger.warning("image %s shown as a link to its origin: %s", key, exc)

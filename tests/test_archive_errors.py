@@ -18,9 +18,9 @@ from typing import Iterator
 
 import pytest
 
-from archive.keys import article_key
-from archive.store import StoreUnavailable
-from tests.archive_helpers import made_record, small_archive
+from archive.keys import ARTICLES_PREFIX, article_key
+from archive.store import StoreRefused, StoreUnavailable
+from tests.archive_helpers import fill_archive, made_record, small_archive
 from tests.conftest import run_cli
 from tests.crawl_helpers import write_config
 
@@ -279,4 +279,27 @@ def test_verify_tells_a_failing_object_from_a_store_out_of_reach(tmp_path):
     assert report.records == 2
     store.down = True  # every object fails, and so does the store when asked again: nothing more to check
     with pytest.raises(StoreUnavailable):
+        verify_archive(store)
+
+
+@pytest.mark.s3
+def test_verify_stops_when_the_store_refuses_access_mid_run(s3_server, s3_bucket, s3_env, monkeypatch):
+    # An STS session expiring an hour into a long verify: every record after
+    # it was reported as an unreadable object, the archive "damaged" throughout.
+    from archive.store import open_store
+    from archive.verify import verify_archive
+
+    store = open_store(f"s3://{s3_bucket}/news", endpoint_url=s3_server.endpoint_url)
+    fill_archive(store, [made_record(n, f"第{n}篇") for n in range(1, 6)])
+    listing = store.list
+
+    def list_then_lose_credentials(prefix: str = ""):
+        keys = list(listing(prefix))
+        if prefix == ARTICLES_PREFIX:
+            monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "expired")
+            store._client = None  # the next request signs with the secret now in force
+        return iter(keys)
+
+    store.list = list_then_lose_credentials
+    with pytest.raises(StoreRefused):
         verify_archive(store)

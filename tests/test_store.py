@@ -21,6 +21,7 @@ from archive.store import (
     LocalStore,
     S3Store,
     StoreError,
+    StoreRefused,
     StoreUnavailable,
     open_store,
 )
@@ -458,9 +459,9 @@ def test_s3_ensure_creates_a_missing_bucket(s3_server, s3_env):
 
 
 @pytest.mark.s3
-def test_s3_missing_bucket_is_a_store_error(s3_server, s3_env):
+def test_s3_missing_bucket_is_a_refusal(s3_server, s3_env):
     store = open_store(f"s3://no-such-bucket-{os.getpid()}/p", endpoint_url=s3_server.endpoint_url)
-    with pytest.raises(StoreError):
+    with pytest.raises(StoreRefused):
         store.get("articles/ab/x.json")
 
 
@@ -515,12 +516,15 @@ def test_s3_body_cut_short_is_store_unavailable(dummy_credentials):
 
 
 @pytest.mark.s3
-def test_s3_wrong_credentials_are_a_store_error_not_unavailable(s3_server, s3_bucket, monkeypatch):
+def test_s3_wrong_credentials_are_a_refusal_not_unavailable(s3_server, s3_bucket, monkeypatch):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "not-the-key")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     store = open_store(f"s3://{s3_bucket}", endpoint_url=s3_server.endpoint_url)
-    with pytest.raises(StoreError) as info:
-        store.put("articles/ab/x.json", b"1")
-    assert not isinstance(info.value, StoreUnavailable)
-    assert "not-the-secret" not in str(info.value)
+    # A refusal of the client, not of one object: a reader of many objects (verify) stops at it.
+    for call in (lambda: store.put("articles/ab/x.json", b"1"), lambda: store.get("articles/ab/x.json"),
+                 lambda: store.exists("articles/ab/x.json")):  # a HEAD's 403 has no code but its status
+        with pytest.raises(StoreRefused) as info:
+            call()
+        assert not isinstance(info.value, StoreUnavailable)
+        assert "not-the-secret" not in str(info.value)

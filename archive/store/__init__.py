@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from archive.store.base import ArchiveStore, KeyNotFound, StoreError, StoreUnavailable
+from archive.store.base import WHOLE_STORE_ERRORS, ArchiveStore, KeyNotFound, StoreError, StoreRefused, StoreUnavailable
 from archive.store.local import LocalStore
 from archive.store.s3 import S3Store
 
@@ -19,7 +19,9 @@ __all__ = [
     "LocalStore",
     "S3Store",
     "StoreError",
+    "StoreRefused",
     "StoreUnavailable",
+    "WHOLE_STORE_ERRORS",
     "STORES",
     "open_store",
 ]

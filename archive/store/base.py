@@ -20,6 +20,20 @@ class StoreUnavailable(StoreError):
     """
 
 
+class StoreRefused(StoreError):
+    """The store will not serve this archive at all, and waiting does not change that.
+
+    No credentials, credentials refused or expired, access denied, no such
+    bucket; for a directory, none at the path. A reader of many objects
+    (``verify``) stops here rather than report each object as damaged.
+    """
+
+
+# Failures of the store as a whole, not of one object: whoever reads object
+# after object stops at them (nothing more could be read).
+WHOLE_STORE_ERRORS = (StoreUnavailable, StoreRefused)
+
+
 @runtime_checkable
 class ArchiveStore(Protocol):
     """Keys are '/'-separated paths relative to the archive root."""

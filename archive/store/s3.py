@@ -11,11 +11,24 @@ from typing import Any, Iterator
 from urllib.parse import urlsplit
 
 from archive.keys import check_key
-from archive.store.base import KeyNotFound, StoreError, StoreUnavailable
+from archive.store.base import KeyNotFound, StoreError, StoreRefused, StoreUnavailable
 
 # Error codes meaning "no such object" across S3 implementations.
 MISSING_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
 MISSING_BUCKET_CODES = frozenset({"NoSuchBucket"})
+# The store refuses this client, whatever the object: credentials wrong,
+# expired (an STS session ending an hour into a long verify) or lacking the
+# right, or a clock too far off to sign with. A HEAD answer has no body to
+# name its error: its status is its code. Not every 403 is one (a GET of an
+# object archived to Glacier is InvalidObjectState): that object's own fault.
+ACCESS_REFUSED_CODES = frozenset({
+    "401", "403", "AccessDenied", "AllAccessDisabled", "AccountProblem", "ExpiredToken", "InvalidAccessKeyId",
+    "InvalidSecurity", "InvalidToken", "NotSignedUp", "RequestTimeTooSkewed", "SignatureDoesNotMatch",
+    "TokenRefreshRequired",
+})
+# The store is busy or failing for now (throttling, a timeout it reports): asking again later may work.
+TRANSIENT_CODES = frozenset({"429", "InternalError", "RequestLimitExceeded", "RequestTimeout", "ServiceUnavailable",
+                             "SlowDown", "Throttling", "ThrottlingException", "TooManyRequests"})
 
 
 class S3Store:
@@ -59,7 +72,7 @@ class S3Store:
         return f"{self.prefix}/{key}" if self.prefix else key
 
     def _call(self, what: str, fn: Any, **kwargs: Any) -> Any:
-        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, PartialCredentialsError
 
         try:
             return fn(**kwargs)
@@ -69,12 +82,14 @@ class S3Store:
             if code in MISSING_CODES:
                 raise KeyNotFound(kwargs.get("Key", what)) from exc
             if code in MISSING_BUCKET_CODES:
-                raise StoreError(f"{what}: bucket {self.bucket!r} does not exist") from exc
-            if status >= 500 or code in {"SlowDown", "ServiceUnavailable", "InternalError"}:
+                raise StoreRefused(f"{what}: bucket {self.bucket!r} does not exist") from exc
+            if status >= 500 or code in TRANSIENT_CODES:
                 raise StoreUnavailable(f"{what}: {self.url} answered {code or status}") from exc
+            if code in ACCESS_REFUSED_CODES:
+                raise StoreRefused(f"{what}: {self.url} answered {code or status}: {exc}") from exc
             raise StoreError(f"{what}: {self.url} answered {code or status}: {exc}") from exc
-        except NoCredentialsError as exc:
-            raise StoreError(f"{what}: no S3 credentials (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or an AWS profile)") from exc
+        except (NoCredentialsError, PartialCredentialsError) as exc:
+            raise StoreRefused(f"{what}: no S3 credentials (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or an AWS profile)") from exc
         except BotoCoreError as exc:
             # Connection refused, timeouts, DNS: the store is out of reach.
             raise StoreUnavailable(f"{what}: cannot reach {self.endpoint_url or 'S3'}: {exc}") from exc
