@@ -2,9 +2,11 @@
 
 An object the store will not give (a file it may not read, an object it
 fails on) is a problem of that object, like a damaged one: verify goes on and
-reports them all. Only a store out of reach or refusing access as a whole
-(credentials wrong or expired) stops it (nothing more could be checked), and
-a listing that fails (what it would list is not known).
+reports them all. A failure of the store as a whole stops it (nothing more
+could be checked): out of reach (asked again after a pause or two first: a
+store throttling or timing out for a few seconds damages nothing), refusing
+access (credentials wrong or expired); and so does a listing that fails (what
+it would list is not known).
 """
 
 from __future__ import annotations
@@ -19,14 +21,10 @@ from pydantic import ValidationError
 from archive.keys import ARTICLES_PREFIX, IMAGES_PREFIX, RUNS_PREFIX, SHA256_RE, BadKey, article_key, check_key
 from archive.records import ArticleRecord, article_id, content_sha256, load_record, one_line
 from archive.catalog import CATALOG_PREFIX, load_catalog
-from archive.store import ArchiveStore, KeyNotFound, StoreError, StoreRefused, StoreUnavailable
+from archive.store import WHOLE_STORE_ERRORS, ArchiveStore, KeyNotFound, StoreError, patiently
 
 # A BCP 47 tag as records carry it: zh, en, zh-CN, zh-Hant-TW, und.
 LANGUAGE_TAG_RE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*")
-# Asked for when reading one object fails as if the store were out of reach
-# (a server error): whether it exists is beside the point, only whether the
-# store answers at all.
-REACHABILITY_PROBE_KEY = f"{RUNS_PREFIX}verify-probe.json"
 
 
 @dataclass
@@ -79,8 +77,8 @@ def verify_archive(store: ArchiveStore) -> VerifyReport:
     # Empty (a mistyped path or bucket) by the archive's own folders: a volume's
     # lost+found, unreadable, failed a listing of everything (and listed every image).
     # Both stores list a prefix whole before the first key: articles/ is listed once.
-    article_keys = list(store.list(ARTICLES_PREFIX))
-    report = VerifyReport(empty=not article_keys and next(iter(store.list(RUNS_PREFIX)), None) is None)
+    article_keys = patiently(lambda: list(store.list(ARTICLES_PREFIX)))
+    report = VerifyReport(empty=not article_keys and patiently(lambda: next(iter(store.list(RUNS_PREFIX)), None)) is None)
     checked_images: dict[str, str | None] = {}  # key -> problem (None: fine), each image hashed once
     checked_captures: dict[tuple[str, int, int], str | None] = {}
     record_keys: set[str] = set()
@@ -90,12 +88,12 @@ def verify_archive(store: ArchiveStore) -> VerifyReport:
         report.records += 1
         record_keys.add(key)
         try:
-            data = store.get(key)
+            data = patiently(lambda: store.get(key))
         except KeyNotFound:
             report.add(key, "record gone since articles/ was listed")
             continue
         except StoreError as exc:
-            report.add(key, _unreadable(store, exc))
+            report.add(key, _unreadable(exc))
             continue
         try:
             record = load_record(data)
@@ -139,33 +137,23 @@ def _check_catalog(store: ArchiveStore, record_keys: set[str], report: VerifyRep
         # Written since articles/ was listed (a crawl ended while verify read
         # the archive, which takes minutes): there now, so not lost.
         try:
-            if not store.exists(key):
+            if not patiently(lambda: store.exists(key)):
                 report.add(key, "record missing: the catalog lists it")
         except StoreError as exc:
-            report.add(key, _unreadable(store, exc))
+            report.add(key, _unreadable(exc))
     report.unlisted = sorted(record_keys - listed)
 
 
-def _unreadable(store: ArchiveStore, exc: StoreError) -> str:
-    """The problem of an object the store failed to give, unless the store itself is out of reach or refuses
-    access (credentials expired mid-run): then ``exc`` is raised, as every object after it would fail alike.
+def _unreadable(exc: StoreError) -> str:
+    """The problem of one object the store failed to give; a failure of the store as a whole is raised.
 
-    A server error on one object (a lost volume) says so the same way as a
-    store that went away: the store is asked again, about nothing in particular.
+    Out of reach still after ``patiently``'s pauses, or refusing access
+    (credentials expired mid-run): every object after it would fail alike,
+    and none of them is damaged.
     """
-    if isinstance(exc, StoreRefused) or (isinstance(exc, StoreUnavailable) and not _store_answers(store)):
+    if isinstance(exc, WHOLE_STORE_ERRORS):
         raise exc
     return f"unreadable: {one_line(str(exc))}"
-
-
-def _store_answers(store: ArchiveStore) -> bool:
-    try:
-        store.exists(REACHABILITY_PROBE_KEY)
-    except StoreUnavailable:
-        return False
-    except StoreError:
-        pass  # it answered, if with a refusal
-    return True
 
 
 def _field_problems(record: ArticleRecord) -> list[str]:
@@ -184,13 +172,13 @@ def _check_image(store: ArchiveStore, key: str, sha256: str) -> str | None:
     if not key.startswith(IMAGES_PREFIX):
         return f"image key outside {IMAGES_PREFIX}"
     try:
-        data = store.get(check_key(key))
+        data = patiently(lambda: store.get(check_key(key)))
     except KeyNotFound:
         return "image missing"
     except BadKey as exc:
         return str(exc)
     except StoreError as exc:
-        return _unreadable(store, exc)
+        return _unreadable(exc)
     actual = hashlib.sha256(data).hexdigest()
     if actual != sha256:
         return f"image damaged: sha256 {actual}, record says {sha256}"
@@ -206,13 +194,13 @@ def _check_capture(store: ArchiveStore, capture, url: str) -> str | None:
     if not capture.warc.startswith(WARC_PREFIX):
         return f"capture outside {WARC_PREFIX}"
     try:
-        captured = read_capture_record(store, capture)
+        captured = patiently(lambda: read_capture_record(store, capture))
     except KeyNotFound:
         return "WARC file missing"
     except (BadKey, ValueError) as exc:
         return f"WARC record unreadable at {capture.offset}+{capture.length}: {exc}"
     except StoreError as exc:
-        return _unreadable(store, exc)
+        return _unreadable(exc)
     if captured.url != url:
         return f"WARC record at {capture.offset} is the response for {captured.url}, not {url}"
     return None

@@ -248,38 +248,83 @@ def test_verify_of_thousands_of_problems_shows_some_and_counts_them(tmp_path):
 
 
 class ServerErrors:
-    """A store whose server fails on some objects (a lost volume), or on everything once ``down``."""
+    """A store whose server fails on some objects for their next ``times`` reads (a busy or failing server)."""
 
-    def __init__(self, store, failing: set[str]) -> None:
-        self.store, self.failing, self.down = store, failing, False
-        self.url = store.url
+    def __init__(self, store, failing: set[str], times: int) -> None:
+        self.store, self.url = store, store.url
+        self.left = {key: times for key in failing}
+        self.reads: list[str] = []
 
     def get(self, key: str) -> bytes:
-        if self.down or key in self.failing:
+        self.reads.append(key)
+        if self.left.get(key, 0) > 0:
+            self.left[key] -= 1
             raise StoreUnavailable(f"get {key}: {self.url} answered InternalError")
         return self.store.get(key)
-
-    def exists(self, key: str) -> bool:
-        if self.down:
-            raise StoreUnavailable(f"head {key}: cannot reach the store")
-        return self.store.exists(key)
 
     def __getattr__(self, name):
         return getattr(self.store, name)
 
 
-def test_verify_tells_a_failing_object_from_a_store_out_of_reach(tmp_path):
+@pytest.fixture
+def no_pauses(monkeypatch):
+    """The pauses before a store unavailable is asked again: none, the attempts alike."""
+    from archive.store import base
+
+    monkeypatch.setattr(base, "UNAVAILABLE_RETRY_DELAYS", (0.0,) * len(base.UNAVAILABLE_RETRY_DELAYS))
+    return len(base.UNAVAILABLE_RETRY_DELAYS) + 1  # attempts in all
+
+
+def test_verify_asks_again_an_unavailable_store_and_stops_if_it_stays_so(tmp_path, no_pauses):
+    # A server error on one object was taken for that object's damage whenever
+    # the store answered a probe: a store busy for a moment made an intact
+    # record "unreadable"; one failing for good had every record reported.
     from archive.verify import verify_archive
 
     records = [made_record(1, ARCHIVED_TEXT), made_record(2, "第二篇")]
-    bad = article_key(records[0]["id"])
-    store = ServerErrors(small_archive(tmp_path / "archive", records), {bad})
+    busy = article_key(records[0]["id"])
+    archive = small_archive(tmp_path / "archive", records)
+    store = ServerErrors(archive, {busy}, times=no_pauses - 1)
     report = verify_archive(store)
-    assert [(p.key, p.what.split(":")[0]) for p in report.problems] == [(bad, "unreadable")]
-    assert report.records == 2
-    store.down = True  # every object fails, and so does the store when asked again: nothing more to check
+    assert report.ok and report.records == 2, report.problems
+    assert store.reads.count(busy) == no_pauses, "asked again until it answered"
+    down = ServerErrors(archive, {busy}, times=no_pauses)
     with pytest.raises(StoreUnavailable):
-        verify_archive(store)
+        verify_archive(down)  # out of reach: stops, the record is not called damaged
+    assert down.reads.count(busy) == no_pauses
+
+
+@pytest.mark.s3
+def test_verify_does_not_call_an_intact_object_the_store_throttled_damaged(s3_server, s3_bucket, s3_env):
+    # A real 503 SlowDown from the server, through botocore and its own retries.
+    from botocore.awsrequest import AWSResponse
+
+    from archive.store import open_store
+    from archive.verify import verify_archive
+
+    store = open_store(f"s3://{s3_bucket}/news", endpoint_url=s3_server.endpoint_url)
+    records = [made_record(1, "第一篇"), made_record(2, "第二篇")]
+    fill_archive(store, records)
+    throttled = article_key(records[0]["id"])
+    answered: list[int] = []
+    # More than botocore's own attempts (3): verify asks again itself.
+    throttled_answers = 4
+
+    class Body:
+        def stream(self, **_):
+            yield b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>'
+
+    def slow_down(request, **_):
+        if request.method == "GET" and request.url.split("?")[0].endswith(throttled):
+            answered.append(503 if len(answered) < throttled_answers else 200)
+            if answered[-1] == 503:
+                return AWSResponse(request.url, 503, {"Content-Type": "application/xml"}, Body())
+        return None
+
+    store.client.meta.events.register("before-send.s3.GetObject", slow_down)
+    report = verify_archive(store)  # the object is intact; the store was busy for a few seconds
+    assert report.ok, [(p.key, p.what) for p in report.problems]
+    assert answered == [503] * throttled_answers + [200]
 
 
 @pytest.mark.s3

@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from archive.store.base import WHOLE_STORE_ERRORS, ArchiveStore, KeyNotFound, StoreError, StoreRefused, StoreUnavailable
+from archive.store.base import (
+    WHOLE_STORE_ERRORS,
+    ArchiveStore,
+    KeyNotFound,
+    StoreError,
+    StoreRefused,
+    StoreUnavailable,
+    patiently,
+)
 from archive.store.local import LocalStore
 from archive.store.s3 import S3Store
 
@@ -24,6 +32,7 @@ __all__ = [
     "WHOLE_STORE_ERRORS",
     "STORES",
     "open_store",
+    "patiently",
 ]
 
 STORES: dict[str, type] = {

@@ -1,8 +1,18 @@
-"""The interface every archive backend implements, and its errors."""
+"""The interface every archive backend implements, its errors, and how a reader waits out a store unavailable for a moment."""
 
 from __future__ import annotations
 
-from typing import Iterator, Protocol, runtime_checkable
+import logging
+import time
+from typing import Callable, Iterator, Protocol, TypeVar, runtime_checkable
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Pauses (seconds) before asking again a store that was unavailable (throttled,
+# timing out, a connection reset): busy for a few seconds is no damage of the
+# object asked for; still unavailable after the last, it is out of reach.
+UNAVAILABLE_RETRY_DELAYS = (0.5, 2.0)
 
 
 class StoreError(Exception):
@@ -32,6 +42,20 @@ class StoreRefused(StoreError):
 # Failures of the store as a whole, not of one object: whoever reads object
 # after object stops at them (nothing more could be read).
 WHOLE_STORE_ERRORS = (StoreUnavailable, StoreRefused)
+
+
+def patiently(read: Callable[[], T]) -> T:
+    """``read()``, asked again after each pause of UNAVAILABLE_RETRY_DELAYS while the store is unavailable.
+
+    The last attempt's StoreUnavailable is raised: the store is out of reach.
+    """
+    for delay in UNAVAILABLE_RETRY_DELAYS:
+        try:
+            return read()
+        except StoreUnavailable as exc:
+            logger.info("the store is unavailable (%s): asking again in %.1f s", exc, delay)
+            time.sleep(delay)
+    return read()
 
 
 @runtime_checkable
