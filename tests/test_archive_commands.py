@@ -488,7 +488,13 @@ def test_verify_of_a_live_archive_takes_no_new_record_for_a_lost_one(tmp_path):
 
 
 def test_verify_of_a_path_holding_nothing_fails(tmp_path):
-    result = run_cli("verify", "--archive", str(tmp_path / "typo"))
+    typo = run_cli("verify", "--archive", str(tmp_path / "typo"))
+    assert typo.returncode == 1 and f"error: no archive directory {tmp_path / 'typo'}" in typo.stderr, typo.stdout + typo.stderr
+    assert "archive OK" not in typo.stdout
+    from archive.store import open_store
+
+    open_store(str(tmp_path / "made")).ensure()  # a directory, with no archive in it
+    result = run_cli("verify", "--archive", str(tmp_path / "made"))
     assert result.returncode == 1 and "nothing is stored" in result.stdout, result.stdout + result.stderr
     assert "archive OK" not in result.stdout
 

@@ -51,7 +51,7 @@ def test_show_names_a_damaged_record_with_json_as_without(tmp_path, damage, as_j
 # --- a store that fails every command ------------------------------------------
 
 ARCHIVED_TEXT = "危难之间显勇毅"
-FAILING_STORES = ["unreachable", "unreadable", pytest.param("no-bucket", marks=pytest.mark.s3),
+FAILING_STORES = ["unreachable", "unreadable", "no-directory", pytest.param("no-bucket", marks=pytest.mark.s3),
                   pytest.param("access-denied", marks=pytest.mark.s3)]
 # What reaches no store: the closed port of loopback (nothing listens on port 1).
 CLOSED_ENDPOINT = "http://127.0.0.1:1"
@@ -109,6 +109,10 @@ def failing_store(request, tmp_path):
         small_archive(path, [made_record(1, ARCHIVED_TEXT)])
         with unreadable(path) as prefix:
             yield FailingStore(["--archive", str(path)], {}, str(path), prefix)
+        return
+    if kind == "no-directory":  # a mistyped path, as a bucket that does not exist: no empty archive, no "no match"
+        path = tmp_path / "archvie"
+        yield FailingStore(["--archive", str(path)], {}, f"no archive directory {path}")
         return
     if kind == "unreachable":
         url, endpoint, env, where = "s3://news/archive", CLOSED_ENDPOINT, DUMMY_AWS, "127.0.0.1:1"

@@ -544,6 +544,8 @@ def fake_daemons():
 
 
 def _archive_runs(tmp_path: Path) -> dict[str, dict]:
+    if not (tmp_path / "archive").is_dir():
+        return {}  # nothing wrote to it, no run record either (a store would say "no archive directory")
     store = open_store(str(tmp_path / "archive"))
     return {json.loads(store.get(k))["run_id"]: json.loads(store.get(k)) for k in store.list(RUNS_PREFIX)}
 

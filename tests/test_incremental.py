@@ -266,7 +266,10 @@ def test_a_catalog_that_could_not_be_read_is_not_taken_for_an_empty_one(tmp_path
             raise StoreUnavailable("connection refused")
 
     assert archived_articles(Unreachable(), tmp_path / "cache") is None
-    assert archived_articles(open_store(str(tmp_path / "empty")), tmp_path / "cache2") == {}
+    assert archived_articles(open_store(str(tmp_path / "never-made")), tmp_path / "cache2") is None, "no archive there"
+    empty = open_store(str(tmp_path / "empty"))
+    empty.ensure()  # as a crawl does before it reads the catalog
+    assert archived_articles(empty, tmp_path / "cache3") == {}
 
     class Item:
         status, article_id = "unchanged", "a" * 16

@@ -384,9 +384,21 @@ def test_local_list_stays_inside_the_root(local, tmp_path):
     assert list(local.list("articles/../../outside/")) == []
 
 
-def test_local_list_of_a_missing_root_is_empty(tmp_path):
-    store = open_store(str(tmp_path / "never-made"))
-    assert list(store.list()) == []
+@pytest.mark.parametrize("root", ["never-made", "empty"])
+def test_local_store_without_its_directory_is_refused_not_empty(tmp_path, root):
+    # As an S3 bucket that does not exist: a mistyped path, or the empty mount
+    # point of a volume not mounted, was an empty archive ("no match", every record gone).
+    path = tmp_path / root
+    if root == "empty":
+        path.mkdir()
+    store = open_store(str(path))
+    for call in (lambda: list(store.list()), lambda: list(store.list("articles/")), lambda: store.get("articles/ab/x.json"),
+                 lambda: store.get_range("articles/ab/x.json", 0, 1), lambda: store.exists("articles/ab/x.json")):
+        with pytest.raises(StoreRefused) as info:
+            call()
+        assert str(path) in str(info.value)
+    store.ensure()  # a crawl makes its archive
+    assert list(store.list()) == [] and not store.exists("articles/ab/x.json")
     with pytest.raises(KeyNotFound):
         store.get("articles/ab/x.json")
 

@@ -10,7 +10,7 @@ from urllib.parse import unquote, urlsplit
 
 from archive.keys import check_key
 from archive.processes import process_alive
-from archive.store.base import KeyNotFound, StoreError
+from archive.store.base import KeyNotFound, StoreError, StoreRefused
 
 # Temp files live in one folder at the root, never beside the objects, so a
 # crash cannot leave a half-written object under articles/ or images/.
@@ -72,7 +72,7 @@ class LocalStore:
         try:
             return self._path(key).read_bytes()
         except FileNotFoundError:
-            raise KeyNotFound(key) from None
+            raise self._missing(key) from None
         except OSError as exc:
             raise StoreError(f"cannot read {key} under {self.root}: {exc}") from exc
 
@@ -82,15 +82,40 @@ class LocalStore:
                 handle.seek(start)
                 return handle.read(length)
         except FileNotFoundError:
-            raise KeyNotFound(key) from None
+            raise self._missing(key) from None
         except OSError as exc:
             raise StoreError(f"cannot read {key} under {self.root}: {exc}") from exc
 
     def exists(self, key: str) -> bool:
         try:
-            return self._path(key).is_file()
+            found = self._path(key).is_file()
         except OSError as exc:  # permission denied; a missing file is False, not an error
             raise StoreError(f"cannot read {key} under {self.root}: {exc}") from exc
+        if not found and (failure := self._root_failure()) is not None:
+            raise failure
+        return found
+
+    def _missing(self, key: str) -> StoreError:
+        """KeyNotFound, unless the archive directory itself is not there (see _root_failure)."""
+        return self._root_failure() or KeyNotFound(key)
+
+    def _root_failure(self) -> StoreError | None:
+        """Why the archive directory itself cannot be read, or None while it can.
+
+        No directory at the path (mistyped), or nothing at all in it (a
+        volume not mounted: its empty mount point) is no archive, as an S3
+        bucket that does not exist: said so, not taken for an empty archive
+        (search answered "no match", verify called every record gone).
+        ``ensure`` makes the directory; it is never empty after.
+        """
+        try:
+            with os.scandir(self.root) as entries:
+                empty = next(entries, None) is None
+        except (FileNotFoundError, NotADirectoryError):
+            return StoreRefused(f"no archive directory {self.root}")
+        except OSError as exc:
+            return StoreRefused(f"cannot read the archive directory {self.root}: {exc}")
+        return StoreRefused(f"nothing in {self.root}: no archive there (a volume not mounted?)") if empty else None
 
     def delete(self, key: str) -> None:
         try:
@@ -107,8 +132,8 @@ class LocalStore:
 
     def _keys(self, prefix: str) -> list[str]:
         base = self.root
-        if not base.is_dir():
-            return []
+        if (failure := self._root_failure()) is not None:
+            raise failure
         # Walk only the directory the prefix names, then filter by the rest.
         head, _, _ = prefix.rpartition("/")
         segments = head.split("/") if head else []
