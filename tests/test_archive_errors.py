@@ -6,6 +6,7 @@ missing) are reported by name, never as a Python traceback.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -19,7 +20,7 @@ from typing import Iterator
 import pytest
 
 from archive.keys import ARTICLES_PREFIX, article_key
-from archive.store import StoreRefused, StoreUnavailable
+from archive.store import StoreError, StoreRefused, StoreUnavailable
 from tests.archive_helpers import fill_archive, made_record, small_archive
 from tests.conftest import run_cli
 from tests.crawl_helpers import write_config
@@ -351,4 +352,49 @@ def test_verify_stops_when_the_store_refuses_access_mid_run(s3_server, s3_bucket
 
     store.list = list_then_lose_credentials
     with pytest.raises(StoreRefused):
+        verify_archive(store)
+
+
+def test_verify_of_a_local_archive_whose_file_system_goes_away_stops(tmp_path, monkeypatch, no_pauses):
+    # An sshfs, NFS or USB archive whose mount dropped mid-run: LocalStore said
+    # every file's ENOTCONN as that file's fault, and verify reported each
+    # record unreadable (a store of its own cannot be "out of reach").
+    from archive.verify import verify_archive
+
+    store = small_archive(tmp_path / "archive", [made_record(n, f"第{n}篇") for n in range(1, 6)])
+    listing = store.list
+
+    def gone(*_args, **_kwargs):
+        raise OSError(errno.ENOTCONN, "Transport endpoint is not connected")
+
+    def list_then_drop(prefix: str = ""):
+        keys = list(listing(prefix))
+        if prefix == ARTICLES_PREFIX:
+            monkeypatch.setattr(Path, "read_bytes", gone)
+            monkeypatch.setattr(Path, "is_file", gone)
+        return iter(keys)
+
+    store.list = list_then_drop
+    with pytest.raises(StoreUnavailable, match="Transport endpoint is not connected"):
+        verify_archive(store)
+
+
+def test_verify_of_a_local_archive_unmounted_mid_run_stops(tmp_path):
+    # Unmounted, the archive's path is its empty mount point: every record
+    # listed was reported "gone since articles/ was listed".
+    from archive.verify import verify_archive
+
+    root = tmp_path / "archive"
+    store = small_archive(root, [made_record(n, f"第{n}篇") for n in range(1, 6)])
+    listing = store.list
+
+    def list_then_unmount(prefix: str = ""):
+        keys = list(listing(prefix))
+        if prefix == ARTICLES_PREFIX:
+            root.rename(tmp_path / "elsewhere")
+            root.mkdir()  # the mount point left behind
+        return iter(keys)
+
+    store.list = list_then_unmount
+    with pytest.raises(StoreError, match=f"nothing in {root}"):
         verify_archive(store)

@@ -403,6 +403,33 @@ def test_local_store_without_its_directory_is_refused_not_empty(tmp_path, root):
         store.get("articles/ab/x.json")
 
 
+def test_local_store_tells_a_file_system_gone_from_one_bad_file(tmp_path, monkeypatch):
+    # A dropped mount (ENOTCONN, ESTALE, ...) fails every key alike: the store
+    # is out of reach, as an S3 server that does not answer. EIO may be one bad
+    # block: that file's fault, unless the archive directory fails too.
+    import errno
+    from pathlib import Path
+
+    store = open_store(str(tmp_path / "archive"))
+    store.ensure()
+    store.put("articles/ab/x.json", b"1")
+    failing = {"errno": errno.ENOTCONN}
+
+    def fail(*_args, **_kwargs):
+        raise OSError(failing["errno"], os.strerror(failing["errno"]))
+
+    monkeypatch.setattr(Path, "read_bytes", fail)
+    with pytest.raises(StoreUnavailable):
+        store.get("articles/ab/x.json")
+    failing["errno"] = errno.EIO
+    with pytest.raises(StoreError) as info:
+        store.get("articles/ab/x.json")
+    assert not isinstance(info.value, StoreUnavailable), "one bad file"
+    monkeypatch.setattr(os, "scandir", fail)  # the directory fails as well: the disk is gone
+    with pytest.raises(StoreUnavailable):
+        store.get("articles/ab/x.json")
+
+
 def test_local_ensure_creates_the_directory(tmp_path):
     root = tmp_path / "deep" / "er" / "archive"
     store = open_store(f"file://{root}")

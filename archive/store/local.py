@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from pathlib import Path
@@ -10,11 +11,22 @@ from urllib.parse import unquote, urlsplit
 
 from archive.keys import check_key
 from archive.processes import process_alive
-from archive.store.base import KeyNotFound, StoreError, StoreRefused
+from archive.store.base import KeyNotFound, StoreError, StoreRefused, StoreUnavailable
 
 # Temp files live in one folder at the root, never beside the objects, so a
 # crash cannot leave a half-written object under articles/ or images/.
 TEMP_DIR = ".tmp"
+# OSErrors that say the file system under the archive went away, not that one
+# file is bad: every key after fails alike (verify stops rather than report
+# each as damaged; a crawl's writes wait in its spool). A network mount that
+# lost its server (ENOTCONN: FUSE, sshfs; ESTALE: NFS; EHOSTDOWN,
+# EHOSTUNREACH, ETIMEDOUT: a soft NFS mount giving up; ECONNRESET,
+# ECONNABORTED: CIFS), a device unplugged (ENODEV, ENXIO). EIO may be one bad
+# block as well as a dead disk: the archive directory itself is read to tell.
+FILESYSTEM_GONE_ERRNOS = frozenset({
+    errno.ENOTCONN, errno.ESTALE, errno.EHOSTDOWN, errno.EHOSTUNREACH, errno.ETIMEDOUT, errno.ECONNRESET,
+    errno.ECONNABORTED, errno.ENODEV, errno.ENXIO,
+})
 
 
 class LocalStore:
@@ -66,7 +78,7 @@ class LocalStore:
                 Path(temp_name).unlink(missing_ok=True)
                 raise
         except OSError as exc:
-            raise StoreError(f"cannot write {key} under {self.root}: {exc}") from exc
+            raise self._failed(f"write {key}", exc, ask_root=False) from exc  # a write makes the directory
 
     def get(self, key: str) -> bytes:
         try:
@@ -74,7 +86,7 @@ class LocalStore:
         except FileNotFoundError:
             raise self._missing(key) from None
         except OSError as exc:
-            raise StoreError(f"cannot read {key} under {self.root}: {exc}") from exc
+            raise self._failed(f"read {key}", exc) from exc
 
     def get_range(self, key: str, start: int, length: int) -> bytes:
         try:
@@ -84,16 +96,23 @@ class LocalStore:
         except FileNotFoundError:
             raise self._missing(key) from None
         except OSError as exc:
-            raise StoreError(f"cannot read {key} under {self.root}: {exc}") from exc
+            raise self._failed(f"read {key}", exc) from exc
 
     def exists(self, key: str) -> bool:
         try:
             found = self._path(key).is_file()
         except OSError as exc:  # permission denied; a missing file is False, not an error
-            raise StoreError(f"cannot read {key} under {self.root}: {exc}") from exc
+            raise self._failed(f"read {key}", exc) from exc
         if not found and (failure := self._root_failure()) is not None:
             raise failure
         return found
+
+    def _failed(self, doing: str, exc: OSError, ask_root: bool = True) -> StoreError:
+        """The error of a key that failed: its own (a file's mode, a bad block), unless the archive's file system
+        or directory is gone (FILESYSTEM_GONE_ERRNOS; _root_failure, unless ``ask_root`` is false)."""
+        if exc.errno in FILESYSTEM_GONE_ERRNOS:
+            return StoreUnavailable(f"cannot {doing} under {self.root}, its file system is gone: {exc}")
+        return (self._root_failure() if ask_root else None) or StoreError(f"cannot {doing} under {self.root}: {exc}")
 
     def _missing(self, key: str) -> StoreError:
         """KeyNotFound, unless the archive directory itself is not there (see _root_failure)."""
@@ -106,28 +125,32 @@ class LocalStore:
         volume not mounted: its empty mount point) is no archive, as an S3
         bucket that does not exist: said so, not taken for an empty archive
         (search answered "no match", verify called every record gone).
-        ``ensure`` makes the directory; it is never empty after.
+        ``ensure`` makes the directory; it is never empty after. Unmounted
+        under a reader, it is its mount point now, or fails (a dead disk, a
+        lost server): StoreUnavailable, as a store out of reach.
         """
         try:
             with os.scandir(self.root) as entries:
                 empty = next(entries, None) is None
         except (FileNotFoundError, NotADirectoryError):
             return StoreRefused(f"no archive directory {self.root}")
-        except OSError as exc:
+        except PermissionError as exc:
             return StoreRefused(f"cannot read the archive directory {self.root}: {exc}")
+        except OSError as exc:
+            return StoreUnavailable(f"cannot read the archive directory {self.root}: {exc}")
         return StoreRefused(f"nothing in {self.root}: no archive there (a volume not mounted?)") if empty else None
 
     def delete(self, key: str) -> None:
         try:
             self._path(key).unlink(missing_ok=True)
         except OSError as exc:
-            raise StoreError(f"cannot delete {key} under {self.root}: {exc}") from exc
+            raise self._failed(f"delete {key}", exc) from exc
 
     def list(self, prefix: str = "") -> Iterator[str]:
         try:
             found = self._keys(prefix)
         except OSError as exc:
-            raise StoreError(f"cannot list {prefix or 'the keys'} under {self.root}: {exc}") from exc
+            raise self._failed(f"list {prefix or 'the keys'}", exc) from exc
         yield from found
 
     def _keys(self, prefix: str) -> list[str]:
