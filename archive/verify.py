@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from archive.keys import ARTICLES_PREFIX, IMAGES_PREFIX, RUNS_PREFIX, SHA256_RE, BadKey, article_key, check_key
 from archive.records import ArticleRecord, article_id, content_sha256, load_record, one_line
-from archive.catalog import CATALOG_PREFIX, load_catalog
+from archive.catalog import CATALOG_PREFIX, catalog_entries, read_whole_catalog
 from archive.store import WHOLE_STORE_ERRORS, ArchiveStore, KeyNotFound, StoreError, patiently
 
 # A BCP 47 tag as records carry it: zh, en, zh-CN, zh-Hant-TW, und.
@@ -127,11 +127,25 @@ def verify_archive(store: ArchiveStore) -> VerifyReport:
 
 
 def _check_catalog(store: ArchiveStore, record_keys: set[str], report: VerifyReport) -> None:
-    """Records the catalog lists that are gone (lost), and records it does not list."""
-    try:
-        listed = {entry.key for entry in load_catalog(store).values()}
-    except StoreError as exc:
-        report.add(CATALOG_PREFIX, f"catalog unreadable: {exc}")
+    """Records the catalog lists that are gone (lost), and records it does not list.
+
+    A segment that cannot be read is the catalog's damage; the store out of
+    reach or refusing, or a listing of catalog/ that fails, stops verify as
+    anywhere else (they were reported as damage of the catalog).
+    """
+
+    def read(segments: list[str]) -> set[str] | None:
+        try:
+            return {entry.key for entry in catalog_entries(store, segments)}
+        except KeyNotFound:
+            raise  # merged away since listed: read_whole_catalog lists them again
+        except StoreError as exc:
+            report.add(CATALOG_PREFIX, f"catalog {_unreadable(exc)}")
+            return None
+
+    # The listing is read_whole_catalog's own, outside ``read``: its failure is raised.
+    listed = patiently(lambda: read_whole_catalog(store, None, read))
+    if listed is None:
         return
     for key in sorted(listed - record_keys):
         # Written since articles/ was listed (a crawl ended while verify read

@@ -398,3 +398,50 @@ def test_verify_of_a_local_archive_unmounted_mid_run_stops(tmp_path):
     store.list = list_then_unmount
     with pytest.raises(StoreError, match=f"nothing in {root}"):
         verify_archive(store)
+
+
+@pytest.mark.s3
+def test_verify_stops_when_the_store_goes_away_as_it_reads_the_catalog(own_s3, monkeypatch, no_pauses):
+    # Every record checked, the store went away: the catalog was reported as
+    # damaged ("catalog unreadable"), exit 1 as for a damaged archive.
+    from archive.catalog import CATALOG_PREFIX
+    from archive.store import open_store
+    from archive.verify import verify_archive
+
+    for name, value in own_s3.env().items():
+        monkeypatch.setenv(name, value)
+    store = open_store("s3://outage/news", endpoint_url=own_s3.endpoint_url)
+    fill_archive(store, [made_record(n, f"第{n}篇") for n in range(1, 4)])
+    listing = store.list
+
+    def list_then_go_down(prefix: str = ""):
+        if prefix == CATALOG_PREFIX:
+            own_s3.stop()
+        return listing(prefix)
+
+    store.list = list_then_go_down
+    with pytest.raises(StoreUnavailable):
+        verify_archive(store)
+
+
+def test_verify_stops_when_the_catalogs_listing_fails(tmp_path):
+    # What the catalog lists is not known: no record can be called lost, nor unlisted.
+    from archive.catalog import CATALOG_PREFIX
+
+    store = small_archive(tmp_path / "archive", [made_record(1, ARCHIVED_TEXT)])
+    folder = tmp_path / "archive" / CATALOG_PREFIX / "2026"
+    with unreadable(folder) as prefix:
+        result = run_cli("verify", "--archive", store.url, prefix=prefix, timeout=30)
+    assert "archive OK" not in result.stdout and "damaged" not in result.stdout, result.stdout
+    assert_one_error_line(result, str(folder))
+
+
+def test_verify_reports_a_catalog_segment_it_cannot_read_and_goes_on(tmp_path):
+    from archive.catalog import segment_keys
+
+    store = small_archive(tmp_path / "archive", [made_record(1, ARCHIVED_TEXT)])
+    segment = segment_keys(store)[0]
+    with unreadable(tmp_path / "archive" / segment) as prefix:
+        result = run_cli("verify", "--archive", store.url, prefix=prefix, timeout=30)
+    assert result.returncode == 1 and "error:" not in result.stderr, result.stderr
+    assert "damaged catalog/: catalog unreadable: cannot read " + segment in result.stdout, result.stdout
