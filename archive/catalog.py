@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple, TypeVar
 
 from archive.keys import ARTICLES_PREFIX, article_key
-from archive.store import ArchiveStore, KeyNotFound, LocalStore, StoreError
+from archive.store import WHOLE_STORE_ERRORS, ArchiveStore, KeyNotFound, LocalStore, StoreError, patiently
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -320,15 +320,21 @@ def list_entries(store: ArchiveStore, *, source: str | None = None, since: str |
 
 
 def rebuild_catalog(store: ArchiveStore) -> int:
-    """One segment from every record under articles/; older segments removed. Returns the count."""
+    """One segment from every record under articles/; older segments removed. Returns the count.
+
+    A record damaged or unreadable (verify reports it) is left out, and the
+    catalog made of the others; a store out of reach or refusing stops it.
+    """
     old = segment_keys(store)
     entries = []
     for key in store.list(ARTICLES_PREFIX):
         if key.endswith(".json"):
             try:
-                entries.append(catalog_entry(json.loads(store.get(key))))
-            except (ValueError, KeyError, TypeError):
-                continue  # verify reports damaged records; the catalog lists good ones
+                entries.append(catalog_entry(json.loads(patiently(lambda: store.get(key)))))
+            except WHOLE_STORE_ERRORS:
+                raise
+            except (StoreError, ValueError, KeyError, TypeError):  # KeyNotFound too: gone since listed
+                continue
     now = datetime.now(timezone.utc)
     new_key = segment_key(f"{now:%Y%m%dT%H%M%SZ}-{REBUILT_RUN_ID}", now, 0)
     write_segment(store, new_key, entries)

@@ -234,6 +234,18 @@ def test_verify_goes_on_past_unreadable_objects_and_names_each(tmp_path):
     assert as_json.returncode == 1 and not report["ok"] and sorted(p["key"] for p in report["problems"]) == sorted(keys)
 
 
+def test_verify_rebuild_index_goes_on_past_an_unreadable_record(tmp_path):
+    # verify went on past it, then the rebuild stopped at the same record: one
+    # error line, the catalog not rebuilt at all.
+    records = [made_record(1, ARCHIVED_TEXT), made_record(2, "第二篇")]
+    store = small_archive(tmp_path / "archive", records)
+    with unreadable(tmp_path / "archive" / article_key(records[0]["id"])) as prefix:
+        result = run_cli("verify", "--rebuild-index", "--archive", store.url, prefix=prefix, timeout=60)
+    assert result.returncode == 1 and "error:" not in result.stderr, result.stderr
+    assert f"damaged {article_key(records[0]['id'])}: unreadable" in result.stdout
+    assert "catalog rebuilt: 1 entries" in result.stdout, result.stdout
+
+
 def test_verify_of_thousands_of_problems_shows_some_and_counts_them(tmp_path):
     from crawler.archive_commands import VERIFY_SHOWN_PROBLEMS
 
