@@ -13,7 +13,6 @@ indexed text and in the query (``searchable``): ``10 月 25 日`` and
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import sqlite3
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import Iterator, NamedTuple
 
 from archive.catalog import catalog_entries, read_segment, read_whole_catalog
-from archive.records import CONTROL_CHARS_RE, without_controls
+from archive.records import CONTROL_CHARS_RE, ArticleRecord, load_record, without_controls
 from archive.store import ArchiveStore, KeyNotFound
 
 TRIGRAM_MIN_CHARS = 3
@@ -222,9 +221,11 @@ class SearchIndex:
         if row and row[1] == entry.content_sha256 and row[2] == entry.title:
             return 0
         try:
-            record = json.loads(store.get(entry.key))
+            record = load_record(store.get(entry.key))
         except (KeyNotFound, ValueError):
-            return 0  # gone or damaged: verify reports it
+            # Gone or damaged, verify reports it: not JSON, or JSON but no record (a list, a
+            # title that is a list, a lone surrogate SQLite cannot store); the others are indexed.
+            return 0
         self._put(record, row[0] if row else None)
         return 1
 
@@ -242,16 +243,14 @@ class SearchIndex:
         self.db.commit()
         return indexed
 
-    def _put(self, record: dict, rowid: int | None) -> None:
+    def _put(self, record: ArticleRecord, rowid: int | None) -> None:
         if rowid is not None:
             self.db.execute("DELETE FROM fts WHERE rowid = ?", (rowid,))
-        cursor = self.db.execute("INSERT INTO fts(title, body) VALUES (?, ?)",
-                                 (searchable(record.get("title") or ""), searchable(record.get("text") or "")))
+        cursor = self.db.execute("INSERT INTO fts(title, body) VALUES (?, ?)", (searchable(record.title), searchable(record.text)))
         # The text as the record has it, for snippets (the index holds it made searchable).
         self.db.execute(
             "INSERT OR REPLACE INTO docs(id, rowid_, source, title, published, content_sha256, text) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (record["id"], cursor.lastrowid, record.get("source") or "", record.get("title") or "", record.get("published"),
-             record.get("content_sha256") or "", record.get("text") or ""),
+            (record.id, cursor.lastrowid, record.source, record.title, record.published, record.content_sha256, record.text),
         )
 
     def search(self, text: str, limit: int = 50, offset: int = 0) -> list[SearchHit]:

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any, Callable, Optional
 
+import click
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -39,6 +40,8 @@ EXIT_SEARCH_ERROR = 2
 # has thousands of damaged objects, and the count says how many (--json lists them all).
 VERIFY_SHOWN_PROBLEMS = 50
 VERIFY_SHOWN_NAMED_BY = 5  # records named as using one damaged image or capture
+# How a command ends on purpose, with an exit code of its own: typer's, and click's under it.
+COMMAND_EXITS = (typer.Exit, typer.Abort, click.exceptions.Exit, click.exceptions.Abort, click.exceptions.ClickException)
 
 
 def open_archive(config: Path | None, archive: str | None):
@@ -110,6 +113,30 @@ def reports_store_errors(command: Callable[..., None] | None = None, *, exit_cod
     return decorate if command is None else decorate(command)
 
 
+def unforeseen_errors_exit(exit_code: int) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """The command, an exception no handler foresaw (a bug, damage of a kind not met yet) said on one
+    ``error:`` line with exit ``exit_code``.
+
+    For `search`, whose exit 1 means "no article matches": Python's own exit
+    on an uncaught exception is 1 too, and a script took a crash for a miss.
+    """
+
+    def decorate(command: Callable[..., None]) -> Callable[..., None]:
+        @functools.wraps(command)
+        def run(*args, **kwargs) -> None:
+            try:
+                command(*args, **kwargs)
+            except COMMAND_EXITS:
+                raise
+            except Exception as exc:
+                _error_line(f"{type(exc).__name__}: {exc}")
+                raise typer.Exit(exit_code) from None
+
+        return run
+
+    return decorate
+
+
 def register(app: typer.Typer) -> None:
     @app.command("ls")
     @reports_store_errors
@@ -174,6 +201,7 @@ def register(app: typer.Typer) -> None:
             out.print(Text(without_controls(str(line)), style="bold" if number == 0 else ""), soft_wrap=True, highlight=False)
 
     @app.command()
+    @unforeseen_errors_exit(EXIT_SEARCH_ERROR)
     @reports_store_errors(exit_code=EXIT_SEARCH_ERROR)
     def search(text: str, limit: Annotated[int, typer.Option("--limit", min=1)] = 20,
                config: ConfigOption = None, archive: ArchiveOption = None) -> None:

@@ -159,6 +159,27 @@ def test_search_exit_status_tells_a_miss_from_an_error(tmp_path):
     assert "search index" in assert_one_error_line(damaged_index, exit_code=2)
 
 
+def test_search_failing_in_a_way_no_handler_foresaw_exits_2_not_1(tmp_path):
+    # Python exits 1 on an uncaught exception: for search that is "no article matches".
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    store = small_archive(tmp_path / "archive", [made_record(1, ARCHIVED_TEXT)])
+    crashing = ("import archive.search\n"
+                "def crash(*args, **kwargs):\n"
+                "    raise RuntimeError('a bug not met yet')\n"
+                "archive.search.SearchIndex.search = crash\n"
+                "from crawler.cli import main\n"
+                "main()\n")
+    result = subprocess.run([sys.executable, "-c", crashing, "search", ARCHIVED_TEXT, "--archive", store.url],
+                            capture_output=True, text=True, cwd=ROOT, timeout=60,
+                            env={**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")})
+    assert not result.stdout
+    assert "a bug not met yet" in assert_one_error_line(result, "RuntimeError", exit_code=2)
+
+
 def test_serve_answers_503_while_the_store_fails(tmp_path, monkeypatch):
     from archive.search import SearchIndex
     from archive.store import open_store

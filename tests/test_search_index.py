@@ -102,6 +102,30 @@ def test_a_query_holding_control_characters_matches_as_without_them(archive, tmp
     assert page.status_code == 200 and f'href="/article/{ids[LATIN]}"' in page.get_data(as_text=True)
 
 
+# Valid JSON, but no record: verify reports each; search indexes the others.
+DAMAGED_RECORDS = [pytest.param(b"[]", id="a-list"),
+                   pytest.param(b'{"id": "x", "title": ["not", "a", "string"], "text": "t"}', id="a-title-that-is-a-list"),
+                   pytest.param(b'{"id": "x", "title": "t", "text": "broken emoji \\ud83d here"}', id="a-lone-surrogate")]
+
+
+@pytest.mark.parametrize("damage", DAMAGED_RECORDS)
+def test_a_damaged_record_is_left_out_of_the_index_and_the_others_searched(tmp_path, damage):
+    # Indexing it raised (AttributeError, UnicodeEncodeError from SQLite):
+    # search printed a traceback and exited 1, "no match"; serve answered 500.
+    from archive.keys import article_key
+
+    records = [made_record(1, "额济纳胡杨林"), made_record(2, "另一篇")]
+    store = small_archive(tmp_path / "archive", records)
+    store.put(article_key(records[1]["id"]), damage)
+    assert hit_ids(store, tmp_path / "index.sqlite", "额济纳") == {records[0]["id"]}
+    result = run_cli("search", "额济纳", "--archive", store.url, env={"XDG_CACHE_HOME": str(tmp_path / "cache")}, timeout=60)
+    assert result.returncode == 0 and records[0]["id"] in result.stdout, result.stderr[-600:]
+    client = create_app(store, SearchIndex(tmp_path / "web-index.sqlite")).test_client()
+    page = client.get("/search", query_string={"q": "额济纳"})
+    assert page.status_code == 200 and f'href="/article/{records[0]["id"]}"' in page.get_data(as_text=True)
+    assert client.get(f"/article/{records[1]['id']}").status_code == 404, "damaged: as if not there"
+
+
 # --- snippets: the record's own text around the hit -------------------------------
 
 
