@@ -20,7 +20,7 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, NamedTuple
+from typing import Callable, Iterator, NamedTuple
 
 from archive.catalog import catalog_entries, read_segment, read_whole_catalog
 from archive.records import CONTROL_CHARS_RE, ArticleRecord, load_record, without_controls
@@ -47,6 +47,34 @@ CJK_CHARS = ("\u2e80-\u2fdf\u3001-\u303f\u3040-\u30ff\u3100-\u312f\u3190-\u31ff\
 SPACE_BESIDE_CJK_RE = re.compile(f"\\s+(?=[{CJK_CHARS}])|(?<=[{CJK_CHARS}])\\s+")
 CJK_CHAR_RE = re.compile(f"[{CJK_CHARS}]")
 WORD_RE = re.compile(r"\S+")  # \s is str.split()'s whitespace (str.isspace)
+# Where FTS5 folds case otherwise than str.lower does, character by character:
+# its tokenizers' table (sqlite's fts5_unicode2.c) folds these letter forms to
+# the letter, so "οδός" (final sigma) matches "ΟΔΟΣΤΡΩΜΑ" and "5 μg" matches
+# "5 µg" (micro sign); a snippet that folded with str.lower alone found no
+# match to mark. Checked against SQLite's own folding (fts5vocab) over every
+# code point in tests/test_search_index.py. The other way, str.lower folds
+# some letters FTS5 leaves alone (İ, Cherokee, letters newer than its table):
+# query and text are folded alike, so they never hide a match from a snippet.
+FTS5_FOLDS = str.maketrans({
+    "\u00b5": "\u03bc",  # MICRO SIGN: mu
+    "\u017f": "s",  # LONG S
+    "\u0345": "\u03b9",  # COMBINING GREEK YPOGEGRAMMENI: iota
+    "\u03c2": "\u03c3",  # FINAL SIGMA: sigma (str.lower even makes it, of a word's last capital sigma)
+    "\u03d0": "\u03b2",  # BETA SYMBOL
+    "\u03d1": "\u03b8",  # THETA SYMBOL
+    "\u03d5": "\u03c6",  # PHI SYMBOL
+    "\u03d6": "\u03c0",  # PI SYMBOL
+    "\u03f0": "\u03ba",  # KAPPA SYMBOL
+    "\u03f1": "\u03c1",  # RHO SYMBOL
+    "\u03f5": "\u03b5",  # LUNATE EPSILON SYMBOL
+    "\u1e9b": "\u1e61",  # LONG S WITH DOT ABOVE: s with dot above
+    "\u1fbe": "\u03b9",  # GREEK PROSGEGRAMMENI: iota
+    "\ufffe": "\ufffd",  # noncharacters SQLite reads as the replacement character
+    "\uffff": "\ufffd",
+})
+# What FTS5's highlight() puts around a match in the text it indexed: the
+# index's text holds no control character (searchable drops them).
+MATCH_OPEN, MATCH_CLOSE = "\x01", "\x02"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS docs (id TEXT PRIMARY KEY, rowid_ INTEGER, source TEXT, title TEXT,
                                  published TEXT, content_sha256 TEXT, text TEXT);
@@ -125,22 +153,28 @@ def searchable_with_sources(text: str) -> tuple[str, list[int]]:
 def _folded(text: str) -> str:
     """Case folded as FTS5 matches, one character for one (str.lower turns "İ" into two)."""
     lower = text.lower()
-    return lower if len(lower) == len(text) else "".join(ch.lower()[0] for ch in text)
+    if len(lower) != len(text):
+        lower = "".join(ch.lower()[0] for ch in text)
+    return lower.translate(FTS5_FOLDS)
 
 
-def snippet(text: str, query: str) -> Snippet:
+def snippet(text: str, query: str, index_match: Callable[[], tuple[int, int] | None] | None = None) -> Snippet:
     """Where ``query`` (``searchable`` already) first matches ``text``, in ``text``'s own characters, with some around it.
 
     The index holds the text made searchable (whitespace beside CJK dropped):
     a snippet cut from that showed "10月25日" where the record says "10 月 25 日".
+    ``index_match``: where the index says the query matched that text (start,
+    end), asked only when folding finds no match in it, so a hit is marked
+    where the index found it rather than shown by the text's beginning.
     """
     normal, sources = searchable_with_sources(text)
     at = _folded(normal).find(_folded(query)) if query else -1
-    if at < 0:
+    span = (at, at + len(query)) if at >= 0 else index_match() if index_match else None
+    if span is None or not 0 <= span[0] < span[1] <= len(normal):
         lead = text[:SNIPPET_LEAD_CHARS]
         return Snippet("", "", lead + (ELLIPSIS if len(text) > len(lead) else ""))
     # The query has no space at either end (searchable): its ends are characters of the text.
-    start, end = sources[at], sources[at + len(query) - 1] + 1
+    start, end = sources[span[0]], sources[span[1] - 1] + 1
     before_from = max(0, start - SNIPPET_BEFORE_CHARS)
     before = text[before_from:start]
     after = text[end:end + SNIPPET_AFTER_CHARS]
@@ -265,16 +299,28 @@ class SearchIndex:
         if len(text) >= TRIGRAM_MIN_CHARS:
             phrase = '"' + text.replace('"', '""') + '"'
             rows = self.db.execute(
-                "SELECT d.id, d.source, d.title, d.published, d.text "
+                "SELECT d.id, d.source, d.title, d.published, d.text, fts.rowid "
                 "FROM fts JOIN docs d ON d.rowid_ = fts.rowid WHERE fts MATCH ? ORDER BY rank LIMIT ? OFFSET ?",
                 (phrase, limit, offset),
             ).fetchall()
-        else:
-            like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            rows = self.db.execute(
-                "SELECT d.id, d.source, d.title, d.published, d.text "
-                "FROM fts JOIN docs d ON d.rowid_ = fts.rowid WHERE fts.title LIKE ? ESCAPE '\\' OR fts.body LIKE ? ESCAPE '\\' "
-                "ORDER BY d.published DESC LIMIT ? OFFSET ?",
-                (like, like, limit, offset),
-            ).fetchall()
+            return [SearchHit(*row[:4], snippet(row[4] or "", text, lambda rowid=row[5]: self._body_match(phrase, rowid)))
+                    for row in rows]
+        like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        rows = self.db.execute(
+            "SELECT d.id, d.source, d.title, d.published, d.text "
+            "FROM fts JOIN docs d ON d.rowid_ = fts.rowid WHERE fts.title LIKE ? ESCAPE '\\' OR fts.body LIKE ? ESCAPE '\\' "
+            "ORDER BY d.published DESC LIMIT ? OFFSET ?",
+            (like, like, limit, offset),
+        ).fetchall()
         return [SearchHit(*row[:4], snippet(row[4] or "", text)) for row in rows]
+
+    def _body_match(self, phrase: str, rowid: int) -> tuple[int, int] | None:
+        """Where FTS5 first matched ``phrase`` in a document's body: (start, end) in its searchable text; None if only in its title."""
+        row = self.db.execute("SELECT highlight(fts, 1, ?, ?) FROM fts WHERE fts MATCH ? AND rowid = ?",
+                              (MATCH_OPEN, MATCH_CLOSE, phrase, rowid)).fetchone()
+        marked = row[0] if row else ""
+        start = marked.find(MATCH_OPEN)
+        if start < 0:
+            return None
+        end = marked.find(MATCH_CLOSE, start)
+        return (start, end - len(MATCH_OPEN)) if end > start else None

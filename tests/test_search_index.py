@@ -169,6 +169,52 @@ def test_a_hit_in_the_title_alone_shows_the_texts_beginning(archive, tmp_path):
     assert hit.snippet == Snippet("", "", SPACED_DATE)
 
 
+GREEK_ROAD = "Νέα έργα στην περιοχή. " * 10 + "Το οδόστρωμα ανακαινίζεται από τον δήμο."
+
+
+@pytest.mark.parametrize("text, query, match", [
+    (GREEK_ROAD, "οδός", "οδόσ"),  # "road", its final sigma: FTS5 finds it in "οδόστρωμα"
+    ("开头。" * 40 + "每日摄入 5 µg 维生素", "5 μg", "5 µg"),  # the micro sign as keyboards type it, the Greek mu queried
+    ("ΤΟ ΟΔΟΣΤΡΩΜΑ", "οδος", "ΟΔΟΣ"),  # str.lower makes a word's last capital sigma final
+], ids=["final-sigma", "micro-sign", "capital-sigma"])
+def test_a_hit_is_marked_however_fts5_folded_its_case(tmp_path, text, query, match):
+    # FTS5 folds ς as σ, µ as μ, ϐ as β...; the snippet folded with str.lower
+    # alone, found nothing to mark and showed the text's beginning.
+    record = made_record(1, text)
+    store = small_archive(tmp_path / "archive", [record])
+    hit = hits_by_id(store, tmp_path / "index.sqlite", query)[record["id"]]
+    assert hit.snippet.match == match, hit.snippet
+
+
+def test_snippets_fold_case_as_fts5_does_for_every_character():
+    # What FTS5's trigram tokenizer folds alike (SQLite's table, as fts5vocab
+    # lists the trigram "ccc" of each character c), _folded folds alike.
+    from archive.search import _folded
+
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE VIRTUAL TABLE t USING fts5(body, tokenize='trigram')")
+    # What the index holds: no control character, no whitespace (searchable drops them), no lone surrogate.
+    characters = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF and searchable(chr(c)) == chr(c)]
+    db.executemany("INSERT INTO t(rowid, body) VALUES (?, ?)", ((ord(c), c * 3) for c in characters))
+    db.execute("CREATE VIRTUAL TABLE v USING fts5vocab(t, instance)")
+    folded_by_fts5 = {chr(doc): term for term, doc in db.execute("SELECT term, doc FROM v")}
+    assert len(folded_by_fts5) == len(characters)
+    differing = [(c, term) for c, term in folded_by_fts5.items() if _folded(c * 3) != _folded(term)]
+    assert differing == [], [f"U+{ord(c):04X} -> {term[0]!r}" for c, term in differing]
+
+
+def test_a_hit_folding_cannot_place_is_shown_where_the_index_found_it(tmp_path, monkeypatch):
+    # Were folding ever to differ again, the hit is still marked where FTS5
+    # matched it, not shown by the text's beginning.
+    from archive import search
+
+    monkeypatch.setattr(search, "FTS5_FOLDS", {})  # str.lower alone, as before
+    record = made_record(1, GREEK_ROAD)
+    store = small_archive(tmp_path / "archive", [record])
+    hit = hits_by_id(store, tmp_path / "index.sqlite", "οδός")[record["id"]]
+    assert hit.snippet.match == "οδόσ" and hit.snippet.before.endswith("Το "), hit.snippet
+
+
 ODD_CHARACTERS = ["a", "B", "İ", "月", "日", "，", "1", " ", "  ", "\n\n", "\t", "\r", "\x0b", "\x85", "\u2028", "\u3000",
                   "\x00", "\x07", "\x1b", "\x9f", "é", "ß"]
 
