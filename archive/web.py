@@ -7,6 +7,7 @@ forbids scripts outright. Only GET routes exist.
 
 from __future__ import annotations
 
+import functools
 import logging
 import mimetypes
 import re
@@ -180,7 +181,8 @@ def create_app(store: ArchiveStore, index: SearchIndex, catalog: CatalogSnapshot
         except (KeyNotFound, ValueError):  # BadKey, and a damaged record (verify reports it)
             abort(404)
         origins = {image.key: image.url for image in record.images}
-        body = article_body(record.html, lambda key: _holds(store, key), origins)
+        # One question to the store per image, however often the article shows it.
+        body = article_body(record.html, functools.cache(lambda key: _holds(store, key)), origins)
         return render_template("article.html", record=record, body=body)
 
     @app.get(FILES_ROUTE + "<path:key>")

@@ -275,6 +275,41 @@ def test_an_image_gone_from_the_archive_is_a_link_to_its_origin_not_a_broken_ima
         context.close()
 
 
+def test_an_article_view_asks_the_store_once_per_image_it_shows(tmp_path):
+    # Each <img> of the article asked the store whether it holds the image: a
+    # HEAD request per occurrence on a bucket, five for an image shown five times.
+    from archive.search import SearchIndex
+    from archive.web import create_app
+    from tests.archive_helpers import made_record, small_archive
+
+    shown = {"images/ab/" + "ab" * 32 + ".png": 5, "images/cd/" + "cd" * 32 + ".png": 2}
+    images = [{"url": f"https://photos.example/{n}.png", "key": key, "sha256": key[-68:-4], "content_type": "image/png",
+               "bytes": 3, "width": 1, "height": 1} for n, key in enumerate(shown)]
+    html = "".join(f'<p>{n}<img src="{key}" alt="a"></p>' for key, times in shown.items() for n in range(times))
+    record = made_record(1, "正文", html=html, images=images)
+    store = small_archive(tmp_path / "archive", [record])
+    store.put(images[0]["key"], b"png")
+
+    class Counting:
+        def __init__(self, inner) -> None:
+            self.inner, self.url, self.asked = inner, inner.url, Counter()
+
+        def exists(self, key: str) -> bool:
+            self.asked[key] += 1
+            return self.inner.exists(key)
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+    counting = Counting(store)
+    client = create_app(counting, SearchIndex(tmp_path / "index.sqlite")).test_client()
+    page = client.get(f"/article/{record['id']}").get_data(as_text=True)
+    assert counting.asked == Counter(shown.keys())
+    assert page.count(f'src="/files/{images[0]["key"]}"') == 5 and page.count(f'href="{images[1]["url"]}"') == 2
+    client.get(f"/article/{record['id']}")
+    assert counting.asked == Counter({key: 2 for key in shown}), "asked again at the next view: the archive may have changed"
+
+
 # --- search ------------------------------------------------------------------
 
 
