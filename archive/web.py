@@ -23,7 +23,7 @@ from flask import Flask, Response, abort, render_template, request
 from archive.catalog import CatalogSnapshot, list_entries
 from archive.html import rewrite_images
 from archive.keys import IMAGES_PREFIX, BadKey, check_key
-from archive.records import load_record
+from archive.records import load_record, without_controls
 from archive.search import SearchIndex
 from archive.store import WHOLE_STORE_ERRORS, ArchiveStore, KeyNotFound, StoreError
 
@@ -115,6 +115,9 @@ def create_app(store: ArchiveStore, index: SearchIndex, catalog: CatalogSnapshot
                page_size: int = PAGE_SIZE) -> Flask:
     catalog = catalog or CatalogSnapshot(store)
     app = Flask(__name__, template_folder=str(Path(__file__).parent / "templates"))
+    # A record archived before extraction dropped control characters may hold them: a
+    # snippet shows them no more than the search command does (a page shows them as boxes).
+    app.jinja_env.filters["without_controls"] = without_controls
     app.url_map.merge_slashes = False  # /files//etc/passwd is no key: 404, not a redirect to another path
 
     @app.before_request

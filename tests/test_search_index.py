@@ -126,6 +126,17 @@ def test_a_damaged_record_is_left_out_of_the_index_and_the_others_searched(tmp_p
     assert client.get(f"/article/{records[1]['id']}").status_code == 404, "damaged: as if not there"
 
 
+def test_a_web_snippet_shows_no_control_character_as_the_search_command_shows_none(tmp_path):
+    # A record archived before extraction dropped them: the terminal never saw them, the page did.
+    record = made_record(1, "人民网\x1b[2J呼和浩特 危难\x07之间显勇毅\x9f")
+    store = small_archive(tmp_path / "archive", [record])
+    page = create_app(store, SearchIndex(tmp_path / "index.sqlite")).test_client().get("/search", query_string={"q": "危难之间"})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "<mark>危难之间</mark>" in html, html
+    assert not any(ch in html for ch in "\x1b\x07\x9f")
+    assert "人民网[2J呼和浩特 " in html and "显勇毅</div>" in html
+
+
 # --- snippets: the record's own text around the hit -------------------------------
 
 
