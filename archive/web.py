@@ -24,7 +24,7 @@ from archive.catalog import CatalogSnapshot, list_entries
 from archive.html import rewrite_images
 from archive.keys import IMAGES_PREFIX, BadKey, check_key
 from archive.records import load_record, without_controls
-from archive.search import SearchIndex
+from archive.search import SearchIndex, SearchIndexError
 from archive.store import WHOLE_STORE_ERRORS, ArchiveStore, KeyNotFound, StoreError
 
 logger = logging.getLogger(__name__)
@@ -130,6 +130,13 @@ def create_app(store: ArchiveStore, index: SearchIndex, catalog: CatalogSnapshot
         # The store's message names paths and endpoints: for the log, not for the reader.
         logger.warning("%s: the archive failed: %s", request.path, exc)
         return Response("The archive cannot be read just now.\n", 503, content_type="text/plain; charset=utf-8")
+
+    @app.errorhandler(SearchIndexError)
+    def _index_failed(exc: SearchIndexError):
+        # Its message names the index file: for the log. Only search waits; browsing works on.
+        logger.warning("%s: the search index failed: %s", request.path, exc)
+        return Response("Search cannot be used just now: its index cannot be read or written. Browsing still works.\n", 503,
+                        content_type="text/plain; charset=utf-8")
 
     @app.after_request
     def _headers(response: Response) -> Response:

@@ -195,6 +195,21 @@ def test_serve_answers_503_while_the_store_fails(tmp_path, monkeypatch):
         assert "127.0.0.1" not in page.get_data(as_text=True), "the store's address is for the log, not for the reader"
 
 
+def test_serve_answers_503_while_the_search_index_fails(tmp_path):
+    # The index's error had no handler: a 500, and the index's path in the log only by luck.
+    from archive.search import SearchIndex
+    from archive.web import create_app
+
+    store = small_archive(tmp_path / "archive", [made_record(1, ARCHIVED_TEXT)])
+    not_a_folder = tmp_path / "cache"
+    not_a_folder.write_text("a file where the index's folder should be")
+    client = create_app(store, SearchIndex(not_a_folder / "index.sqlite")).test_client()
+    page = client.get("/search", query_string={"q": ARCHIVED_TEXT})
+    assert page.status_code == 503 and "Search cannot be used just now" in page.get_data(as_text=True)
+    assert str(not_a_folder) not in page.get_data(as_text=True), "the index's path is for the log, not for the reader"
+    assert client.get("/").status_code == 200, "browsing works on"
+
+
 def test_verify_does_not_skip_a_folder_it_cannot_read(tmp_path):
     # os.walk skips such a folder by default: its records looked absent.
     record = made_record(1, ARCHIVED_TEXT)
