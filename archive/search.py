@@ -13,7 +13,6 @@ indexed text and in the query (``searchable``): ``10 月 25 日`` and
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import sqlite3
 import threading
@@ -25,6 +24,7 @@ from typing import Callable, Iterator, NamedTuple
 from archive.catalog import catalog_entries, read_segment, read_whole_catalog
 from archive.records import CONTROL_CHARS_RE, ArticleRecord, load_record, without_controls
 from archive.store import ArchiveStore, KeyNotFound
+from archive.userdirs import user_cache_dir
 
 TRIGRAM_MIN_CHARS = 3
 # A hit's snippet, in characters of the record's own text: this many before
@@ -183,7 +183,9 @@ def snippet(text: str, query: str, index_match: Callable[[], tuple[int, int] | N
 
 
 def default_index_path(archive_url: str) -> Path:
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "newsarchive"
+    cache = user_cache_dir()
+    if cache is None:
+        raise SearchIndexError("no directory for the search index: set HOME or XDG_CACHE_HOME")
     return cache / f"search-{hashlib.sha256(archive_url.encode()).hexdigest()[:16]}.sqlite"
 
 

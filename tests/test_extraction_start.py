@@ -133,3 +133,22 @@ def test_starting_the_forkserver_imports_little():
     result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_without_a_home_the_model_loads_without_a_cache(monkeypatch):
+    # A service account may have neither HOME nor XDG_CACHE_HOME.
+    from pathlib import Path
+
+    from archive.userdirs import user_cache_dir
+
+    def no_home():
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setattr(Path, "home", staticmethod(no_home))
+    langmodel.language_identifier.cache_clear()
+    try:
+        assert user_cache_dir() is None
+        assert text_language(FRENCH) == "fr"
+    finally:
+        langmodel.language_identifier.cache_clear()
