@@ -74,6 +74,20 @@ def test_utf8_bom_beats_header_and_meta():
     assert text.startswith("<!DOCTYPE html>")
 
 
+@pytest.mark.parametrize(("codec", "expected"), [
+    ("utf-8-sig", "utf-8"), ("utf-16-le", "utf-16-le"), ("utf-16-be", "utf-16-be"),
+    ("utf-32-le", "utf-32-le"), ("utf-32-be", "utf-32-be"),
+])
+def test_every_byte_order_mark_beats_a_contradicting_label(codec, expected):
+    body = page('<meta charset="gbk">').encode(codec)
+    if codec != "utf-8-sig":  # the -le/-be codecs write no BOM of their own
+        body = "\ufeff".encode(codec) + body
+    text, encoding = decode_html(body, "text/html; charset=gbk")
+    assert_clean_chinese(text)
+    assert text.startswith("<!DOCTYPE html>")
+    assert encoding == expected
+
+
 def test_undeclared_utf8_page():
     body = page().encode("utf-8")
     assert detect_encoding(body) == "utf-8"

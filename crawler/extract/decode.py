@@ -13,7 +13,7 @@ import codecs
 import re
 
 from charset_normalizer import from_bytes
-from w3lib.encoding import html_to_unicode
+from w3lib.encoding import html_to_unicode, read_bom
 
 # How much of an undeclared page the statistical detector looks at.
 DETECT_SAMPLE_BYTES = 64 * 1024
@@ -25,7 +25,6 @@ MIN_EVIDENCE = 8
 MULTIBYTE_LEGACY = frozenset({"gb18030", "gbk", "gb2312", "big5", "big5hkscs", "cp950", "shift_jis", "cp932", "euc_jp",
                               "euc_kr", "cp949", "johab"})
 NON_ASCII_RE = re.compile("[^\x00-\x7f\ufffd]")
-BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)
 
 
 def detect_encoding(body: bytes) -> str | None:
@@ -51,7 +50,7 @@ def decode_html(body: bytes, content_type: str | None = None) -> tuple[str, str]
     never is; a page said to be UTF-8 whose bytes are not is read as detected.
     """
     encoding, text = html_to_unicode(content_type, body, default_encoding="utf-8", auto_detect_fun=detect_encoding)
-    if body.startswith(BOMS):
+    if read_bom(body)[0] is not None:  # w3lib's own test: html_to_unicode read the page by its BOM
         return text, encoding  # a byte order mark is no declaration a template copies
     if codecs.lookup(encoding).name != "utf-8":
         if (utf8 := _utf8_text(body)) is not None:
