@@ -162,6 +162,28 @@ def test_a_rule_caption_selector_that_also_matches_image_paragraphs_takes_no_ima
     assert article.text.split("\n\n") == list(PARAGRAPHS)
 
 
+@pytest.mark.parametrize("body", [None, "article"], ids=["page", "body-selector"])
+def test_a_rule_caption_selector_tries_each_alternative_until_one_captions_an_image(body):
+    # The first alternative matches on the page, but only the images' own
+    # paragraphs: the second, which names the captions, must still be read.
+    middle = f'<p align="center"><img src="/img/a.jpg"></p><p class="pictext">{CAPTION}</p>'
+    rules = SiteRules(caption='p[align="center"], p.pictext', body=body)
+    article = extract_article(page(middle), URL, options=ExtractOptions(rules=rules))
+    assert figures(article.html) == [(["https://news.example/img/a.jpg"], " ".join(CAPTION.split()))]
+    assert article.text.split("\n\n") == list(PARAGRAPHS)
+
+
+def test_a_rule_caption_selector_stops_at_the_first_alternative_that_captions():
+    # Written order decides, as for every selector: the later alternative's
+    # matches stay text once an earlier one has captioned an image.
+    middle = (f'<p><img src="/img/a.jpg"></p><p class="pictext">{CAPTION}</p>'
+              '<p><img src="/img/b.jpg"></p><p class="note">图为检测点外景。</p>')
+    rules = SiteRules(caption="p.pictext, p.note")
+    article = extract_article(page(middle), URL, options=ExtractOptions(rules=rules))
+    assert article.image_captions == {"https://news.example/img/a.jpg": " ".join(CAPTION.split())}
+    assert "图为检测点外景" in article.text
+
+
 @pytest.mark.parametrize("middle", [
     '<p class="pictext">{caption}</p>',  # no image at all
     '<p><img src="/img/a.jpg"></p><p>{text}</p><p class="pictext">{caption}</p>',  # a paragraph between

@@ -19,7 +19,7 @@ import re
 from lxml import etree
 from lxml.html import HtmlElement
 
-from crawler.extract.rules import select_first
+from crawler.extract.rules import select_each
 
 # The tag a caption has in the stored HTML (and in trafilatura's XML, which
 # leaves tags it does not know as they are).
@@ -99,9 +99,19 @@ def gather_rule_captions(tree: HtmlElement, selector: str | None) -> None:
     short article reads whole, and that rescue, longer by the caption, won
     over the extraction: the article became one paragraph, its image last.
     """
-    if not selector:
-        return
-    for caption in select_first(tree, selector):
+    # The selector's alternatives are tried in turn and the first that captions
+    # an image wins (as select_texts takes the first that has text): the first
+    # that merely matches may match no caption (p[align=center]: the images' own
+    # paragraphs), and the alternative that names the captions must still be read.
+    for matches in select_each(tree, selector):
+        if _caption_images(matches):
+            return
+
+
+def _caption_images(matches: list[HtmlElement]) -> int:
+    """Move each match that captions the image right before it onto that image; how many did."""
+    captioned = 0
+    for caption in matches:
         if next(caption.iter("img"), None) is not None or not caption_text(caption):
             # A loose selector (p[style*="center"]) also matches the image's own
             # paragraph: taking that for a caption dropped its image. A blank
@@ -112,6 +122,8 @@ def gather_rule_captions(tree: HtmlElement, selector: str | None) -> None:
             continue
         img.set(CAPTION_ATTRIBUTE, caption_text(caption))
         caption.drop_tree()  # its tail stays
+        captioned += 1
+    return captioned
 
 
 def _captioned_image(caption: HtmlElement) -> HtmlElement | None:

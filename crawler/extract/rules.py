@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlsplit
 
@@ -100,14 +101,17 @@ def _alternatives(selector: str) -> list[str]:
     return [_TRANSLATOR.selector_to_xpath(alternative) for alternative in parse_css(selector)]
 
 
+def select_each(tree: HtmlElement, selector: str | None) -> Iterator[list[HtmlElement]]:
+    """The elements of each alternative of `selector` in turn, in written order
+    (for a caller whose "first that matches" is more than "matches anything")."""
+    if selector:
+        for xpath in _alternatives(selector):
+            yield tree.xpath(xpath)
+
+
 def select_first(tree: HtmlElement, selector: str | None) -> list[HtmlElement]:
     """The elements of the first alternative of `selector` that matches anything."""
-    if not selector:
-        return []
-    for xpath in _alternatives(selector):
-        if found := tree.xpath(xpath):
-            return found
-    return []
+    return next((found for found in select_each(tree, selector) if found), [])
 
 
 def _text(element: HtmlElement) -> str:
