@@ -173,13 +173,28 @@ def test_a_rule_caption_selector_tries_each_alternative_until_one_captions_an_im
     assert article.text.split("\n\n") == list(PARAGRAPHS)
 
 
-def test_a_rule_caption_selector_stops_at_the_first_alternative_that_captions():
+@pytest.mark.parametrize("body", [None, "article"], ids=["page", "body-selector"])
+def test_a_rule_caption_selector_stops_at_the_first_alternative_that_captions(body):
     # Written order decides, as for every selector: the later alternative's
     # matches stay text once an earlier one has captioned an image.
     middle = (f'<p><img src="/img/a.jpg"></p><p class="pictext">{CAPTION}</p>'
               '<p><img src="/img/b.jpg"></p><p class="note">图为检测点外景。</p>')
-    rules = SiteRules(caption="p.pictext, p.note")
+    rules = SiteRules(caption="p.pictext, p.note", body=body)
     article = extract_article(page(middle), URL, options=ExtractOptions(rules=rules))
+    assert article.image_captions == {"https://news.example/img/a.jpg": " ".join(CAPTION.split())}
+    assert "图为检测点外景" in article.text
+
+
+@pytest.mark.parametrize("challenge", [True, False], ids=["feed-for-a-challenge", "feed-for-a-short-page"])
+def test_a_feed_body_has_its_rule_captions_gathered_once(challenge):
+    # Gathered a second time, the images the first pass left bare were
+    # captioned by the next alternative (p.note), which the first pass had
+    # rightly left as text.
+    middle = (f'<p><img src="https://news.example/img/a.jpg"></p><p class="pictext">{CAPTION}</p>'
+              '<p><img src="https://news.example/img/b.jpg"></p><p class="note">图为检测点外景。</p>')
+    feed = FeedHints(title="全员核酸检测结果公布", body_html=f"<p>{PARAGRAPHS[0]}</p>{middle}<p>{PARAGRAPHS[1]}</p>")
+    article = extract_article(b"<html><body><p>loading</p></body></html>", URL, feed=feed, challenge=challenge,
+                              options=ExtractOptions(rules=SiteRules(caption="p.pictext, p.note")))
     assert article.image_captions == {"https://news.example/img/a.jpg": " ".join(CAPTION.split())}
     assert "图为检测点外景" in article.text
 

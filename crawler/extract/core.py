@@ -77,6 +77,11 @@ def _run_trafilatura(tree_or_html, options: ExtractOptions, *, recall: bool = Fa
 
 def _extract_body(tree: lxml.html.HtmlElement, base_url: str, options: ExtractOptions, *, recall: bool = False,
                   caption_selector: str | None = None):
+    """trafilatura's reading of ``tree`` and its images' anchors. ``caption_selector``
+    only for the page's own tree: a rule's body and a feed's have their captions
+    gathered already (see crawler.extract.body._gather_captions), and gathering
+    again let a later alternative of the selector caption the images the first
+    pass rightly left bare."""
     resolve_lazy_images(tree, base_url)
     prune_boilerplate(tree)
     gather_rule_captions(tree, caption_selector)  # after the images it may caption are resolved
@@ -140,8 +145,8 @@ def extract_article(
     options = options or ExtractOptions()
     feed = feed or FeedHints()
     rules = options.rules or rules_for_url(url) or SiteRules()
-    # A rule's captions are gathered where loose text is put into paragraphs
-    # (a rule's body, a feed's), before that; on the page itself, in _extract_body.
+    # A rule's captions are gathered once: where loose text is put into
+    # paragraphs (a rule's body, a feed's), before that; on the page itself, in _extract_body.
     caption_selector = rules.caption if options.include_images else None
     text, _encoding = decode_html(body, content_type)
     tree, own_page = _page_tree(body, text, url, feed, challenge, caption_selector)
@@ -168,15 +173,15 @@ def extract_article(
     meta = page_metadata(tree, now=options.now, reference=url_day)
     if source_tree is None:
         source_tree = tree
+    page_captions = caption_selector if own_page and source_tree is tree else None
     document, anchors = _extract_body(source_tree, base_url, options, recall=source_tree is not tree,
-                                      caption_selector=caption_selector)
+                                      caption_selector=page_captions)
     article_text = body_text(document.body) if document is not None else ""
     if len(article_text) < SHORT_PAGE_CHARS and feed.body_html and own_page:
         # The page yields next to nothing (a script shell's "loading…", a
         # paywall teaser): the feed's body wins when it holds more.
         feed_source = feed_tree(feed, caption_selector=caption_selector, base_url=url)
-        feed_document, feed_anchors = _extract_body(feed_source, url, options, recall=True,
-                                                    caption_selector=caption_selector)
+        feed_document, feed_anchors = _extract_body(feed_source, url, options, recall=True)
         feed_text = body_text(feed_document.body) if feed_document is not None else ""
         if len(feed_text) > len(article_text):
             document, anchors, article_text, own_page = feed_document, feed_anchors, feed_text, False
