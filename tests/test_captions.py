@@ -233,6 +233,24 @@ def test_the_caption_is_in_the_image_entry_of_the_record():
     assert b'"caption"' in loaded.to_json() and loaded.to_json().count(b'"caption"') == 1
 
 
+def test_images_of_identical_bytes_keep_their_own_captions_in_the_record():
+    # Two URLs, one stored file (the key is the bytes' hash): each its caption.
+    other = "图为额济纳旗另一处核酸检测点。"
+    middle = (f'<figure><img src="/img/a.jpg"><figcaption>{CAPTION}</figcaption></figure><p>{PARAGRAPHS[1]}</p>'
+              f'<figure><img src="/img/copy-of-a.jpg"><figcaption>{other}</figcaption></figure>'
+              '<p><img src="/img/also-a.jpg"></p><p><img src="/img/again-a.jpg"></p>')
+    article = extract_article(page(middle), URL)
+    urls = [f"https://news.example/img/{name}.jpg" for name in ("a", "copy-of-a", "also-a", "again-a")]
+    assert article.image_urls == urls
+    same = {"key": "images/aa/aa/a.jpg", "sha256": "a" * 64, "content_type": "image/jpeg", "bytes": 10, "width": 4, "height": 3}
+    stored = [{"url": url, "source_url": url, **same} for url in urls]
+    record = article_record(article, source="s", fetched=datetime(2026, 1, 1, tzinfo=timezone.utc), categories=[], images=stored)
+    assert [(image["url"], image.get("caption")) for image in record["images"]] == [
+        (urls[0], " ".join(CAPTION.split())), (urls[1], other), (urls[2], None),  # the two bare ones: one entry
+    ]
+    assert [image.caption for image in load_record(dump_record(record)).images] == [" ".join(CAPTION.split()), other, None]
+
+
 def test_caption_selector_is_a_listing_key_checked_at_load(tmp_path):
     from crawler.config import ConfigError
     from crawler.spiders.news import site_rules

@@ -57,7 +57,13 @@ def article_record(
     for image in images:
         key_for_url[image["url"]] = image["key"]
         key_for_url[image.get("source_url", image["url"])] = image["key"]
-    unique_images = list({image["key"]: _image_entry(image, article.image_captions) for image in images}.values())
+    # An image stored once (its key is its hash) is listed once per caption: two
+    # pictures of identical bytes each keep their own (listed by key alone, all
+    # but one caption were lost).
+    unique_images: dict[tuple[str, str | None], dict[str, Any]] = {}
+    for image in images:
+        entry = _image_entry(image, article.image_captions)
+        unique_images.setdefault((entry["key"], entry.get(IMAGE_CAPTION_FIELD)), entry)
     text = without_controls(article.text)
     record = {
         "schema": SCHEMA,
@@ -73,7 +79,7 @@ def article_record(
         "categories": list(dict.fromkeys(name for name in map(one_line, [*categories, *article.categories]) if name)),
         "text": text,
         "html": without_controls(rewrite_image_sources(article.html, key_for_url)),
-        "images": unique_images,
+        "images": list(unique_images.values()),
         "content_sha256": content_sha256(text),
     }
     if capture is not None:
