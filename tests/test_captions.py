@@ -98,6 +98,8 @@ def test_a_figure_caption_goes_to_its_photo_not_to_a_zoom_icon_after_it(zoom):
     middle = f'<figure><img src="/img/a.jpg">{zoom}<figcaption>{CAPTION}</figcaption></figure>'
     article = extract_article(page(middle), URL)
     assert article.image_captions == {"https://news.example/img/a.jpg": " ".join(CAPTION.split())}
+    assert article.image_urls == ["https://news.example/img/a.jpg"], "the zoom icon is no image of the article"
+    assert figures(article.html) == [(["https://news.example/img/a.jpg"], " ".join(CAPTION.split()))]
 
 
 def test_a_figure_photo_linked_to_its_large_version_keeps_its_caption():

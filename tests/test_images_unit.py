@@ -349,3 +349,34 @@ def test_tracking_pixels_are_no_article_images():
     resolve_lazy_images(tree, BASE)
     assert [i.get("src") for i in tree.iter("img")] == ["https://news.example.com/img/real.jpg"]
     assert "after" in tree.text_content()
+
+
+@pytest.mark.parametrize("markup", [
+    '<a class="zoom" href="/img/a_big.jpg"><img src="/static/zoom.png" width="16"></a>',  # tiny, a zoom link
+    '<a href="/img/a_big.jpg"><img src="/static/btn_magnifier.png"></a>',  # named a button, no size
+    '<img class="icon-enlarge" src="/static/e.png">',  # classed an icon of enlarging
+    '<a href="/img/a_big.jpg" title="点击放大"><img src="/images/icon.gif" border="0"></a>',  # an icon, a 放大 link
+    '<img src="/static/ui.png" alt="放大" height="20px">',  # tiny, says 放大
+    '<img data-src="/static/icon-zoom-in.svg" src="/static/grey.gif">',  # lazily, a button by its real name
+])
+def test_zoom_buttons_are_no_article_images(markup):
+    tree = lxml.html.fromstring(f"<div><p>before<img src='/img/a.jpg'>{markup}after</p></div>")
+    resolve_lazy_images(tree, BASE)
+    assert [i.get("src") for i in tree.iter("img")] == ["https://news.example.com/img/a.jpg"]
+    assert "beforeafter" in tree.text_content()
+
+
+@pytest.mark.parametrize("markup", [
+    '<a class="zoom" href="/img/b_big.jpg"><img src="/img/b_thumb.jpg"></a>',  # a lightbox thumbnail
+    '<a href="/img/b_big.jpg" title="点击查看大图"><img src="/upload/2024/10/123456.jpg"></a>',  # digits are no button
+    '<img class="zoomable" src="/img/b.jpg">',  # a photo readers may zoom
+    '<img class="zoom" src="/img/b.jpg">',
+    '<img src="/img/cell.jpg" alt="放大镜下的细胞">',  # about a magnifier
+    '<img src="/img/zoom.png" width="640">',  # called zoom, declared a picture's size
+    '<img src="/img/silicon-valley.jpg">',  # "icon" inside a word
+    '<img src="/img/photo_zoom_1024.jpg">',  # a zoom word among others
+])
+def test_pictures_hinting_at_zoom_stay(markup):
+    tree = lxml.html.fromstring(f"<div><p>before{markup}after</p></div>")
+    resolve_lazy_images(tree, BASE)
+    assert len(list(tree.iter("img"))) == 1

@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl, unquote, urljoin, urlsplit
 from lxml import etree
 from lxml.html import HtmlElement
 
-from crawler.extract.captions import declared_at_most, image_caption
+from crawler.extract.captions import ICON_MAX_PIXELS, declared_at_most, image_caption
 
 # Attributes lazy-loading scripts read the real address from, best first.
 LAZY_SRC_ATTRIBUTES = (
@@ -39,6 +39,20 @@ PIXEL_MAX = 2
 PLACEHOLDER_RE = re.compile(r"(^data:)|(blank|placeholder|loading|spacer|lazy|grey|pixel|transparent)[^/]*\.(gif|png|svg)$"
                             # whole names only: "dotted-map.png" is a picture
                             r"|(^|/)(dot|spaceball|clear|empty|1x1|s)\.(gif|png)$", re.I)
+# A zoom button beside a photo (a magnifier linking to its large version) is
+# page furniture, never one of the article's images. It says what it does, by
+# its file, class, alt or title or those of the link around it (点击放大) ...
+ZOOM_HINT_RE = re.compile(r"zoom|enlarge|magnif|fangda|放大|大图", re.IGNORECASE)
+# ... and is either declared small (ICON_MAX_PIXELS) or named a button outright:
+# a file whose name is button words alone (zoom.png, btn_magnifier.gif,
+# icon-zoom-in.svg), a class that names an icon (icon-enlarge). Words, not
+# substrings: a lightbox thumbnail in a zoom link (thumb_123.jpg), a
+# class="zoom" or "zoomable" photo, or one whose alt is about a magnifier
+# (放大镜下的细胞) is hinted at too, and is an article's picture.
+ZOOM_WORDS = frozenset("zoom zoomin enlarge magnifier magnify magnifying fangda".split())
+ICON_WORDS = frozenset("icon ico btn button".split())
+BUTTON_WORDS = ZOOM_WORDS | ICON_WORDS | {"in", "glass"}
+NAME_WORD_SPLIT_RE = re.compile(r"[^a-z]+")  # digits split too: icon_16, zoom2
 SRCSET_DESCRIPTOR_RE = re.compile(r"^(\d+(?:\.\d+)?)[wx]$")
 ABSOLUTE_URL_RE = re.compile(r"^https?://", re.I)
 # Query parameters a proxy commonly carries its target in.
@@ -100,6 +114,30 @@ def is_pixel(img: HtmlElement) -> bool:
     return declared_at_most(img, PIXEL_MAX)
 
 
+def is_zoom_button(img: HtmlElement, url: str) -> bool:
+    """A zoom or magnifier button (see ZOOM_HINT_RE), ``url`` its real address."""
+    link = next(img.iterancestors("a"), None)
+    around = "" if link is None else f"{link.get('title', '')} {link.get('class', '')} {link.text_content()}"
+    file_name = url.split("?")[0].rsplit("/", 1)[-1]
+    hints = f"{file_name} {img.get('class', '')} {img.get('alt', '')} {img.get('title', '')} {around}"
+    if not ZOOM_HINT_RE.search(hints):
+        return False
+    if declared_at_most(img, ICON_MAX_PIXELS):
+        return True
+    if any((img.get(attribute) or "").strip().removesuffix("px").isdigit() for attribute in ("width", "height")):
+        return False  # declared larger: a picture, whatever it is called
+    stem = file_name.rsplit(".", 1)[0]
+    # A class of zoom words alone (zoom) is a lightbox's photo: a class must name an icon.
+    return (_button_words(stem, ZOOM_WORDS | ICON_WORDS)
+            or any(_button_words(token, ICON_WORDS) for token in img.get("class", "").split()))
+
+
+def _button_words(name: str, required: frozenset[str]) -> bool:
+    """Whether ``name`` is made of BUTTON_WORDS alone, one of them in ``required``."""
+    words = set(filter(None, NAME_WORD_SPLIT_RE.split(name.lower())))
+    return words <= BUTTON_WORDS and bool(words & required)
+
+
 def use_noscript_images(tree: HtmlElement) -> None:
     """The images of ``<noscript>`` fallbacks, where the scripted image beside them names none.
 
@@ -127,14 +165,15 @@ def use_noscript_images(tree: HtmlElement) -> None:
 
 
 def resolve_lazy_images(tree: HtmlElement, base_url: str) -> None:
-    """Point every <img src> at its real, absolute image; drop placeholders.
+    """Point every <img src> at its real, absolute image; drop placeholders,
+    tracking pixels and zoom buttons.
 
     Done before trafilatura sees the tree, which only reads ``src``.
     """
     use_noscript_images(tree)
     for img in tree.iter("img"):
         url = None if is_pixel(img) else real_image_url(img)
-        if url is None:
+        if url is None or is_zoom_button(img, url):
             img.drop_tree()
             continue
         real, src = urljoin(base_url, url), urljoin(base_url, (img.get("src") or "").strip())
