@@ -464,6 +464,8 @@ LATER = datetime(2024, 3, 1, 12, 0, tzinfo=SH)  # fetched years after the articl
     ("https://news.example.com/2021/10/25/story.html", date(2021, 10, 25)),
     ("https://news.example.com/2021/1/5/story.html", date(2021, 1, 5)),
     ("https://news.example.com/a/20211025/hash.html", date(2021, 10, 25)),
+    ("https://news.example.com/2021/10/05/", date(2021, 10, 5)),
+    ("https://news.example.com/archive/2021-10-25.html", date(2021, 10, 25)),  # the file named by its day
 ])
 def test_url_date(url: str, expected: date) -> None:
     assert url_date(url, LATER) == expected
@@ -478,6 +480,11 @@ def test_url_date(url: str, expected: date) -> None:
     "https://news.example.com/a.html?date=20211025",  # nor is the query
     "https://news.example.com/article/5f20191025abcdef",  # inside a hex id
     "https://news.example.com/article/20191025abc.html",  # letters after it
+    # After year and month folders, a number that is no folder is the article's, not a day.
+    "https://news.example.com/2021/10/5.html",
+    "https://news.example.com/2021/10/05.html",
+    "https://news.example.com/2021/10/5-ways-to-save-water.html",
+    "https://news.example.com/news/2021/10/25",
 ])
 def test_url_without_a_date(url: str) -> None:
     assert url_date(url, LATER) is None
@@ -520,6 +527,14 @@ def test_a_url_date_far_from_the_yearless_dateline_lends_it_no_year(url: str) ->
     now = datetime(2024, 10, 26, 12, 0, tzinfo=SH)
     reference = url_date(url, now)
     assert reference is not None and reference.year == 2019
+    meta = page_metadata(yearless_page("10月25日 14:30 来源：大河报"), now=now, reference=reference)
+    assert meta.published == datetime(2024, 10, 25, 14, 30, tzinfo=SH)
+
+
+def test_an_article_number_after_year_and_month_folders_lends_no_year() -> None:
+    # /2023/10/28.html is October's article 28: read as a day, it put 10月25日 in 2023.
+    now = datetime(2024, 10, 26, 12, 0, tzinfo=SH)
+    reference = url_date("https://news.example/2023/10/28.html", now)
     meta = page_metadata(yearless_page("10月25日 14:30 来源：大河报"), now=now, reference=reference)
     assert meta.published == datetime(2024, 10, 25, 14, 30, tzinfo=SH)
 

@@ -126,12 +126,13 @@ META_WORDS_RE = re.compile(
 
 
 # A date in an article's URL: /2024/1025/, /2024/10/25/, /2024-10/25/,
-# t20241025_123.html. Month and day of a compact form take two digits each.
-# A run of its own, between non-alphanumerics (the gov.cn t prefix aside):
-# /article/5f20191025abcdef holds a hex id, not a day.
+# /2024/10-25/, t20241025_123.html. Month and day of a compact form take two
+# digits each. A run of its own, between non-alphanumerics (the gov.cn t prefix
+# aside): /article/5f20191025abcdef holds a hex id, not a day. After a "/" the
+# day is a folder (see url_date).
 URL_DATE_RE = re.compile(
     r"(?:(?<![A-Za-z0-9])|(?<=[/_-]t))(?P<year>(?:19|20)\d{2})"
-    r"(?:[/_-](?P<month>\d{1,2})[/_-](?P<day>\d{1,2})"
+    r"(?:[/_-](?P<month>\d{1,2})(?P<sep>[/_-])(?P<day>\d{1,2})"
     r"|[/_-]?(?P<cmonth>0[1-9]|1[0-2])(?P<cday>0[1-9]|[12]\d|3[01]))"
     r"(?![A-Za-z0-9])"
 )
@@ -229,9 +230,16 @@ def url_date(url: str, now: datetime | None = None) -> date | None:
 
     Only a real, plausible day no later than the fetch day, in digits that
     stand apart from letters and other digits: eight digits that make no such
-    day, or sit in a longer id, are an id.
+    day, or sit in a longer id, are an id, and so is the number after a year
+    and a month folder, unless it is a folder itself (/2024/10/5.html is article 5).
     """
-    for m in URL_DATE_RE.finditer(urlsplit(url).path):
+    path = urlsplit(url).path
+    for m in URL_DATE_RE.finditer(path):
+        if m["sep"] == "/" and not path.startswith("/", m.end()):
+            # After year and month folders, a day is a folder too (/2024/10/05/slug);
+            # a file there (/2024/10/5.html) or a slug's number (/2024/10/5-ways.html)
+            # is the article's number in the month, not its day.
+            continue
         month, day = (m["month"], m["day"]) if m["month"] else (m["cmonth"], m["cday"])
         try:
             found = date(int(m["year"]), int(month), int(day))
