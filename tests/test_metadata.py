@@ -553,11 +553,41 @@ def test_a_yearless_dateline_yields_to_one_with_its_year() -> None:
     ("10-25 14:30", "来源：人民日报（2023年10月20日 04版）"),
     ("10月25日 14:30", "来源：人民日报 2023年10月20日"),
     ("10月25日 14:30", "（2023年10月20日 第4版）"),
+    # A source's date is the source's, with a time too: the wire ran it first.
+    ("10月25日 14:30", "来源：新华社 2023-10-20 14:30"),
+    ("10月25日 14:30", "来源：新华社 | 2023年10月20日 09:15"),
+    # The page's own dateline nearest the headline wins over a later one.
+    ("10月25日 14:30", "2023-10-20 08:00 浏览：120"),
 ])
 def test_a_yearless_publish_line_is_not_overruled_by_a_print_date(dateline: str, later: str) -> None:
     extra = f'<div class="source">{later}</div>'
     meta = page_metadata(yearless_page(dateline, extra), now=LATER)
     assert meta.published == datetime(2023, 10, 25, 14, 30, tzinfo=SH)
+
+
+@pytest.mark.parametrize("later", ["来源：新华社 2021-10-25 14:30", "2021-10-25 14:30:05 浏览：120", "（2021年10月25日 04版）"])
+def test_a_yearless_dateline_takes_its_year_from_a_later_one_of_the_same_day(later: str) -> None:
+    # Fetched years later, without a date in the URL: the fetch year would be a guess.
+    meta = page_metadata(yearless_page("10月25日 14:30 来源：大河报", f'<div class="source">{later}</div>'), now=LATER)
+    assert meta.published == datetime(2021, 10, 25, 14, 30, tzinfo=SH), "the page's own time, in the year the other names"
+
+
+@pytest.mark.parametrize(("first", "later", "expected"), [
+    # Labelled, a publish line wins wherever it stands.
+    ("2023-10-20 08:00 浏览：120", "发布时间：2023-10-25 14:30", datetime(2023, 10, 25, 14, 30)),
+    ("来源：人民日报 2023年10月20日", "发布时间：2023-10-25 14:30", datetime(2023, 10, 25, 14, 30)),
+    # A source's or print edition's date yields to the page's own, even nearer the headline.
+    ("来源：人民日报 2023年10月20日", "2023-10-25 14:30 浏览：120", datetime(2023, 10, 25, 14, 30)),
+    ("来源：新华社 2023-10-20 09:15", "2023-10-25 14:30 浏览：120", datetime(2023, 10, 25, 14, 30)),
+    # Between two of the page's own, the one nearest the headline.
+    ("2023-10-25 14:30 浏览：120", "2023-10-20 08:00 作者：张三", datetime(2023, 10, 25, 14, 30)),
+    # Alone, a source's date is the best there is.
+    ("来源：新华社 2023-10-20 09:15", "作者：张三", datetime(2023, 10, 20, 9, 15)),
+])
+def test_dateline_precedence_labelled_then_the_pages_own_then_a_sources(first: str, later: str, expected: datetime) -> None:
+    tree = portal(f'<h1>郑州推进老旧小区改造</h1><div class="info">{first}</div><div class="source">{later}</div>'
+                  f'<div class="content">{BODY}</div>')
+    assert page_metadata(tree, now=LATER).published == expected
 
 
 @pytest.mark.parametrize(("text", "expected"), [
