@@ -67,11 +67,11 @@ LEAD_CREDIT_RE = re.compile(r"^\s*\S{0,24}?[讯电]\s*\((?P<inner>[^()]{2,60})\)
 # A bare credit closing a Chinese article, a paragraph of its own: (肖玥 王思洋),
 # (记者 张三), (编辑 李四). Only this whole shape: parenthesised, one optional
 # label first, at most four names of 2-4 Han characters each (and each a
-# surname's: see COMMON_SURNAMES).
+# surname's: see CREDIT_SURNAMES).
 TRAILING_CREDIT_RE = re.compile(
     rf"^\(\s*(?:(?P<label>记者|通讯员|编辑)\s*)?(?P<names>[{HAN}]{{2,4}}(?:[\s、]+[{HAN}]{{2,4}}){{0,3}})\s*\)$"
 )
-# A bare credit's words are names only when each starts with a common surname:
+# A bare credit's words are names only when each starts with a surname of the tables:
 # (包头), (政治部), (视觉中国), (民警 张三) and (王五 制图) are places, offices,
 # photo credits and roles, and nothing else in the paragraph says they are no
 # names. About 300 of the commonest single surnames (over nine in ten people),
@@ -85,6 +85,18 @@ COMMON_SURNAMES = frozenset(
     "连芦麦褚娄窦戚岑景党宫费卜冷晏席卫米柏宗瞿桂全佟应臧闵苟邬边卞姬师仇栾隋商刁沙荣巫寇桑郎甄丛仲虞"
     "敖巩佘池查麻苑迟邝官封谈匡鞠惠荆乐冀郁胥班储栗燕楚鄢劳谌奚皮粟冼蔺楼盘闻厉伊仝郜阚禹井祖漆卿晋宣"
 )
+# Rarer surnames, met in credits all the same ((仉建国 王思洋), (亓晓 洪亮)):
+# the table above alone rejected such a credit whole. Only characters that
+# rarely start anything but a name; left out, though surnames too, those that
+# start places or everyday words: 鄂 (鄂尔多斯), 禄 (禄丰), 弘 (弘扬), 勾 (勾画),
+# 毋 (毋庸), 贝 (贝壳), 茅 (茅台), and 广 东 杭 浦 宿 怀 寿 丰 巢 衡 韶 咸 濮
+# 巴 乌 印 越 蓬 经 干 家 通 扶 融 双 计 强 富 居 步 满 利 那 空 相 后 红 权
+# 益 能 从 别 终 充 秋 暴 阴 幸 索 贡 堵 薄.
+LESS_COMMON_SURNAMES = frozenset(
+    "洪赖芮裘钮嵇荀於糜邴汲宓隗郗钭戎邰屠逄亓仉郇昝禚甯佴綦眭缑俎邸谯郦雍郤璩扈郏晁訾乜竺逯桓庾蒯夔阙"
+    "慕茹宦蔄笪冮厍郄殳蹇"
+)
+CREDIT_SURNAMES = COMMON_SURNAMES | LESS_COMMON_SURNAMES
 COMPOUND_SURNAMES = (
     "欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "长孙", "宇文", "司徒", "夏侯",
     "令狐", "端木", "西门", "南宫", "独孤", "轩辕", "呼延", "申屠", "澹台", "太史", "闻人", "赫连", "钟离",
@@ -203,7 +215,7 @@ def trailing_credit(text: str) -> tuple[list[str], list[str]]:
 
     For the paragraph that closes an article only (the caller's to find):
     elsewhere, parenthesised words are prose. 编辑 names editors, who are no authors.
-    Every word must be a name under a common surname, and without a label there
+    Every word must be a name under a surname of the tables, and without a label there
     must be two: (包头), (公安厅), (民警 张三) and (王五 制图) name no one.
     """
     m = TRAILING_CREDIT_RE.match(normalize_text(text))
@@ -220,9 +232,9 @@ def trailing_credit(text: str) -> tuple[list[str], list[str]]:
 
 
 def _credit_name(token: str) -> bool:
-    """A name of a bare credit: a common surname and one or two characters more."""
+    """A name of a bare credit: a surname of the tables and one or two characters more."""
     if is_person_name(token) and not NOT_CREDIT_NAME_RE.search(token):
         if token.startswith(COMPOUND_SURNAMES) and 3 <= len(token) <= 4:
             return True
-        return token[0] in COMMON_SURNAMES and 2 <= len(token) <= 3
+        return token[0] in CREDIT_SURNAMES and 2 <= len(token) <= 3
     return False
