@@ -691,6 +691,12 @@ def test_a_bare_credit_closing_the_article_names_its_authors(data_file: str, cre
     assert (meta.authors, meta.editors) == (authors, ["赵敏"])
 
 
+@pytest.mark.parametrize("heading", ["记者手记", "记者观察：", "【记者调查】", "编辑推荐"])
+def test_a_column_named_after_a_credit_label_names_no_one(heading: str) -> None:
+    body = f"<p>{heading}</p>{BODY}"
+    assert find_bylines(portal(f'<h1>郑州推进老旧小区改造</h1><div class="content">{body}</div>')) == ([], [], None)
+
+
 def test_a_closing_editor_credit_names_no_author() -> None:
     meta = page_metadata(seed_story("zh_shuangjing.txt", "（编辑 李四）"))
     assert (meta.authors, meta.editors) == ([], ["李四"])
@@ -713,6 +719,8 @@ def test_a_closing_editor_credit_names_no_author() -> None:
     # Rarer surnames widen names, not what a credit is.
     "（仉建国）",  # unlabelled, one word: still as likely a place or a column
     "（仉建国 制图）", "（洪水 预警）", "（弘扬 正气）", "（茅台 集团）", "（鄂州 黄石）", "（洪湖 赤卫队）",
+    # Nor does a label make any word a name: columns and calls.
+    "（记者手记）", "（记者 观察）", "（通讯员来稿）",
 ])
 def test_closing_parentheses_that_are_no_credit(credit: str) -> None:
     assert page_metadata(seed_story("zh_shuangjing.txt", credit)).authors == []

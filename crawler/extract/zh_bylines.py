@@ -61,6 +61,10 @@ ORG_NAME_RE = re.compile(
 NAME_STOPWORDS = frozenset(
     "本报 记者 编辑 通讯员 实习生 综合 整理 报道 新华社 本台 本网 本站 供图 来源 作者 网络 图片 视频 "
     "原创 佚名 未知 匿名 小编 管理员 admin administrator 网友 转载 微信 客户端 责编".split()
+) | frozenset(
+    # Columns and calls named after a credit label, not people: 记者手记, 记者观察,
+    # 编辑推荐, 通讯员来稿 (after 记者 a byline's name is expected, and they were taken).
+    "手记 观察 调查 连线 札记 日记 笔记 直击 追踪 体验 探访 来稿 推荐 精选 荐读 寄语".split()
 )
 # 本报讯（记者 张三 通讯员 李四）1月29日，… / 新华社北京4月8日电(记者张三)
 LEAD_CREDIT_RE = re.compile(r"^\s*\S{0,24}?[讯电]\s*\((?P<inner>[^()]{2,60})\)")
