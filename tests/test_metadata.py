@@ -553,11 +553,6 @@ def test_a_yearless_dateline_yields_to_one_with_its_year() -> None:
     ("10-25 14:30", "来源：人民日报（2023年10月20日 04版）"),
     ("10月25日 14:30", "来源：人民日报 2023年10月20日"),
     ("10月25日 14:30", "（2023年10月20日 第4版）"),
-    # A source's date is the source's, with a time too: the wire ran it first.
-    ("10月25日 14:30", "来源：新华社 2023-10-20 14:30"),
-    ("10月25日 14:30", "来源：新华社 | 2023年10月20日 09:15"),
-    # The page's own dateline nearest the headline wins over a later one.
-    ("10月25日 14:30", "2023-10-20 08:00 浏览：120"),
 ])
 def test_a_yearless_publish_line_is_not_overruled_by_a_print_date(dateline: str, later: str) -> None:
     extra = f'<div class="source">{later}</div>'
@@ -565,29 +560,58 @@ def test_a_yearless_publish_line_is_not_overruled_by_a_print_date(dateline: str,
     assert meta.published == datetime(2023, 10, 25, 14, 30, tzinfo=SH)
 
 
-@pytest.mark.parametrize("later", ["来源：新华社 2021-10-25 14:30", "2021-10-25 14:30:05 浏览：120", "（2021年10月25日 04版）"])
-def test_a_yearless_dateline_takes_its_year_from_a_later_one_of_the_same_day(later: str) -> None:
-    # Fetched years later, without a date in the URL: the fetch year would be a guess.
-    meta = page_metadata(yearless_page("10月25日 14:30 来源：大河报", f'<div class="source">{later}</div>'), now=LATER)
-    assert meta.published == datetime(2021, 10, 25, 14, 30, tzinfo=SH), "the page's own time, in the year the other names"
+# A source-first info line with its time is the page's dateline: the first dated
+# header line with its year wins, and dates lower down (readers' replies, related
+# items, a byline's date, a print footer) or above the headline do not overrule it.
+SOURCE_FIRST = '<div class="info">来源：新华社 2021-10-25 14:30</div>'
+DATE_FIRST = '<div class="info">2021-10-25 14:30 来源：新华社</div>'
+REPLY = '<div class="gentie"><div class="item"><span class="user">网友甲</span><span class="time">{}</span></div></div>'
+RELATED = ('<div class="yanshen"><h3>延伸阅读</h3><div class="item"><h4><a href="/x.html">另一篇很长很长的新闻标题在这里</a></h4>'
+           '<div class="meta"><span class="time">{}</span></div></div></div>')
 
 
-@pytest.mark.parametrize(("first", "later", "expected"), [
-    # Labelled, a publish line wins wherever it stands.
-    ("2023-10-20 08:00 浏览：120", "发布时间：2023-10-25 14:30", datetime(2023, 10, 25, 14, 30)),
-    ("来源：人民日报 2023年10月20日", "发布时间：2023-10-25 14:30", datetime(2023, 10, 25, 14, 30)),
-    # A source's or print edition's date yields to the page's own, even nearer the headline.
-    ("来源：人民日报 2023年10月20日", "2023-10-25 14:30 浏览：120", datetime(2023, 10, 25, 14, 30)),
-    ("来源：新华社 2023-10-20 09:15", "2023-10-25 14:30 浏览：120", datetime(2023, 10, 25, 14, 30)),
-    # Between two of the page's own, the one nearest the headline.
-    ("2023-10-25 14:30 浏览：120", "2023-10-20 08:00 作者：张三", datetime(2023, 10, 25, 14, 30)),
-    # Alone, a source's date is the best there is.
-    ("来源：新华社 2023-10-20 09:15", "作者：张三", datetime(2023, 10, 20, 9, 15)),
+def info_page(info: str, *, after_body: str = "", in_scope: str = "", above_h1: str = "") -> lxml.html.HtmlElement:
+    """An article of the portal with `info` under its headline; `in_scope` follows the article's own box."""
+    return portal(f'<div class="art">{above_h1}<h1>郑州推进老旧小区改造</h1>{info}<div class="content">{BODY}</div>'
+                  f'{after_body}</div>{in_scope}')
+
+
+@pytest.mark.parametrize("info", [
+    # Date and time in spans of their own: the date's span alone has no time, the line has.
+    '<div class="info"><span class="source">来源：新华社</span> <span class="date">2021-10-25</span> <span class="time">14:30</span></div>',
+    '<div class="info">来源：<a href="http://www.news.cn/">新华社</a> <span class="date">2021年10月25日</span> <em>14:30</em></div>',
 ])
-def test_dateline_precedence_labelled_then_the_pages_own_then_a_sources(first: str, later: str, expected: datetime) -> None:
-    tree = portal(f'<h1>郑州推进老旧小区改造</h1><div class="info">{first}</div><div class="source">{later}</div>'
-                  f'<div class="content">{BODY}</div>')
-    assert page_metadata(tree, now=LATER).published == expected
+def test_a_source_first_info_line_keeps_the_time_of_its_own_span(info: str) -> None:
+    assert page_metadata(info_page(info), now=NOW).published == datetime(2021, 10, 25, 14, 30)
+
+
+@pytest.mark.parametrize(("where", "extra"), [
+    ("in_scope", REPLY.format("2021-10-26 09:12")),
+    ("in_scope", REPLY.format("10-26 09:12")),
+    ("in_scope", REPLY.format("3小时前")),
+    ("in_scope", RELATED.format("2021-10-20 09:00")),
+    ("after_body", '<div class="author">作者：张三 2021-10-26</div>'),
+    ("above_h1", '<div class="date">2021年10月27日 星期三</div>'),
+])
+def test_a_source_first_info_line_is_not_overruled_by_other_dates(where: str, extra: str) -> None:
+    assert page_metadata(info_page(SOURCE_FIRST, **{where: extra}), now=NOW).published == datetime(2021, 10, 25, 14, 30)
+
+
+@pytest.mark.parametrize("after_body", [
+    RELATED.format("发布时间：2021-10-20"),  # another article's labelled date
+    '<div class="paper-info">出版日期：2021-10-26 第04版</div>',  # the print edition's
+])
+def test_a_labelled_date_lower_down_does_not_overrule_the_info_line(after_body: str) -> None:
+    assert page_metadata(info_page(DATE_FIRST, after_body=after_body), now=NOW).published == datetime(2021, 10, 25, 14, 30)
+
+
+def test_extracted_article_keeps_the_time_of_a_source_first_info_line() -> None:
+    from crawler.extract.core import ExtractOptions, extract_article
+
+    info = '<div class="info">来源：<a href="http://www.news.cn/">新华社</a> <span class="date">2021-10-25</span> <span class="time">14:30</span></div>'
+    page = lxml.html.tostring(info_page(info), encoding="utf-8")
+    article = extract_article(page, "http://www.dahe.example.cn/2021/1025/c1001-1.html", options=ExtractOptions(now=NOW))
+    assert article.published == "2021-10-25T06:30:00+00:00"
 
 
 @pytest.mark.parametrize(("text", "expected"), [

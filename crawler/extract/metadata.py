@@ -127,31 +127,32 @@ def time_element_published(tree: HtmlElement | Page, now: datetime | None = None
 
 
 def find_dateline(tree: HtmlElement | Page, now: datetime | None = None, reference: date | None = None) -> DateHit | None:
-    """The publish date the datelines of the header region give (see module docstring).
+    """The date of the first dateline in the header region (see module docstring).
 
-    A labelled one (发布时间：…) wins wherever it stands; else the page's own
-    dateline nearest the headline; else a source's or a print edition's date
-    (来源：新华社 2024-10-25 14:30, (2024年10月20日 04版)): when the source or the
-    paper published the story, not the page (see zh_dates.Dateline). A
-    year-less one (10月25日 14:30) is read near the ``reference`` day (the
-    article URL's date), when given, and takes its year from another dateline of
-    the same month and day that names one.
+    A year-less one is read near the ``reference`` day (the article URL's date),
+    when given, and yields to a later dateline that names its year, unless it
+    is labelled (发布时间：10月25日 14:30) or the later one is a source's or a
+    print edition's date (来源：人民日报 2024年10月20日, (2024年10月20日 04版)):
+    those say when the paper printed it, the year-less line when the page did.
     """
     page = as_page(tree)
-    lines: list[zd.Dateline] = []
+    year_less: DateHit | None = None
     for el in page.header_blocks:
-        if not page.has_hint(el, zp.SUMMARY_HINT_RE) and (line := zd.dateline(page.text(el), now, reference)):
-            lines.append(line)
-            if line.role == "labelled" and line.date.kind != "year-less":
-                break  # it wins, and needs no year: the rest need not be read
-    if not lines:
-        return None
-    d = min(lines, key=lambda line: zd.DATELINE_ROLES.index(line.role)).date  # the nearest of the best role
-    value = d.value
-    if d.kind == "year-less":
-        same_day = (o.date.value for o in lines if o.date.kind in ("zh", "en"))
-        value = next((value.replace(year=o.year) for o in same_day if (o.month, o.day) == (value.month, value.day)), value)
-    return DateHit(value, {"zh": "zh-dateline", "en": "dateline"}.get(d.kind, "relative"), d.has_time)
+        if page.has_hint(el, zp.SUMMARY_HINT_RE):
+            continue
+        text = page.text(el)  # normalised already
+        if d := zd.dateline_date(text, now, reference):
+            source = {"zh": "zh-dateline", "en": "dateline"}.get(d.kind, "relative")
+            hit = DateHit(d.value, source, d.has_time)
+            role = zd.dateline_role(text, d)
+            if d.kind != "year-less":
+                if year_less is not None and role == "print":
+                    continue
+                return hit
+            if role == "labelled":
+                return hit
+            year_less = year_less or hit
+    return year_less
 
 
 # --- authors, editors, source ------------------------------------------------------

@@ -109,10 +109,10 @@ DATE_LABEL_RE = re.compile(
 )
 OTHER_DATE_LABEL_RE = re.compile(  # 更新时间：, and 今天是 of a portal's top bar
     r"(?:更新|修改|修订|编辑)(?:时间|日期|于)?\s*[:|]?\s*$|(?:今天|今日)是\s*$|(?:Updated?|Today is)\s*(?:on|:)?\s*$", re.I)
-# A source's or a print edition's date (来源：人民日报 2024年10月20日, 来源：新华社
-# 2024-10-25 14:30, (2024年10月20日 04版)): when the source or the paper
-# published the story, not when the page did; it ranks below the page's own
-# datelines (see Dateline), with or without a time.
+# A source's or a print edition's date (来源：人民日报 2024年10月20日,
+# (2024年10月20日 04版)): when the paper printed it, not when the page
+# published it; such a line does not overrule the page's own year-less
+# dateline (see dateline_role). A web dateline shows a time, a print date none.
 SOURCE_BEFORE_DATE_RE = re.compile(r"(?:来源|稿源|出处|转自|转载自|Source)\s*[:|]?\s*[^:|]{0,24}$", re.IGNORECASE)
 EDITION_AFTER_DATE_RE = re.compile(r"^[\s,]*第?\s*[A-Z]?\d{1,3}\s*版")
 # Running text: a date directly followed by a comma or full stop starts a
@@ -304,21 +304,8 @@ def parse_zh_datetime(text: str, now: datetime | None = None, reference: date | 
     return matches[0].value if matches else None
 
 
-class Dateline(NamedTuple):
-    """The date of a header line (see dateline) and what the line says it is."""
-
-    date: DateMatch
-    # "labelled" (发布时间：…: the page's publish date by its own word), "plain"
-    # (the page's dateline, unlabelled) or "source" (a source's or a print
-    # edition's date, see SOURCE_BEFORE_DATE_RE): best first.
-    role: str
-
-
-DATELINE_ROLES = ("labelled", "plain", "source")
-
-
-def dateline(text: str, now: datetime | None = None, reference: date | None = None) -> Dateline | None:
-    """The publish date of a short header line and its role, or None when the line is prose.
+def dateline_date(text: str, now: datetime | None = None, reference: date | None = None) -> DateMatch | None:
+    """The publish date of a short header line, or None when the line is prose.
 
     A date counts when a publishing label precedes it (发布时间：), or when the
     rest of the line is metadata (来源, 作者, 浏览) or next to nothing. A date
@@ -332,17 +319,21 @@ def dateline(text: str, now: datetime | None = None, reference: date | None = No
         if OTHER_DATE_LABEL_RE.search(before):
             continue
         if DATE_LABEL_RE.search(before):
-            return Dateline(d, "labelled")
+            return d
         if SENTENCE_AFTER_DATE_RE.match(text[d.end:]):
             continue
         rest = f"{text[:d.start]} {text[d.end:]}".strip()
         if META_WORDS_RE.search(rest) or (len(rest) <= 20 and not SENTENCE_PUNCT_RE.search(rest)):
-            source = EDITION_AFTER_DATE_RE.match(text[d.end:]) or SOURCE_BEFORE_DATE_RE.search(text[:d.start])
-            return Dateline(d, "source" if source else "plain")
+            return d
     return None
 
 
-def dateline_date(text: str, now: datetime | None = None, reference: date | None = None) -> DateMatch | None:
-    """The date of :func:`dateline`, whatever its role."""
-    line = dateline(text, now, reference)
-    return line.date if line else None
+def dateline_role(text: str, d: DateMatch) -> str:
+    """What the date ``d`` of the normalised header line ``text`` (see dateline_date) is:
+    "labelled" (发布时间：…, the page's publish date by its own word), "print"
+    (a source's or print edition's date, see SOURCE_BEFORE_DATE_RE) or "plain"."""
+    if DATE_LABEL_RE.search(text[max(0, d.start - 12): d.start]):
+        return "labelled"
+    if EDITION_AFTER_DATE_RE.match(text[d.end:]) or (not d.has_time and SOURCE_BEFORE_DATE_RE.search(text[:d.start])):
+        return "print"
+    return "plain"
