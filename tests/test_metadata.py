@@ -27,7 +27,7 @@ from crawler.extract.metadata import (
     structured_published,
     time_element_published,
 )
-from crawler.extract.zh_dates import dateline_date, scan_dates, url_date
+from crawler.extract.zh_dates import dateline, dateline_date, scan_dates, url_date
 
 SH = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2021, 10, 27, 12, 0, tzinfo=SH)
@@ -165,6 +165,19 @@ def test_dates_in_prose_are_not_datelines(text: str) -> None:
 def test_dateline_skips_the_update_time_for_the_publish_time() -> None:
     match = dateline_date("更新时间：2020-04-09 09:00 发布时间：2020-04-08 10:23")
     assert match is not None and match.value == datetime(2020, 4, 8, 10, 23)
+
+
+@pytest.mark.parametrize(("text", "role"), [
+    ("发布时间：2020-04-08 10:23", "labelled"),
+    ("更新时间：2020-04-09 09:00 发布时间：10月8日 10:23", "labelled"),
+    ("2020-04-08 10:23 来源：大河报", "plain"),
+    ("来源：新华社 2020-04-08 10:23", "plain"),  # with a time: read as the page's own
+    ("来源：人民日报 2020年4月8日", "print"),
+    ("（2020年4月8日 第04版）", "print"),
+])
+def test_dateline_role(text: str, role: str) -> None:
+    line = dateline(text, now=NOW)
+    assert line is not None and line.role == role and line.date == dateline_date(text, now=NOW)
 
 
 # --- parse_byline -------------------------------------------------------------

@@ -134,22 +134,23 @@ def find_dateline(tree: HtmlElement | Page, now: datetime | None = None, referen
     is labelled (发布时间：10月25日 14:30) or the later one is a source's or a
     print edition's date (来源：人民日报 2024年10月20日, (2024年10月20日 04版)):
     those say when the paper printed it, the year-less line when the page did.
+    Known limitation: a source's line with a time (来源：新华社 2023-10-20 14:30)
+    looks like the page's own dateline, so it still overrules an unlabelled
+    year-less one before it.
     """
     page = as_page(tree)
     year_less: DateHit | None = None
     for el in page.header_blocks:
         if page.has_hint(el, zp.SUMMARY_HINT_RE):
             continue
-        text = page.text(el)  # normalised already
-        if d := zd.dateline_date(text, now, reference):
-            source = {"zh": "zh-dateline", "en": "dateline"}.get(d.kind, "relative")
-            hit = DateHit(d.value, source, d.has_time)
-            role = zd.dateline_role(text, d)
+        if line := zd.dateline(page.text(el), now, reference):
+            d = line.date
+            hit = DateHit(d.value, {"zh": "zh-dateline", "en": "dateline"}.get(d.kind, "relative"), d.has_time)
             if d.kind != "year-less":
-                if year_less is not None and role == "print":
+                if year_less is not None and line.role == "print":
                     continue
                 return hit
-            if role == "labelled":
+            if line.role == "labelled":
                 return hit
             year_less = year_less or hit
     return year_less

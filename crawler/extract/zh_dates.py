@@ -112,7 +112,7 @@ OTHER_DATE_LABEL_RE = re.compile(  # 更新时间：, and 今天是 of a portal'
 # A source's or a print edition's date (来源：人民日报 2024年10月20日,
 # (2024年10月20日 04版)): when the paper printed it, not when the page
 # published it; such a line does not overrule the page's own year-less
-# dateline (see dateline_role). A web dateline shows a time, a print date none.
+# dateline (see Dateline). A web dateline shows a time, a print date none.
 SOURCE_BEFORE_DATE_RE = re.compile(r"(?:来源|稿源|出处|转自|转载自|Source)\s*[:|]?\s*[^:|]{0,24}$", re.IGNORECASE)
 EDITION_AFTER_DATE_RE = re.compile(r"^[\s,]*第?\s*[A-Z]?\d{1,3}\s*版")
 # Running text: a date directly followed by a comma or full stop starts a
@@ -304,12 +304,22 @@ def parse_zh_datetime(text: str, now: datetime | None = None, reference: date | 
     return matches[0].value if matches else None
 
 
-def dateline_date(text: str, now: datetime | None = None, reference: date | None = None) -> DateMatch | None:
-    """The publish date of a short header line, or None when the line is prose.
+class Dateline(NamedTuple):
+    """A header line's date (see dateline) and what the line says it is."""
+
+    date: DateMatch
+    # "labelled" (发布时间：…, the page's publish date by its own word), "print"
+    # (a source's or print edition's date, see SOURCE_BEFORE_DATE_RE) or "plain".
+    role: str
+
+
+def dateline(text: str, now: datetime | None = None, reference: date | None = None) -> Dateline | None:
+    """The publish date of a short header line and its role, or None when the line is prose.
 
     A date counts when a publishing label precedes it (发布时间：), or when the
     rest of the line is metadata (来源, 作者, 浏览) or next to nothing. A date
     followed by a comma (1月29日，自治区…) or an update label (更新时间：) does not.
+    The label is read once, here: the date it precedes is the labelled one.
     """
     text = normalize_text(text)
     if not text or len(text) > DATELINE_MAX_CHARS or FULL_STOP_RE.search(text):
@@ -319,21 +329,18 @@ def dateline_date(text: str, now: datetime | None = None, reference: date | None
         if OTHER_DATE_LABEL_RE.search(before):
             continue
         if DATE_LABEL_RE.search(before):
-            return d
+            return Dateline(d, "labelled")
         if SENTENCE_AFTER_DATE_RE.match(text[d.end:]):
             continue
         rest = f"{text[:d.start]} {text[d.end:]}".strip()
         if META_WORDS_RE.search(rest) or (len(rest) <= 20 and not SENTENCE_PUNCT_RE.search(rest)):
-            return d
+            printed = EDITION_AFTER_DATE_RE.match(text[d.end:]) or (
+                not d.has_time and SOURCE_BEFORE_DATE_RE.search(text[:d.start]))
+            return Dateline(d, "print" if printed else "plain")
     return None
 
 
-def dateline_role(text: str, d: DateMatch) -> str:
-    """What the date ``d`` of the normalised header line ``text`` (see dateline_date) is:
-    "labelled" (发布时间：…, the page's publish date by its own word), "print"
-    (a source's or print edition's date, see SOURCE_BEFORE_DATE_RE) or "plain"."""
-    if DATE_LABEL_RE.search(text[max(0, d.start - 12): d.start]):
-        return "labelled"
-    if EDITION_AFTER_DATE_RE.match(text[d.end:]) or (not d.has_time and SOURCE_BEFORE_DATE_RE.search(text[:d.start])):
-        return "print"
-    return "plain"
+def dateline_date(text: str, now: datetime | None = None, reference: date | None = None) -> DateMatch | None:
+    """The date of :func:`dateline`, whatever its role."""
+    line = dateline(text, now, reference)
+    return line.date if line else None
