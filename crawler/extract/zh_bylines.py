@@ -89,16 +89,20 @@ COMMON_SURNAMES = frozenset(
     "连芦麦褚娄窦戚岑景党宫费卜冷晏席卫米柏宗瞿桂全佟应臧闵苟邬边卞姬师仇栾隋商刁沙荣巫寇桑郎甄丛仲虞"
     "敖巩佘池查麻苑迟邝官封谈匡鞠惠荆乐冀郁胥班储栗燕楚鄢劳谌奚皮粟冼蔺楼盘闻厉伊仝郜阚禹井祖漆卿晋宣"
 )
-# Rarer surnames, met in credits all the same ((仉建国 王思洋), (亓晓 洪亮)):
+# Rarer surnames, met in credits all the same ((仉建国 王思洋), (亓晓 嵇亮)):
 # the table above alone rejected such a credit whole. Only characters that
-# rarely start anything but a name; left out, though surnames too, those that
-# start places or everyday words: 鄂 (鄂尔多斯), 禄 (禄丰), 弘 (弘扬), 勾 (勾画),
-# 毋 (毋庸), 贝 (贝壳), 茅 (茅台), and 广 东 杭 浦 宿 怀 寿 丰 巢 衡 韶 咸 濮
-# 巴 乌 印 越 蓬 经 干 家 通 扶 融 双 计 强 富 居 步 满 利 那 空 相 后 红 权
-# 益 能 从 别 终 充 秋 暴 阴 幸 索 贡 堵 薄.
+# rarely start anything but a name: a credit's words all pass this one test,
+# so a surname that also starts a place or an everyday word would make two such
+# words a credit ((洪洞 芮城), (屠宰 汲取)). Left out, though surnames too:
+# 鄂 (鄂尔多斯), 禄 (禄丰), 弘 (弘扬), 勾 (勾画), 毋 (毋庸), 贝 (贝壳), 茅 (茅台),
+# 洪 (洪水 洪洞 洪湖), 芮 (芮城), 綦 (綦江), 谯 (谯城), 郏 (郏县), 桓 (桓仁 桓台),
+# 屠 (屠宰), 汲 (汲取), 慕 (慕田峪 慕名), 雍 (雍和宫 雍容), 戎 (戎装), 夔 (夔州
+# 夔门), 糜 (糜烂), 於 (於是, the traditional 于), and 广 东 杭 浦 宿 怀 寿 丰 巢
+# 衡 韶 咸 濮 巴 乌 印 越 蓬 经 干 家 通 扶 融 双 计 强 富 居 步 满 利 那 空 相
+# 后 红 权 益 能 从 别 终 充 秋 暴 阴 幸 索 贡 堵 薄.
 LESS_COMMON_SURNAMES = frozenset(
-    "洪赖芮裘钮嵇荀於糜邴汲宓隗郗钭戎邰屠逄亓仉郇昝禚甯佴綦眭缑俎邸谯郦雍郤璩扈郏晁訾乜竺逯桓庾蒯夔阙"
-    "慕茹宦蔄笪冮厍郄殳蹇"
+    "赖裘钮嵇荀邴宓隗郗钭邰逄亓仉郇昝禚甯佴眭缑俎邸郦郤璩扈晁訾乜竺逯庾蒯阙"
+    "茹宦蔄笪冮厍郄殳蹇"
 )
 CREDIT_SURNAMES = COMMON_SURNAMES | LESS_COMMON_SURNAMES
 COMPOUND_SURNAMES = (
