@@ -480,6 +480,14 @@ LATER = datetime(2024, 3, 1, 12, 0, tzinfo=SH)  # fetched years after the articl
     ("https://news.example.com/a/20211025/hash.html", date(2021, 10, 25)),
     ("https://news.example.com/2021/10/05/", date(2021, 10, 5)),
     ("https://news.example.com/archive/2021-10-25.html", date(2021, 10, 25)),  # the file named by its day
+    # After year and month folders, a file or the path's end in two digits is the day's page.
+    ("https://news.example.com/2021/10/25.html", date(2021, 10, 25)),
+    ("https://news.example.com/2021/10/25_123.html", date(2021, 10, 25)),
+    ("https://news.example.com/2021/10/25.htm", date(2021, 10, 25)),
+    ("https://news.example.com/2021/10/05.html", date(2021, 10, 5)),
+    ("https://news.example.com/2021/10/25", date(2021, 10, 25)),
+    ("https://news.example.com/archives/2021/10/25", date(2021, 10, 25)),
+    ("https://news.example.com/2021/10/5/story.html", date(2021, 10, 5)),  # a folder, in any digits
 ])
 def test_url_date(url: str, expected: date) -> None:
     assert url_date(url, LATER) == expected
@@ -494,11 +502,14 @@ def test_url_date(url: str, expected: date) -> None:
     "https://news.example.com/a.html?date=20211025",  # nor is the query
     "https://news.example.com/article/5f20191025abcdef",  # inside a hex id
     "https://news.example.com/article/20191025abc.html",  # letters after it
-    # After year and month folders, a number that is no folder is the article's, not a day.
+    # After year and month folders, one digit in a file is the month's article,
+    # and a number opening a slug the title's: no day.
     "https://news.example.com/2021/10/5.html",
-    "https://news.example.com/2021/10/05.html",
+    "https://news.example.com/2021/10/5_123.html",
+    "https://news.example.com/2021/10/5",
+    "https://news.example.com/2021/10/5-ways.html",
     "https://news.example.com/2021/10/5-ways-to-save-water.html",
-    "https://news.example.com/news/2021/10/25",
+    "https://news.example.com/2021/10/10-tips-for-winter.html",
 ])
 def test_url_without_a_date(url: str) -> None:
     assert url_date(url, LATER) is None
@@ -546,11 +557,19 @@ def test_a_url_date_far_from_the_yearless_dateline_lends_it_no_year(url: str) ->
 
 
 def test_an_article_number_after_year_and_month_folders_lends_no_year() -> None:
-    # /2023/10/28.html is October's article 28: read as a day, it put 10月25日 in 2023.
+    # /2023/10/7.html is October's article 7: read as a day, it put 10月5日 in 2023.
     now = datetime(2024, 10, 26, 12, 0, tzinfo=SH)
-    reference = url_date("https://news.example/2023/10/28.html", now)
+    reference = url_date("https://news.example/2023/10/7.html", now)
+    assert reference is None
+    meta = page_metadata(yearless_page("10月5日 14:30 来源：大河报"), now=now, reference=reference)
+    assert meta.published == datetime(2024, 10, 5, 14, 30, tzinfo=SH)
+
+
+def test_a_day_file_after_year_and_month_folders_lends_its_year() -> None:
+    now = datetime(2024, 10, 26, 12, 0, tzinfo=SH)
+    reference = url_date("https://news.example/2023/10/25.html", now)
     meta = page_metadata(yearless_page("10月25日 14:30 来源：大河报"), now=now, reference=reference)
-    assert meta.published == datetime(2024, 10, 25, 14, 30, tzinfo=SH)
+    assert meta.published == datetime(2023, 10, 25, 14, 30, tzinfo=SH)
 
 
 def test_a_yearless_dateline_yields_to_one_with_its_year() -> None:

@@ -129,13 +129,21 @@ META_WORDS_RE = re.compile(
 # /2024/10-25/, t20241025_123.html. Month and day of a compact form take two
 # digits each. A run of its own, between non-alphanumerics (the gov.cn t prefix
 # aside): /article/5f20191025abcdef holds a hex id, not a day. After a "/" the
-# day is a folder (see url_date).
+# day is a folder or a two-digit file (see URL_DAY_FILE_RE).
 URL_DATE_RE = re.compile(
     r"(?:(?<![A-Za-z0-9])|(?<=[/_-]t))(?P<year>(?:19|20)\d{2})"
     r"(?:[/_-](?P<month>\d{1,2})(?P<sep>[/_-])(?P<day>\d{1,2})"
     r"|[/_-]?(?P<cmonth>0[1-9]|1[0-2])(?P<cday>0[1-9]|[12]\d|3[01]))"
     r"(?![A-Za-z0-9])"
 )
+# After year and month folders, a number that is no folder (see url_date) is a
+# day only as two digits (05, 25) that end the path, the file's name or its
+# name's first part: archives name a day's page so (/2024/10/25.html,
+# /2024/10/25_123.html, /2024/10/25), zero-padded as a day is and a running
+# article number is not. One digit (/2024/10/5.html) is the month's article 5;
+# a number that opens a slug (/2024/10/5-ways.html, /2024/10/10-tips.html) is
+# the title's.
+URL_DAY_FILE_RE = re.compile(r"\d{2}(?:[._]|$)")
 # A URL date later than the fetch day (beyond a timezone's difference) is an id.
 URL_DATE_FUTURE_SLACK = timedelta(days=1)
 # A year-less dateline takes the URL's year only when, read in it, it lies this
@@ -231,15 +239,15 @@ def url_date(url: str, now: datetime | None = None) -> date | None:
     Only a real, plausible day no later than the fetch day, in digits that
     stand apart from letters and other digits: eight digits that make no such
     day, or sit in a longer id, are an id, and so is the number after a year
-    and a month folder, unless it is a folder itself (/2024/10/5.html is article 5).
+    and a month folder, unless it is a folder itself (/2024/10/5/slug) or a
+    two-digit file (/2024/10/25.html; see URL_DAY_FILE_RE): /2024/10/5.html is
+    article 5.
     """
     path = urlsplit(url).path
     for m in URL_DATE_RE.finditer(path):
-        if m["sep"] == "/" and not path.startswith("/", m.end()):
-            # After year and month folders, a day is a folder too (/2024/10/05/slug);
-            # a file there (/2024/10/5.html) or a slug's number (/2024/10/5-ways.html)
-            # is the article's number in the month, not its day.
-            continue
+        day_folder = path.startswith("/", m.end())
+        if m["sep"] == "/" and not day_folder and not URL_DAY_FILE_RE.match(path, m.start("day")):
+            continue  # the article's number in the month, or a slug's, not its day
         month, day = (m["month"], m["day"]) if m["month"] else (m["cmonth"], m["cday"])
         try:
             found = date(int(m["year"]), int(month), int(day))
