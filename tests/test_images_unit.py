@@ -358,6 +358,8 @@ def test_tracking_pixels_are_no_article_images():
     '<a href="/img/a_big.jpg" title="点击放大"><img src="/images/icon.gif" border="0"></a>',  # an icon, a 放大 link
     '<img src="/static/ui.png" alt="放大" height="20px">',  # tiny, says 放大
     '<img data-src="/static/icon-zoom-in.svg" src="/static/grey.gif">',  # lazily, a button by its real name
+    '<img src="/static/zoom.gif">', '<img src="/static/Zoom-In.PNG">', '<img src="/static/magnifier.ico">',
+    '<img class="icon-zoom" src="/static/zoom.jpg">',  # a photo's file type, but classed an icon
 ])
 def test_zoom_buttons_are_no_article_images(markup):
     tree = lxml.html.fromstring(f"<div><p>before<img src='/img/a.jpg'>{markup}after</p></div>")
@@ -375,6 +377,10 @@ def test_zoom_buttons_are_no_article_images(markup):
     '<img src="/img/zoom.png" width="640">',  # called zoom, declared a picture's size
     '<img src="/img/silicon-valley.jpg">',  # "icon" inside a word
     '<img src="/img/photo_zoom_1024.jpg">',  # a zoom word among others
+    # Named zoom, but a photo's file type and no small size: a story on Zoom, a zoomed-in view.
+    '<img src="/2024/10/zoom.jpg" alt="Zoom Video Communications CEO Eric Yuan">',
+    '<img src="/uploads/zoom-in.jpg" alt="A zoomed-in view of the comet">',
+    '<img src="/uploads/zoom.jpeg">', '<img src="/uploads/enlarge.webp">', '<img src="/uploads/zoom">',
 ])
 def test_pictures_hinting_at_zoom_stay(markup):
     tree = lxml.html.fromstring(f"<div><p>before{markup}after</p></div>")

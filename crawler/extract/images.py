@@ -44,7 +44,7 @@ PLACEHOLDER_RE = re.compile(r"(^data:)|(blank|placeholder|loading|spacer|lazy|gr
 # its file, class, alt or title or those of the link around it (点击放大) ...
 ZOOM_HINT_RE = re.compile(r"zoom|enlarge|magnif|fangda|放大|大图", re.IGNORECASE)
 # ... and is either declared small (ICON_MAX_PIXELS) or named a button outright:
-# a file whose name is button words alone (zoom.png, btn_magnifier.gif,
+# a drawing's file whose name is button words alone (zoom.png, btn_magnifier.gif,
 # icon-zoom-in.svg), a class that names an icon (icon-enlarge). Words, not
 # substrings: a lightbox thumbnail in a zoom link (thumb_123.jpg), a
 # class="zoom" or "zoomable" photo, or one whose alt is about a magnifier
@@ -52,6 +52,9 @@ ZOOM_HINT_RE = re.compile(r"zoom|enlarge|magnif|fangda|放大|大图", re.IGNORE
 ZOOM_WORDS = frozenset("zoom zoomin enlarge magnifier magnify magnifying fangda".split())
 ICON_WORDS = frozenset("icon ico btn button".split())
 BUTTON_WORDS = ZOOM_WORDS | ICON_WORDS | {"in", "glass"}
+# A button is drawn, so its file is of a drawing's type; a photo's name alone
+# says nothing (zoom.jpg of a story on Zoom, zoom-in.jpg of a zoomed-in view).
+BUTTON_FILE_TYPES = frozenset("png gif svg ico".split())
 NAME_WORD_SPLIT_RE = re.compile(r"[^a-z]+")  # digits split too: icon_16, zoom2
 SRCSET_DESCRIPTOR_RE = re.compile(r"^(\d+(?:\.\d+)?)[wx]$")
 ABSOLUTE_URL_RE = re.compile(r"^https?://", re.I)
@@ -126,9 +129,9 @@ def is_zoom_button(img: HtmlElement, url: str) -> bool:
         return True
     if any((img.get(attribute) or "").strip().removesuffix("px").isdigit() for attribute in ("width", "height")):
         return False  # declared larger: a picture, whatever it is called
-    stem = file_name.rsplit(".", 1)[0]
+    stem, _, file_type = file_name.rpartition(".")
     # A class of zoom words alone (zoom) is a lightbox's photo: a class must name an icon.
-    return (_button_words(stem, ZOOM_WORDS | ICON_WORDS)
+    return ((file_type.lower() in BUTTON_FILE_TYPES and _button_words(stem, ZOOM_WORDS | ICON_WORDS))
             or any(_button_words(token, ICON_WORDS) for token in img.get("class", "").split()))
 
 
