@@ -7,6 +7,7 @@ back afterwards (crawler.extract.body.place_images), and their captions with the
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timezone
 
 import lxml.html
@@ -248,9 +249,42 @@ def test_images_of_identical_bytes_keep_their_own_captions_in_the_record():
     stored = [{"url": url, "source_url": url, **same} for url in urls]
     record = article_record(article, source="s", fetched=datetime(2026, 1, 1, tzinfo=timezone.utc), categories=[], images=stored)
     assert [(image["url"], image.get("caption")) for image in record["images"]] == [
-        (urls[0], " ".join(CAPTION.split())), (urls[1], other), (urls[2], None),  # the two bare ones: one entry
+        (urls[0], " ".join(CAPTION.split())), (urls[1], other),  # the two bare copies: no entry of their own
     ]
-    assert [image.caption for image in load_record(dump_record(record)).images] == [" ".join(CAPTION.split()), other, None]
+    assert [image.caption for image in load_record(dump_record(record)).images] == [" ".join(CAPTION.split()), other]
+
+
+STORED_A = {"key": "images/aa/aa/a.jpg", "sha256": "a" * 64, "content_type": "image/jpeg", "bytes": 10, "width": 4, "height": 3}
+STORED_B = {**STORED_A, "key": "images/bb/bb/b.jpg", "sha256": "b" * 64}
+
+
+@pytest.mark.parametrize("middle", [
+    # The captioned picture, then a bare copy of the same bytes (a thumbnail, the same photo lower down).
+    f'<figure><img src="/img/a.jpg"><figcaption>{CAPTION}</figcaption></figure><p>{PARAGRAPHS[1]}</p>'
+    '<p><img src="/img/b.jpg"></p><p><img src="/img/a.jpg?w=300"></p>',
+    # The bare copy first.
+    f'<p><img src="/img/a.jpg?w=300"></p><p>{PARAGRAPHS[1]}</p>'
+    f'<p><img src="/img/b.jpg"></p><figure><img src="/img/a.jpg"><figcaption>{CAPTION}</figcaption></figure>',
+])
+def test_a_bare_copy_of_a_captioned_picture_is_no_second_entry(middle):
+    from archive.writer import is_same_article
+
+    article = extract_article(page(middle), URL)
+    assert len(article.image_urls) == 3
+    stored = [{"url": url, "source_url": url, **(STORED_B if url.endswith("b.jpg") else STORED_A)} for url in article.image_urls]
+    record = article_record(article, source="s", fetched=datetime(2026, 1, 1, tzinfo=timezone.utc), categories=[], images=stored)
+    # One entry per file, where the page first shows it; the captioned image stands for it.
+    assert [(image["key"], image["url"], image.get("caption")) for image in record["images"]] == [
+        ("images/aa/aa/a.jpg", "https://news.example/img/a.jpg", " ".join(CAPTION.split())),
+        ("images/bb/bb/b.jpg", "https://news.example/img/b.jpg", None),
+    ]
+    assert [image.caption for image in load_record(dump_record(record)).images] == [" ".join(CAPTION.split()), None]
+    # The keys are those a record listing each file once, captions aside, has: an
+    # archived copy is not taken for a changed one.
+    bare = article_record(replace(article, image_captions={}), source="s", fetched=datetime(2026, 1, 1, tzinfo=timezone.utc),
+                          categories=[], images=stored)
+    assert [image["key"] for image in bare["images"]] == ["images/aa/aa/a.jpg", "images/bb/bb/b.jpg"]
+    assert is_same_article(bare, record) and is_same_article(record, bare)
 
 
 def test_caption_selector_is_a_listing_key_checked_at_load(tmp_path):

@@ -57,13 +57,6 @@ def article_record(
     for image in images:
         key_for_url[image["url"]] = image["key"]
         key_for_url[image.get("source_url", image["url"])] = image["key"]
-    # An image stored once (its key is its hash) is listed once per caption: two
-    # pictures of identical bytes each keep their own (listed by key alone, all
-    # but one caption were lost).
-    unique_images: dict[tuple[str, str | None], dict[str, Any]] = {}
-    for image in images:
-        entry = _image_entry(image, article.image_captions)
-        unique_images.setdefault((entry["key"], entry.get(IMAGE_CAPTION_FIELD)), entry)
     text = without_controls(article.text)
     record = {
         "schema": SCHEMA,
@@ -79,12 +72,36 @@ def article_record(
         "categories": list(dict.fromkeys(name for name in map(one_line, [*categories, *article.categories]) if name)),
         "text": text,
         "html": without_controls(rewrite_image_sources(article.html, key_for_url)),
-        "images": list(unique_images.values()),
+        "images": unique_image_entries(images, article.image_captions),
         "content_sha256": content_sha256(text),
     }
     if capture is not None:
         record["capture"] = {"warc": capture.warc, "offset": capture.offset, "length": capture.length}
     return record
+
+
+def unique_image_entries(images: list[dict[str, Any]], captions: dict[str, str]) -> list[dict[str, Any]]:
+    """The record's image entries: one per stored file (its key is its hash), or
+    one per caption when the page shows that file under captions of their own.
+
+    A bare copy of a captioned picture (a thumbnail, the same photo again lower
+    down) is no entry of its own: the captioned one stands for the file. Each
+    key's entries take the place of its first image, so the keys' order (what
+    archive.writer.is_same_article compares) is the page's, as it was before
+    captions were listed.
+    """
+    by_key: dict[str, list[dict[str, Any]]] = {}
+    for image in images:
+        entry = _image_entry(image, captions)
+        by_key.setdefault(entry["key"], []).append(entry)
+    unique: list[dict[str, Any]] = []
+    for entries in by_key.values():
+        by_caption: dict[str, dict[str, Any]] = {}
+        for entry in entries:
+            if caption := entry.get(IMAGE_CAPTION_FIELD):
+                by_caption.setdefault(caption, entry)  # the first image shown under it
+        unique += list(by_caption.values()) or entries[:1]  # bare copies: the first the page shows
+    return unique
 
 
 def _image_entry(image: dict[str, Any], captions: dict[str, str]) -> dict[str, Any]:
