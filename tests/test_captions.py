@@ -188,16 +188,18 @@ def test_a_rule_caption_selector_stops_at_the_first_alternative_that_captions(bo
     assert "图为检测点外景" in article.text
 
 
+@pytest.mark.parametrize("body", [None, "article", "div.nowhere"], ids=["no-body-rule", "body-rule", "body-rule-unmatched"])
 @pytest.mark.parametrize("challenge", [True, False], ids=["feed-for-a-challenge", "feed-for-a-short-page"])
-def test_a_feed_body_has_its_rule_captions_gathered_once(challenge):
+def test_a_feed_body_has_its_rule_captions_gathered_once(challenge, body):
     # Gathered a second time, the images the first pass left bare were
     # captioned by the next alternative (p.note), which the first pass had
-    # rightly left as text.
+    # rightly left as text. A rule's body selector matching inside the feed's
+    # body (a challenge page's stand-in) built a second tree from the gathered one.
     middle = (f'<p><img src="https://news.example/img/a.jpg"></p><p class="pictext">{CAPTION}</p>'
               '<p><img src="https://news.example/img/b.jpg"></p><p class="note">图为检测点外景。</p>')
     feed = FeedHints(title="全员核酸检测结果公布", body_html=f"<p>{PARAGRAPHS[0]}</p>{middle}<p>{PARAGRAPHS[1]}</p>")
     article = extract_article(b"<html><body><p>loading</p></body></html>", URL, feed=feed, challenge=challenge,
-                              options=ExtractOptions(rules=SiteRules(caption="p.pictext, p.note")))
+                              options=ExtractOptions(rules=SiteRules(caption="p.pictext, p.note", body=body)))
     assert article.image_captions == {"https://news.example/img/a.jpg": " ".join(CAPTION.split())}
     assert "图为检测点外景" in article.text
 

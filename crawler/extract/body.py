@@ -59,7 +59,8 @@ def feed_tree(feed: FeedHints, *, caption_selector: str | None = None, base_url:
 def body_tree(tree: lxml.html.HtmlElement, selector: str, *, caption_selector: str | None = None,
               base_url: str = "") -> lxml.html.HtmlElement | None:
     """Only the element a site rule names as the body, as a document of its own
-    (a rule's captions gathered: see _gather_captions)."""
+    (a rule's captions gathered: see _gather_captions). ``caption_selector`` only
+    when ``tree``'s have not been (a feed's tree has: see crawler.extract.core)."""
     found = select_first(tree, selector)
     if not found:
         return None

@@ -79,9 +79,8 @@ def _extract_body(tree: lxml.html.HtmlElement, base_url: str, options: ExtractOp
                   caption_selector: str | None = None):
     """trafilatura's reading of ``tree`` and its images' anchors. ``caption_selector``
     only for the page's own tree: a rule's body and a feed's have their captions
-    gathered already (see crawler.extract.body._gather_captions), and gathering
-    again let a later alternative of the selector caption the images the first
-    pass rightly left bare."""
+    gathered already (see crawler.extract.body._gather_captions, and
+    extract_article on gathering once)."""
     resolve_lazy_images(tree, base_url)
     prune_boilerplate(tree)
     gather_rule_captions(tree, caption_selector)  # after the images it may caption are resolved
@@ -145,12 +144,17 @@ def extract_article(
     options = options or ExtractOptions()
     feed = feed or FeedHints()
     rules = options.rules or rules_for_url(url) or SiteRules()
-    # A rule's captions are gathered once: where loose text is put into
-    # paragraphs (a rule's body, a feed's), before that; on the page itself, in _extract_body.
+    # A rule's captions are gathered once per article, on the first tree built
+    # from the page or the feed: a feed's body (feed_tree) and a rule's body
+    # (body_tree) before their loose text is put into paragraphs, the page itself
+    # in _extract_body. Never again on a tree built from one gathered already (a
+    # rule's body inside a feed's): with the selector's alternatives tried in
+    # turn, a later one captioned the images the first pass rightly left bare.
     caption_selector = rules.caption if options.include_images else None
     text, _encoding = decode_html(body, content_type)
     tree, own_page = _page_tree(body, text, url, feed, challenge, caption_selector)
     base_url = document_base_url(tree, url) if own_page else url
+    ungathered = caption_selector if own_page else None  # a feed's tree has had its captions gathered
 
     language_tag = page_language(tree, fallback=feed.language)
     canonical = canonical_url(tree if own_page else None, url, base_url=base_url)
@@ -167,15 +171,14 @@ def extract_article(
     rule_published = parse_any_date(select_first_text(tree, rules.published), options.now, url_day)
     rule_authors = _rule_authors(select_texts(tree, rules.author))
     rule_tags = select_texts(tree, rules.tags)
-    source_tree = body_tree(tree, rules.body, caption_selector=caption_selector, base_url=base_url) if rules.body else None
+    source_tree = body_tree(tree, rules.body, caption_selector=ungathered, base_url=base_url) if rules.body else None
 
     drop_furniture(tree)
     meta = page_metadata(tree, now=options.now, reference=url_day)
     if source_tree is None:
         source_tree = tree
-    page_captions = caption_selector if own_page and source_tree is tree else None
     document, anchors = _extract_body(source_tree, base_url, options, recall=source_tree is not tree,
-                                      caption_selector=page_captions)
+                                      caption_selector=ungathered if source_tree is tree else None)
     article_text = body_text(document.body) if document is not None else ""
     if len(article_text) < SHORT_PAGE_CHARS and feed.body_html and own_page:
         # The page yields next to nothing (a script shell's "loading…", a
