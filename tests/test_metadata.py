@@ -748,10 +748,27 @@ def test_a_bare_credit_closing_the_article_names_its_authors(data_file: str, cre
     assert (meta.authors, meta.editors) == (authors, ["赵敏"])
 
 
-@pytest.mark.parametrize("heading", ["记者手记", "记者观察：", "【记者调查】", "编辑推荐"])
+@pytest.mark.parametrize("heading", [
+    "记者手记", "记者观察：", "【记者调查】", "编辑推荐",
+    # Any column of the families (see CREDIT_COLUMN_WORDS), also run together or glued to a name.
+    "记者专访", "记者走基层", "【记者走基层】", "记者蹲点", "记者见闻", "记者暗访", "记者现场",
+    "记者蹲点日记", "记者现场直击", "记者专访张三", "【记者走基层·张三】",
+])
 def test_a_column_named_after_a_credit_label_names_no_one(heading: str) -> None:
+    assert parse_byline(heading) == ([], [], None)
     body = f"<p>{heading}</p>{BODY}"
     assert find_bylines(portal(f'<h1>郑州推进老旧小区改造</h1><div class="content">{body}</div>')) == ([], [], None)
+
+
+@pytest.mark.parametrize(("byline", "authors"), [
+    ("记者 张三", ["张三"]),
+    ("本报记者 王现场", ["王现场"]),  # a name holding a column's word after its surname
+    ("本报记者 李见闻 通讯员 王一线", ["李见闻", "王一线"]),
+    ("记者 连建明 解放", ["连建明", "解放"]),  # surnames that start a column's word (连线, 解读)
+    ("记者 张三 李四 现场直击", ["张三", "李四"]),  # the column after the names ends them
+])
+def test_names_beside_column_words_are_still_names(byline: str, authors: list[str]) -> None:
+    assert parse_byline(byline)[0] == authors
 
 
 def test_a_closing_editor_credit_names_no_author() -> None:
