@@ -630,12 +630,13 @@ def test_a_source_first_info_line_is_not_overruled_by_other_dates(where: str, ex
     assert page_metadata(info_page(SOURCE_FIRST, **{where: extra}), now=NOW).published == datetime(2021, 10, 25, 14, 30)
 
 
-@pytest.mark.parametrize("after_body", [
-    RELATED.format("发布时间：2021-10-20"),  # another article's labelled date
-    '<div class="paper-info">出版日期：2021-10-26 第04版</div>',  # the print edition's
+@pytest.mark.parametrize(("where", "extra"), [
+    ("in_scope", RELATED.format("发布时间：2021-10-20")),  # another article's labelled date
+    ("after_body", RELATED.format("发布时间：2021-10-20")),
+    ("after_body", '<div class="paper-info">出版日期：2021-10-26 第04版</div>'),  # the print edition's
 ])
-def test_a_labelled_date_lower_down_does_not_overrule_the_info_line(after_body: str) -> None:
-    assert page_metadata(info_page(DATE_FIRST, after_body=after_body), now=NOW).published == datetime(2021, 10, 25, 14, 30)
+def test_a_labelled_date_lower_down_does_not_overrule_the_info_line(where: str, extra: str) -> None:
+    assert page_metadata(info_page(DATE_FIRST, **{where: extra}), now=NOW).published == datetime(2021, 10, 25, 14, 30)
 
 
 def test_extracted_article_keeps_the_time_of_a_source_first_info_line() -> None:
