@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
@@ -19,7 +19,10 @@ from archive.records import utc_iso
 from archive.runs import COUNTERS, Failure, RunRecord, start_run
 
 JOBS_KEY = "newsarchive:jobs"
-QUEUE_KEY = "newsarchive:requests"  # scrapy-redis' shared scheduler queue
+# scrapy-redis' shared scheduler queue, each request tagged with its run (crawler/redisqueue.py).
+QUEUE_KEY = "newsarchive:run-requests"
+# The untagged queue of workers before runs drained one by one: what is left in it is still crawled.
+LEGACY_QUEUE_KEY = "newsarchive:requests"
 RUN_PREFIX = "newsarchive:run:"
 # The runs not finished yet: read by every heartbeat, instead of scanning every run's keys.
 OPEN_RUNS_KEY = "newsarchive:open-runs"
@@ -29,8 +32,14 @@ WORKER_PREFIX = "newsarchive:worker:"
 SOURCE_BUSY_PREFIX = "newsarchive:source-busy:"
 # A worker reports itself busy for this long; one killed stops counting after it.
 WORKER_TTL_SECONDS = 15
-# A run is drained when nothing is queued or in flight for this long.
+# A run is drained when none of its jobs or requests is queued or in flight for this long.
 DRAIN_QUIET_SECONDS = 3.0
+# A run's jobs and requests waiting in Redis: the hash (run_key(run, WAITING)) and its two fields.
+WAITING = "waiting"
+WAITING_JOBS = "jobs"
+WAITING_REQUESTS = "requests"
+# The longest run id a queued request can be tagged with (see crawler/redisqueue.py).
+MAX_RUN_ID_BYTES = 255
 RUN_TTL_SECONDS = 14 * 86400
 # A run is not finished this long after it was enqueued or one of its jobs
 # taken: longer than a heartbeat plus the drain's quiet time (see touch_run).
@@ -54,6 +63,8 @@ def scrapy_redis_settings(redis_url: str) -> dict[str, Any]:
     return {
         "SCHEDULER": "scrapy_redis.scheduler.Scheduler",
         "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
+        # Counts each run's queued requests: runs drain one by one (crawler/redisqueue.py).
+        "SCHEDULER_QUEUE_CLASS": "crawler.redisqueue.RunQueue",
         "SCHEDULER_QUEUE_KEY": QUEUE_KEY,
         "SCHEDULER_DUPEFILTER_KEY": "newsarchive:dupefilter",
         # Never flush the shared queue when one worker stops.
@@ -71,6 +82,11 @@ def source_busy_key(source_id: str) -> str:
     return f"{SOURCE_BUSY_PREFIX}{source_id}"
 
 
+def source_run_key(source_id: str) -> str:
+    """The run a source's pages, and their counts, belong to: its open run, or its last."""
+    return f"newsarchive:source-run:{source_id}"
+
+
 def enqueue_crawl(client, run_id: str, sources: list[dict], busy_for: float) -> list[str]:
     """One job per source; returns the ids of the sources left out, busy in an open run.
 
@@ -78,6 +94,8 @@ def enqueue_crawl(client, run_id: str, sources: list[dict], busy_for: float) -> 
     ``busy_for`` seconds (a run that never drains does not lock it for good).
     The run's bookkeeping is created before its jobs, so no worker misses it.
     """
+    if len(run_id.encode()) > MAX_RUN_ID_BYTES:
+        raise ValueError(f"run id {run_id[:40]!r}... is longer than {MAX_RUN_ID_BYTES} bytes")  # see RUN_TAG
     locked = [source for source in sources
               if client.set(source_busy_key(source["id"]), run_id, nx=True, ex=max(1, round(busy_for)))]
     busy = [source["id"] for source in sources if source not in locked]
@@ -98,11 +116,39 @@ def _push_jobs(client, run_id: str, sources: list[dict]) -> None:
         pipe.hset(run_key(run_id), mapping={"started": now, "sources": json.dumps([s["id"] for s in sources]), "jobs": len(sources)})
         pipe.expire(run_key(run_id), RUN_TTL_SECONDS)
         pipe.sadd(OPEN_RUNS_KEY, run_id)
+        # Counted with the jobs, in the same transaction: the run waits for each until a worker takes it.
+        pipe.hincrby(run_key(run_id, WAITING), WAITING_JOBS, len(sources))
+        pipe.expire(run_key(run_id, WAITING), RUN_TTL_SECONDS)
         for source in sources:
             pipe.set(f"newsarchive:source:{source['id']}", json.dumps(source, ensure_ascii=False))
-            pipe.set(f"newsarchive:source-run:{source['id']}", run_id)
+            pipe.set(source_run_key(source["id"]), run_id)
             pipe.rpush(JOBS_KEY, json.dumps({"run_id": run_id, "source": source}, ensure_ascii=False))
         pipe.execute()
+
+
+def queued_requests(client) -> int:
+    """Requests waiting in the shared queue (asked by each worker's engine again and again: one round trip)."""
+    with client.pipeline(transaction=False) as pipe:
+        pipe.zcard(QUEUE_KEY)
+        pipe.zcard(LEGACY_QUEUE_KEY)
+        return sum(pipe.execute())
+
+
+def runs_waiting(client, run_ids: list[str]) -> dict[str, int]:
+    """How many jobs and requests of each run wait in Redis.
+
+    A count is only believed while something waits at all: one left behind
+    (the queue deleted by hand, a run's hash restored from an old snapshot)
+    would keep its run open for good.
+    """
+    with client.pipeline(transaction=False) as pipe:
+        pipe.llen(JOBS_KEY)
+        pipe.zcard(QUEUE_KEY)
+        for run_id in run_ids:
+            pipe.hmget(run_key(run_id, WAITING), WAITING_JOBS, WAITING_REQUESTS)
+        jobs, requests, *replies = pipe.execute()
+    return {run_id: (max(0, int(waiting_jobs or 0)) if jobs else 0) + (max(0, int(waiting_requests or 0)) if requests else 0)
+            for run_id, (waiting_jobs, waiting_requests) in zip(run_ids, replies)}
 
 
 def busy_source_run(client, source_id: str) -> str | None:
@@ -140,10 +186,14 @@ def claim_article(client, run_id: str, article_id: str) -> bool:
     return bool(added)
 
 
-def set_worker_state(client, worker_id: str, in_flight: int, spool: str, spooled: int) -> None:
-    """A worker's heartbeat: requests and items in flight, and the writes waiting in
-    its spool (``spool`` names it: workers on one machine may share one)."""
-    client.set(f"{WORKER_PREFIX}{worker_id}", json.dumps({"busy": in_flight, "spool": spool, "spooled": spooled}),
+def set_worker_state(client, worker_id: str, in_flight: int, spool: str, spooled: int,
+                     runs: dict[str, int] | None = None) -> None:
+    """A worker's heartbeat: requests and items in flight (``runs``: those of each run), and
+    the writes waiting in its spool (``spool`` names it: workers on one machine may share one).
+
+    Its key expires with the worker: a worker killed stops holding up its runs.
+    """
+    client.set(f"{WORKER_PREFIX}{worker_id}", json.dumps({"busy": in_flight, "runs": runs or {}, "spool": spool, "spooled": spooled}),
                ex=WORKER_TTL_SECONDS)
 
 
@@ -153,15 +203,23 @@ class ClusterState:
     busy: int = 0  # requests and items in flight, all workers together
     spooled: int = 0  # writes waiting in the workers' spools for the store
     queued: int = 0  # jobs and requests waiting in Redis
+    busy_runs: dict[str, int] = field(default_factory=dict)  # in flight, by run, all workers together
+    waiting: dict[str, int] = field(default_factory=dict)  # jobs and requests waiting, by open run (with_runs)
 
     @property
     def idle(self) -> bool:
         """Nothing waits and nothing is in flight anywhere (spooled writes aside)."""
         return self.queued == 0 and self.busy == 0
 
+    def drained(self) -> list[str]:
+        """The open runs none of whose jobs and requests waits or is in flight: each run
+        ends by itself, whatever the others do (a cluster under steady load is never idle)."""
+        return [run for run, waiting in self.waiting.items() if not waiting and not self.busy_runs.get(run)]
 
-def cluster_state(client) -> ClusterState:
-    state = ClusterState(queued=client.llen(JOBS_KEY) + client.zcard(QUEUE_KEY))
+
+def cluster_state(client, *, with_runs: bool = False) -> ClusterState:
+    """The workers' reports; ``with_runs``: and what each open run still waits for."""
+    state = ClusterState(queued=client.llen(JOBS_KEY) + queued_requests(client))
     spools: dict[str, int] = {}
     keys = list(client.scan_iter(f"{WORKER_PREFIX}*"))
     for key, value in zip(keys, client.mget(keys) if keys else []):
@@ -175,8 +233,12 @@ def cluster_state(client) -> ClusterState:
             reported = {"busy": reported}
         state.workers += 1
         state.busy += int(reported.get("busy", 0))
+        for run, busy in reported.get("runs", {}).items():
+            state.busy_runs[run] = state.busy_runs.get(run, 0) + max(0, int(busy))
         spools[reported.get("spool", key)] = int(reported.get("spooled", 0))
     state.spooled = sum(spools.values())
+    if with_runs:
+        state.waiting = runs_waiting(client, open_runs(client))
     return state
 
 
@@ -186,8 +248,8 @@ def assemble_run(client, run_id: str) -> RunRecord:
     run.counts = {counter: 0 for counter in COUNTERS}
     for counter, value in client.hgetall(run_key(run_id, "counts")).items():
         run.counts[counter] = int(value)
-    for field, value in client.hgetall(run_key(run_id, "per_source")).items():
-        source, counter = field.split("\t", 1)
+    for name, value in client.hgetall(run_key(run_id, "per_source")).items():
+        source, counter = name.split("\t", 1)
         run.per_source.setdefault(source, {c: 0 for c in COUNTERS})[counter] = int(value)
     run.failures = [Failure(**json.loads(raw)) for raw in client.lrange(run_key(run_id, "failures"), 0, -1)]
     run.blocked = client.hgetall(run_key(run_id, "blocked"))
@@ -198,21 +260,27 @@ def assemble_run(client, run_id: str) -> RunRecord:
 
 
 def open_runs(client) -> list[str]:
-    """Runs whose record is not written yet."""
+    """Runs whose record is not written yet (asked at every heartbeat: one round trip for all)."""
+    listed = sorted(client.smembers(OPEN_RUNS_KEY))
+    with client.pipeline(transaction=False) as pipe:
+        for run_id in listed:
+            pipe.exists(run_key(run_id))
+            pipe.hget(run_key(run_id), "written")
+        replies = pipe.execute()
     runs = []
-    for run_id in client.smembers(OPEN_RUNS_KEY):
-        if client.exists(run_key(run_id)) and not client.hget(run_key(run_id), "written"):
+    for run_id, exists, written in zip(listed, replies[::2], replies[1::2]):
+        if exists and not written:
             runs.append(run_id)
         else:
             client.srem(OPEN_RUNS_KEY, run_id)  # recorded, or expired with nobody to finish it
-    return sorted(runs)
+    return runs
 
 
 def touch_run(client, run_id: str) -> None:
     """A run just enqueued, or one of whose jobs a worker just took, is not finished for a while.
 
     The worker's load reaches Redis at its next heartbeat only: meanwhile the
-    cluster looked idle, and another worker finished the run as it began.
+    run looked drained, and another worker finished the run as it began.
     """
     client.set(run_key(run_id, "starting"), 1, ex=STARTING_SECONDS)
 
@@ -324,4 +392,4 @@ def source_config(client, source_id: str) -> dict | None:
 
 
 def source_run(client, source_id: str) -> str | None:
-    return client.get(f"newsarchive:source-run:{source_id}")
+    return client.get(source_run_key(source_id))

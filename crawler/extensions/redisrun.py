@@ -20,6 +20,7 @@ from crawler import distributed, signals
 from crawler.capture import WarcCaptureMiddleware
 from crawler.items import ArticlePage
 from crawler.pipelines.record import ArchiveRecordPipeline, DuplicateArticle
+from crawler.redisqueue import RUN_META
 from crawler.storage import archive_writer
 
 logger = logging.getLogger(__name__)
@@ -29,7 +30,7 @@ FINISH_AFTER_FLUSH_SECONDS = 3 * HEARTBEAT_SECONDS
 
 
 def run_may_finish(quiet: float, spooled: int, spool_wait: float) -> bool:
-    """Whether runs may be finished after ``quiet`` seconds of a cluster with nothing in flight.
+    """Whether a run may be finished after ``quiet`` seconds with nothing of it waiting or in flight.
 
     After every worker flushed its buffers; and, while some writes wait in a
     worker's spool, after ``spool_wait`` more (as a local crawl's end waits
@@ -46,7 +47,10 @@ class RedisRunExtension:
         self.spool_wait = spool_wait
         self.replaying = None  # the spool's replay under way (a Deferred), if any
         self.worker_id = f"{socket.gethostname()}-{os.getpid()}"
-        self.quiet_since: float | None = None
+        # Run -> since when it has looked drained to this worker (None: the whole cluster, idle).
+        self.quiet_since: dict[str | None, float] = {}
+        # Runs whose responses this worker saw since it last wrote its buffers (None: a request of no run).
+        self.touched: set[str | None] = set()
         # deferred_from_coro runs the coroutine as an asyncio task (it awaits futures).
         self.loop = LoopingCall(lambda: deferred_from_coro(self.beat()))
 
@@ -58,6 +62,7 @@ class RedisRunExtension:
         connect = crawler.signals.connect
         connect(extension.opened, scrapy_signals.spider_opened)
         connect(extension.closed, scrapy_signals.spider_closed)
+        connect(extension.response_received, scrapy_signals.response_received)
         signals.connect_run_bookkeeping(crawler, extension)
         return extension
 
@@ -102,13 +107,33 @@ class RedisRunExtension:
             distributed.mark_blocked(self.client, run, source, reason)
 
     # -- heartbeat: tell the others we are busy; finish drained runs ----------
-    def in_flight(self) -> int:
+    def in_flight(self) -> tuple[int, dict[str, int]]:
+        """Requests and items in flight here: all of them, and those of each run.
+
+        A request is in flight from the moment it leaves the queue until its
+        response, or error, has been through the spider and its items through
+        the pipelines (the scraper holds it meanwhile); the images an item
+        fetches are its request's. However a request ends (answered, failed,
+        dropped by a middleware, retried: queued again and counted there), it
+        leaves these sets, so nothing here is ever left over.
+        """
         engine = self.crawler.engine
         slot = getattr(engine.scraper, "slot", None)
-        busy = len(engine.downloader.active) + getattr(self.crawler.spider, "loading_retries", 0)
+        requests = set(engine.downloader.active)
+        items = 0
         if slot is not None:
-            busy += len(slot.active) + slot.itemproc_size
-        return busy
+            requests.update(slot.active)
+            requests.update(request for _result, request, _deferred in slot.queue)
+            items = slot.itemproc_size  # items of the requests above, mostly: for the total only
+        loading = getattr(self.crawler.spider, "loading_retries", {})
+        runs = dict(loading)
+        for request in requests:
+            if run := request.meta.get(RUN_META):
+                runs[run] = runs.get(run, 0) + 1
+        return len(requests) + items + sum(loading.values()), runs
+
+    def response_received(self, response, request, spider=None) -> None:
+        self.touched.add(request.meta.get(RUN_META))
 
     def opened(self, spider) -> None:
         self.loop.start(HEARTBEAT_SECONDS)
@@ -127,28 +152,40 @@ class RedisRunExtension:
 
     async def heartbeat(self) -> None:
         # Redis is asked in a thread: listing every worker's key takes too long for the reactor's thread.
-        state, own_spooled = await maybe_deferred_to_future(deferToThread(self.report, self.in_flight()))
+        state, own_spooled = await maybe_deferred_to_future(deferToThread(self.report, *self.in_flight()))
         if own_spooled and self.replaying is None:
             self.replay_spool()
-        if not state.idle:
-            self.quiet_since = None
-            return
-        now = time.monotonic()
-        self.quiet_since = self.quiet_since or now
-        quiet = now - self.quiet_since
-        if quiet >= distributed.DRAIN_QUIET_SECONDS:
-            # Every worker writes what it buffers (catalog, WARC) once all is quiet...
+        quiet = self.quiet_times(state, time.monotonic())
+        # Every worker writes what it buffers (catalog, WARC) once a run it
+        # took part in is quiet (or, for what belongs to no open run, all is)...
+        ended = {run for run in self.touched if run is not None and run not in state.waiting}
+        if ended:
+            self.touched = (self.touched - ended) | {None}
+        flush = {run for run, seconds in quiet.items() if seconds >= distributed.DRAIN_QUIET_SECONDS} & self.touched
+        if None in quiet and quiet[None] >= distributed.DRAIN_QUIET_SECONDS:
+            flush = set(self.touched)
+        if flush:
             await self._flush_catalog()
-        if not run_may_finish(quiet, state.spooled, self.spool_wait):
-            return
-        # ...and a little later one of them writes the run records: all parts are in by then.
-        await maybe_deferred_to_future(deferToThread(self.finish_drained_runs, state.spooled))
+            self.touched -= flush
+        # ...and a little later one of them writes the run's record: all its parts are in by then.
+        finishing = sorted(run for run, seconds in quiet.items()
+                           if run is not None and run_may_finish(seconds, state.spooled, self.spool_wait))
+        if finishing:
+            await maybe_deferred_to_future(deferToThread(self.finish_drained_runs, finishing, state.spooled))
 
-    def finish_drained_runs(self, spooled: int) -> None:
-        """In a thread: each open run claimed, its record written and the run ended; or,
+    def quiet_times(self, state: distributed.ClusterState, now: float) -> dict[str | None, float]:
+        """How long each drained run (None: the whole cluster, idle) has looked so at each beat in a row."""
+        drained: set[str | None] = set(state.drained())
+        if state.idle:
+            drained.add(None)
+        self.quiet_since = {run: self.quiet_since.get(run, now) for run in drained}
+        return {run: now - since for run, since in self.quiet_since.items()}
+
+    def finish_drained_runs(self, run_ids: list[str], spooled: int) -> None:
+        """In a thread: each run claimed, its record written and the run ended; or,
         when the write fails (refused, the spool full), given back for the next beat."""
         writer = archive_writer(self.crawler)
-        for run_id in distributed.open_runs(self.client):
+        for run_id in run_ids:
             run = distributed.finish_run(self.client, run_id, spooled)
             if run is None:
                 continue
@@ -161,12 +198,12 @@ class RedisRunExtension:
             distributed.record_written(self.client, run)
             logger.info("run %s drained: run record written", run_id)
 
-    def report(self, in_flight: int) -> tuple[distributed.ClusterState, int]:
-        """This worker's heartbeat, in a thread: its load told, the cluster's read; and its spooled writes."""
+    def report(self, in_flight: int, runs: dict[str, int]) -> tuple[distributed.ClusterState, int]:
+        """This worker's heartbeat, in a thread: its load told, the cluster's and each run's read; and its spooled writes."""
         spool = archive_writer(self.crawler).spool
         spooled = spool.pending if spool.waiting() else 0
-        distributed.set_worker_state(self.client, self.worker_id, in_flight, f"{socket.gethostname()}:{spool.directory}", spooled)
-        return distributed.cluster_state(self.client), spooled
+        distributed.set_worker_state(self.client, self.worker_id, in_flight, f"{socket.gethostname()}:{spool.directory}", spooled, runs)
+        return distributed.cluster_state(self.client, with_runs=True), spooled
 
     def replay_spool(self) -> None:
         """A worker between runs writes nothing that would replay its spool: the heartbeat does.

@@ -10,6 +10,7 @@ from scrapy_redis.spiders import RedisMixin
 
 from crawler import distributed
 from crawler.config import Source
+from crawler.redisqueue import pop_job
 from crawler.spiders.news import NewsSpider
 
 SOURCE_ADAPTER = TypeAdapter(Source)
@@ -36,7 +37,11 @@ class DistributedNewsSpider(RedisMixin, NewsSpider):
     redis_key = distributed.JOBS_KEY
     # One job (one source) at a time: an idle worker finds the next one left for it.
     redis_batch_size = 1
-    loading_retries = 0  # sources whose failed pages are being read (see _retry_failed_pages)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Run -> its sources whose failed pages are being read (see _retry_failed_pages): in flight.
+        self.loading_retries: dict[str, int] = {}
 
     @classmethod
     def from_crawler(cls, crawler, *args: Any, **kwargs: Any) -> "DistributedNewsSpider":
@@ -53,6 +58,16 @@ class DistributedNewsSpider(RedisMixin, NewsSpider):
         await self.load_archive_state(with_retries=False)  # retries: per source, as its job is taken
         for request in self.next_requests():
             yield request
+
+    def pop_list_queue(self, redis_key: str, batch_size: int) -> list:
+        """Jobs taken off the list (scrapy-redis' fetch_data), each off its run's count in the same step."""
+        jobs = []
+        for _ in range(batch_size):
+            job = pop_job(self.server)
+            if job is None:
+                break
+            jobs.append(job)
+        return jobs
 
     def run_of(self, source_id: str) -> str | None:
         """The run a source's pages belong to (the item pipeline keeps its duplicates apart by run)."""
@@ -84,10 +99,10 @@ class DistributedNewsSpider(RedisMixin, NewsSpider):
             self.report_failure(source.start_urls[0], f"source kind {source.kind!r} is not supported", source.id, kind="source")
             return []
         requests = list(handler(source))
-        self._retry_failed_pages(source.id)
+        self._retry_failed_pages(source.id, job["run_id"])
         return requests
 
-    def _retry_failed_pages(self, source_id: str) -> None:
+    def _retry_failed_pages(self, source_id: str, run_id: str) -> None:
         """What failed in the source's last runs is asked for again, as by a local crawl.
 
         Read in a thread, counted in flight meanwhile (a run must not drain
@@ -106,10 +121,12 @@ class DistributedNewsSpider(RedisMixin, NewsSpider):
                 self.crawler.engine.crawl(request)
 
         def done(result):
-            self.loading_retries -= 1
+            self.loading_retries[run_id] -= 1
+            if not self.loading_retries[run_id]:
+                del self.loading_retries[run_id]
             return result
 
-        self.loading_retries += 1
+        self.loading_retries[run_id] = self.loading_retries.get(run_id, 0) + 1
         loading = deferToThread(failures_to_retry, archive_writer(self.crawler).store, {source_id})
         loading.addCallback(crawl)
         loading.addErrback(lambda failure: self.logger.warning("failed pages of %s not asked for again: %s", source_id, failure.value))

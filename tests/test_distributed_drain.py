@@ -1,0 +1,227 @@
+"""Distributed runs end one by one: each run's queued jobs and requests, and
+its work in flight on the workers, counted apart (real Redis; two workers at the end)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import threading
+import time
+from pathlib import Path
+
+import redis
+import yaml
+from scrapy import Request, Spider
+
+from archive.keys import RUNS_PREFIX
+from archive.store import open_store
+from crawler import distributed
+from crawler.redisqueue import RUN_META, RunQueue, pop_job, pop_request, push_request
+from tests.conftest import run_cli
+from tests.crawl_helpers import add_feed_of_articles, article_page, rss_feed
+from tests.fixture_site.responses import Response
+from tests.test_distributed import _start_worker, _stop
+
+RUNS = [f"20261124T00000{n}Z-{n:06x}" for n in range(5)]  # run ids, oldest first
+
+
+def _source(source_id: str) -> dict:
+    return {"id": source_id, "kind": "feed", "url": f"http://127.0.0.1:9/{source_id}.xml", "schedule": "every 1h"}
+
+
+def _waiting(client, *runs: str) -> list[int]:
+    waiting = distributed.runs_waiting(client, list(runs))
+    return [waiting[run] for run in runs]
+
+
+def _queue(url: str) -> RunQueue:
+    """The queue a worker's scheduler makes (bytes in and out, as scrapy-redis' client)."""
+    return RunQueue(redis.Redis.from_url(url), Spider(name="news-worker"), distributed.QUEUE_KEY)
+
+
+def _request(url: str, source: str | None, priority: int = 0, **meta) -> Request:
+    return Request(url, meta={**({"newsarchive_source": source} if source else {}), **meta}, priority=priority, dont_filter=True)
+
+
+# -- the counts ------------------------------------------------------------------------
+
+def test_each_run_counts_its_jobs_and_requests_until_a_worker_takes_them(redis_server):
+    client = distributed.redis_client(redis_server.url)
+    distributed.enqueue_crawl(client, RUNS[1], [_source("a")], busy_for=60)
+    distributed.enqueue_crawl(client, RUNS[2], [_source("b"), _source("c")], busy_for=60)
+    assert _waiting(client, RUNS[1], RUNS[2]) == [1, 2], "a job waits until a worker takes it"
+    queue = _queue(redis_server.url)
+    job = json.loads(pop_job(queue.server))
+    assert job["run_id"] == RUNS[1] and _waiting(client, RUNS[1], RUNS[2]) == [0, 2]
+    queue.push(_request("http://127.0.0.1:9/a1", "a"))
+    queue.push(_request("http://127.0.0.1:9/a2", "a", **{RUN_META: RUNS[2]}))  # a retry's copy: its run is its source's now
+    queue.push(_request("http://127.0.0.1:9/b1", "b", priority=5))
+    queue.push(_request("http://127.0.0.1:9/x", "unknown"))  # a source of no run: holds up none
+    queue.push(_request("http://127.0.0.1:9/y", None))
+    assert len(queue) == 5
+    assert _waiting(client, RUNS[1], RUNS[2]) == [2, 3]
+    popped = [queue.pop() for _ in range(5)]
+    assert popped[0].url.endswith("/b1"), "priorities hold as in scrapy-redis' queue"
+    runs = {request.url.rsplit("/", 1)[1]: request.meta.get(RUN_META) for request in popped}
+    assert runs == {"a1": RUNS[1], "a2": RUNS[1], "b1": RUNS[2], "x": None, "y": None}
+    assert popped[0].meta["newsarchive_source"] == "b", "the request comes back whole"
+    assert queue.pop() is None and len(queue) == 0
+    assert _waiting(client, RUNS[1], RUNS[2]) == [0, 2]
+    while pop_job(queue.server) is not None:
+        pass
+    assert _waiting(client, RUNS[1], RUNS[2]) == [0, 0]
+
+
+def test_a_count_never_goes_below_zero_nor_is_made_anew(redis_server):
+    client = distributed.redis_client(redis_server.url)
+    raw = redis.Redis.from_url(redis_server.url)
+    distributed.enqueue_crawl(client, RUNS[1], [_source("a")], busy_for=60)
+    push_request(raw, "a", 0, b"request bytes")
+    waiting = distributed.run_key(RUNS[1], distributed.WAITING)
+    client.hset(waiting, distributed.WAITING_REQUESTS, 0)  # whatever set it wrong
+    assert pop_request(raw) == (b"request bytes", RUNS[1])
+    assert client.hget(waiting, distributed.WAITING_REQUESTS) == "0"
+    # A run whose counts expired (or were never made) is not given a hash that would never expire.
+    push_request(raw, "a", 0, b"again")
+    client.delete(waiting)
+    assert pop_request(raw) == (b"again", RUNS[1])
+    assert not client.exists(waiting)
+
+
+def test_a_count_left_behind_does_not_keep_its_run_open(redis_server):
+    # Requests deleted from the queue by hand (or a count restored from an old
+    # snapshot) must not leave a run waiting for good for what is not there.
+    client = distributed.redis_client(redis_server.url)
+    raw = redis.Redis.from_url(redis_server.url)
+    distributed.enqueue_crawl(client, RUNS[1], [_source("a")], busy_for=60)
+    push_request(raw, "a", 0, b"lost")
+    client.delete(distributed.JOBS_KEY, distributed.QUEUE_KEY)
+    assert _waiting(client, RUNS[1]) == [0]
+
+
+def test_the_queue_of_earlier_workers_is_still_crawled(redis_server):
+    raw = redis.Redis.from_url(redis_server.url)
+    queue = _queue(redis_server.url)
+    raw.execute_command("ZADD", distributed.LEGACY_QUEUE_KEY, 0, queue._encode_request(_request("http://127.0.0.1:9/old", "a")))
+    queue.push(_request("http://127.0.0.1:9/new", "a"))
+    assert len(queue) == 2
+    assert [queue.pop().url for _ in range(2)] == ["http://127.0.0.1:9/new", "http://127.0.0.1:9/old"]
+
+
+def test_a_request_the_duplicate_filter_drops_is_not_counted(redis_server):
+    from scrapy.utils.test import get_crawler
+    from scrapy_redis.scheduler import Scheduler
+
+    client = distributed.redis_client(redis_server.url)
+    distributed.enqueue_crawl(client, RUNS[1], [_source("a")], busy_for=60)
+    client.delete(distributed.JOBS_KEY)
+    crawler = get_crawler(Spider, distributed.scrapy_redis_settings(redis_server.url))
+    scheduler = Scheduler.from_crawler(crawler)
+    scheduler.open(Spider.from_crawler(crawler, name="news-worker"))
+    filtered = Request("http://127.0.0.1:9/page", meta={"newsarchive_source": "a"})
+    assert scheduler.enqueue_request(filtered) is True
+    assert scheduler.enqueue_request(filtered.replace()) is False, "seen: dropped by scrapy-redis' filter"
+    assert _waiting(client, RUNS[1]) == [1]
+    assert scheduler.next_request().meta[RUN_META] == RUNS[1]
+    assert _waiting(client, RUNS[1]) == [0]
+
+
+def test_a_run_is_drained_once_nothing_of_it_waits_or_is_in_flight_whatever_the_others_do(redis_server, monkeypatch):
+    client = distributed.redis_client(redis_server.url)
+    raw = redis.Redis.from_url(redis_server.url)
+    for n, source in ((1, "a"), (2, "b")):
+        distributed.enqueue_crawl(client, RUNS[n], [_source(source)], busy_for=60)
+    assert distributed.cluster_state(client, with_runs=True).drained() == [], "jobs wait"
+    for _ in range(2):
+        pop_job(raw)  # both jobs taken
+    push_request(raw, "a", 0, b"a page")
+    monkeypatch.setattr(distributed, "WORKER_TTL_SECONDS", 1)
+    distributed.set_worker_state(client, "w-1", 3, "w-1:spool", 0, {RUNS[2]: 3})
+    state = distributed.cluster_state(client, with_runs=True)
+    assert state.drained() == [] and not state.idle, "one run's request waits, the other's are in flight"
+    pop_request(raw)
+    distributed.set_worker_state(client, "w-2", 1, "w-2:spool", 0, {RUNS[1]: 1})
+    assert distributed.cluster_state(client, with_runs=True).drained() == []
+    distributed.set_worker_state(client, "w-2", 1, "w-2:spool", 0, {})  # its page done; a request of no run in flight
+    state = distributed.cluster_state(client, with_runs=True)
+    assert state.drained() == [RUNS[1]] and not state.idle, "drained while the other run crawls on"
+    # A worker killed mid-crawl: its key expires, and its runs are not held up for good.
+    time.sleep(1.5)
+    assert distributed.cluster_state(client, with_runs=True).drained() == [RUNS[1], RUNS[2]]
+
+
+# -- two workers, two runs -------------------------------------------------------------
+
+def _two_source_config(path: Path, sources: list[dict], bucket: str, endpoint: str, redis_url: str) -> Path:
+    path.write_text(yaml.safe_dump({
+        "archive": {"url": f"s3://{bucket}/dist", "endpoint_url": endpoint},
+        # A slow page is waited for, not given up on.
+        "crawl": {"download_delay": 0, "concurrency": 4, "extract_workers": 1, "timeout": 120},
+        "sources": sources,
+        "daemon": {"state_dir": str(path.parent / "state")},
+        "distributed": {"redis_url": redis_url},
+    }), encoding="utf-8")
+    return path
+
+
+def test_a_quick_run_ends_while_a_slow_one_still_crawls(site, s3_server, s3_bucket, s3_env, redis_server, tmp_path):
+    # A run ended only once the whole cluster was idle: under steady load (a
+    # daemon's many sources) none ever did, and each was killed at run_timeout.
+    asked, release = threading.Event(), threading.Event()
+
+    def slow(request):
+        asked.set()
+        release.wait(90)
+        return Response(200, article_page("Slow"), "text/html; charset=utf-8")
+
+    site.add_route("/drain-slow/0.html", slow)
+    site.add_route("/drain-slow/feed.xml", lambda request: Response(
+        200, rss_feed([("Slow", site.url("/drain-slow/0.html"))]), "application/rss+xml"))
+    # The quick source's requests leave every way there is: archived, a 404,
+    # a 500 retried (queued again) then failed, a page twice in the feed, a
+    # private address the middleware drops.
+    quick = add_feed_of_articles(site, "/drain-quick", 2)
+    site.add_route("/drain-quick/gone.html", lambda request: Response(404, b"gone", "text/plain"))
+    site.add_route("/drain-quick/broken.html", lambda request: Response(500, b"broken", "text/plain"))
+    links = [*quick, quick[0], site.url("/drain-quick/gone.html"), site.url("/drain-quick/broken.html"), "http://10.255.255.1/x.html"]
+    site.add_route("/drain-quick/feed.xml", lambda request: Response(
+        200, rss_feed((f"Quick {n}", link) for n, link in enumerate(links)), "application/rss+xml"))
+    sources = [{"id": "slow", "kind": "feed", "url": site.url("/drain-slow/feed.xml")},
+               {"id": "quick", "kind": "feed", "url": site.url("/drain-quick/feed.xml")}]
+    config = _two_source_config(tmp_path / "c.yaml", sources, s3_bucket, s3_server.endpoint_url, redis_server.url)
+    env = {**os.environ, **s3_server.env()}
+    workers = [_start_worker(config, env, tmp_path / f"worker{n}.log") for n in (1, 2)]
+    client = distributed.redis_client(redis_server.url)
+    store = open_store(f"s3://{s3_bucket}/dist", endpoint_url=s3_server.endpoint_url)
+    try:
+        first = run_cli("crawl", "slow", "--config", str(config), env=env)
+        assert first.returncode == 0, first.stderr
+        slow_run = re.search(r"enqueued run (\S+)", first.stdout).group(1)
+        assert asked.wait(60), "a worker asks for the slow page"
+        record_file = tmp_path / "quick.json"
+        second = run_cli("crawl", "quick", "--config", str(config), "--wait", "--wait-timeout", "45",
+                         "--run-record-file", str(record_file), env=env, timeout=120)
+        logs = "".join((tmp_path / f"worker{n}.log").read_text()[-2000:] for n in (1, 2))
+        assert second.returncode == 0, second.stdout + second.stderr[-3000:] + logs
+        quick_run = json.loads(record_file.read_text(encoding="utf-8"))
+        assert quick_run["status"] == "completed"
+        assert quick_run["counts"]["archived"] == 2, quick_run
+        assert {f["url"] for f in quick_run["failures"]} >= {site.url("/drain-quick/gone.html"), site.url("/drain-quick/broken.html")}
+        assert not release.is_set() and not client.hget(distributed.run_key(slow_run), "written"), "the slow run still crawls"
+        assert distributed.busy_source_run(client, "quick") is None, "the quick source is free for its next run"
+        release.set()
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and not client.hget(distributed.run_key(slow_run), "written"):
+            time.sleep(0.5)
+        runs = {json.loads(store.get(key))["run_id"]: json.loads(store.get(key)) for key in store.list(RUNS_PREFIX)}
+        assert runs[slow_run]["status"] == "completed" and runs[slow_run]["counts"]["archived"] == 1, runs
+        assert set(runs) == {slow_run, quick_run["run_id"]}
+        # Nothing left counted: every way a request leaves took it off its run.
+        assert _waiting(client, slow_run, quick_run["run_id"]) == [0, 0]
+        assert client.zcard(distributed.QUEUE_KEY) == 0
+    finally:
+        release.set()
+        for worker in workers:
+            _stop(worker, signal.SIGKILL)
