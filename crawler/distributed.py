@@ -48,6 +48,10 @@ STARTING_SECONDS = 8
 FINISH_CLAIM_SECONDS = 60
 # `crawl --wait` says that no worker runs once none has reported for this long.
 NO_WORKER_WARNING_SECONDS = 2 * WORKER_TTL_SECONDS
+# Every Redis call gives up after this long: a Redis that accepts connections
+# but never answers (hung, a half-open link) must not stall `crawl --wait` or a
+# worker's heartbeat for good. Redis answers in milliseconds when it answers.
+REDIS_TIMEOUT_SECONDS = 5.0
 # Deletes a lock only while it is still the given run's (another may hold it since it expired).
 RELEASE_IF_OURS = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
 
@@ -55,7 +59,8 @@ RELEASE_IF_OURS = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.ca
 def redis_client(url: str):
     import redis
 
-    return redis.Redis.from_url(url, decode_responses=True)
+    return redis.Redis.from_url(url, decode_responses=True, socket_timeout=REDIS_TIMEOUT_SECONDS,
+                                socket_connect_timeout=REDIS_TIMEOUT_SECONDS)
 
 
 def scrapy_redis_settings(redis_url: str) -> dict[str, Any]:
@@ -67,6 +72,9 @@ def scrapy_redis_settings(redis_url: str) -> dict[str, Any]:
         "SCHEDULER_QUEUE_CLASS": "crawler.redisqueue.RunQueue",
         "SCHEDULER_QUEUE_KEY": QUEUE_KEY,
         "SCHEDULER_DUPEFILTER_KEY": "newsarchive:dupefilter",
+        # scrapy-redis' own clients (queue, duplicate filter, jobs) give up as ours do, not after
+        # its 30 s: they are asked on the reactor's thread, which the heartbeat shares.
+        "REDIS_PARAMS": {"socket_timeout": REDIS_TIMEOUT_SECONDS, "socket_connect_timeout": REDIS_TIMEOUT_SECONDS},
         # Never flush the shared queue when one worker stops.
         "SCHEDULER_PERSIST": True,
         "REDIS_URL": redis_url,
@@ -355,7 +363,10 @@ def wait_for_run(client, run_id: str, timeout: float, poll: float = 0.5,
 
     Raises RunLost when Redis no longer holds the run. Says so, once each,
     through ``warn`` when no worker has reported for a while and when Redis
-    cannot be reached (asked again until the timeout: it may be restarting).
+    cannot be reached or does not answer (asked again until the timeout: it
+    may be restarting). A call Redis leaves unanswered gives up after
+    REDIS_TIMEOUT_SECONDS (see redis_client), so this returns at most that
+    long after the timeout.
     """
     import redis
 
@@ -381,7 +392,8 @@ def wait_for_run(client, run_id: str, timeout: float, poll: float = 0.5,
         except redis.RedisError as exc:
             if "redis" not in warned:
                 warned.add("redis")
-                warn(f"Redis cannot be reached ({exc}); asked again until the timeout")
+                # A timeout is a RedisError too: a hung Redis is waited out like one that is down.
+                warn(f"Redis cannot be reached or does not answer ({exc}); asked again until the timeout")
         time.sleep(poll)
     return None
 

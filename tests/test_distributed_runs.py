@@ -233,6 +233,55 @@ def test_wait_for_run_keeps_asking_while_redis_is_down(redis_server):
     assert len(warnings) == 1 and "Redis cannot be reached" in warnings[0], warnings
 
 
+@pytest.fixture
+def hung_redis():
+    """A URL where something accepts TCP connections and never answers (a hung Redis, a half-open link)."""
+    import socket
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"redis://127.0.0.1:{listener.getsockname()[1]}/0"
+    stop.set()
+    thread.join()
+    for connection in [*held, listener]:
+        connection.close()
+
+
+def test_wait_for_run_gives_up_on_a_redis_that_never_answers(hung_redis, monkeypatch):
+    # The client had no socket timeout: `crawl --wait` (and so the daemon's
+    # run) hung on the first call for good, whatever its --wait-timeout.
+    monkeypatch.setattr(distributed, "REDIS_TIMEOUT_SECONDS", 0.5)
+    client = distributed.redis_client(hung_redis)
+    kwargs = client.connection_pool.connection_kwargs
+    assert kwargs["socket_timeout"] == kwargs["socket_connect_timeout"] == 0.5
+    warnings: list[str] = []
+    started = time.monotonic()
+    assert distributed.wait_for_run(client, RUNS[1], timeout=1.0, poll=0.1, warn=warnings.append) is None
+    assert time.monotonic() - started < 1.0 + 0.5 + 1.5, "at most one unanswered call past its own timeout"
+    assert len(warnings) == 1 and "does not answer" in warnings[0], warnings
+
+
+def test_the_workers_scrapy_redis_clients_give_up_as_ours_do():
+    from scrapy.settings import Settings
+    from scrapy_redis.connection import get_redis_from_settings
+
+    server = get_redis_from_settings(Settings(distributed.scrapy_redis_settings("redis://127.0.0.1:9/0")))
+    kwargs = server.connection_pool.connection_kwargs
+    assert kwargs["socket_timeout"] == kwargs["socket_connect_timeout"] == distributed.REDIS_TIMEOUT_SECONDS
+
+
 # -- failed pages, retried by the next run ------------------------------------------
 
 def test_a_page_that_failed_in_a_distributed_run_is_retried_by_the_next(site, s3_server, s3_bucket, s3_env, redis_server,
