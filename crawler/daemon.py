@@ -238,7 +238,7 @@ class Daemon:
             return "killed", f"killed after {duration:.0f}s: over the time limit of {self.settings.run_timeout:.0f}s (daemon.run_timeout)"
         if crawl.ended_by == "stop" and (run is None or run.status != "completed"):
             return "interrupted", "the daemon was stopping" + ("" if run else ": the crawl was killed after the grace period")
-        result, reason = classify_run(source_id, returncode, run)
+        result, reason = classify_run(source_id, returncode, run, distributed=self.config.distributed is not None)
         if result == "crashed" and crawl.stderr_tail:
             reason = f"{reason}: {crawl.stderr_tail[-1][:500]}"
         return result, reason

@@ -67,7 +67,7 @@ class DaemonMetrics:
     def record_run(self, source: str, run: RunRecord | None, result: str, duration: float, finished_ts: float) -> None:
         self.runs.labels(source, result).inc()
         if result == "busy":
-            return  # another process crawled it: nothing of ours to time or count
+            return  # another process crawled it, or (distributed) its last run is still open: nothing of ours
         self.duration.labels(source).observe(duration)
         self.last_run.labels(source).set(finished_ts)
         if result == "ok":

@@ -12,7 +12,13 @@ from archive.runs import RunRecord
 from crawler.schedule import Schedule
 from crawler.state import SourceState
 
-EXIT_ALL_BUSY = 3  # `crawl` found every named source locked by another process
+# `crawl` skipped every named source: locked by another process on this
+# machine or, in distributed mode, still in an open run on the workers.
+EXIT_ALL_BUSY = 3
+# Why a run found its source busy, by mode: a lock on this machine, or (distributed)
+# the source's lock in Redis, held until its last run is recorded (at most daemon.run_timeout).
+BUSY_LOCAL = "another process is crawling this source"
+BUSY_DISTRIBUTED = "its previous run is still open on the workers (the source is free once that run is recorded)"
 
 
 def backoff_delay(schedule_interval: timedelta, failures: int, cap: float) -> timedelta:
@@ -24,10 +30,14 @@ def backoff_delay(schedule_interval: timedelta, failures: int, cap: float) -> ti
     return timedelta(seconds=min(seconds, cap))
 
 
-def classify_run(source_id: str, returncode: int, run: RunRecord | None) -> tuple[str, str | None]:
-    """(result, reason) of a crawl process that ended by itself: ok | failed | interrupted | busy | crashed."""
+def classify_run(source_id: str, returncode: int, run: RunRecord | None, *,
+                 distributed: bool = False) -> tuple[str, str | None]:
+    """(result, reason) of a crawl process that ended by itself: ok | failed | interrupted | busy | crashed.
+
+    ``distributed``: the crawl enqueued for workers (busy then means the source's last run is still open).
+    """
     if returncode == EXIT_ALL_BUSY:
-        return "busy", "another process is crawling this source"
+        return "busy", BUSY_DISTRIBUTED if distributed else BUSY_LOCAL
     if run is None:
         return "crashed", f"the crawl exited with {returncode} and wrote no run record"
     if run.status == "interrupted":

@@ -123,7 +123,8 @@ def source_row(source: SourceBase, state: SourceState, run: RunRecord | None, st
     row = SourceRow(source.id, source.kind, source.schedule, source.start_urls)
     state_started = state.started_at
     run_start = datetime.fromisoformat(run.started) if run else None
-    # A "busy" attempt means another process (an admin's crawl) ran it: its run record tells more.
+    # A "busy" attempt means another process (an admin's crawl) ran it, or (distributed) its
+    # previous run was still open: that run's record tells more.
     state_newer = run_start is None or (
         state_started is not None and state_started >= run_start and state.last_result != "busy")
     if state_started is not None and (state_newer or run.run_id == state.last_run_id):

@@ -26,7 +26,7 @@ from archive.keys import RUNS_PREFIX
 from archive.store import open_store
 from crawler.config import Config
 from crawler.daemon import Daemon
-from crawler.runpolicy import EXIT_ALL_BUSY, backoff_delay, classify_run, first_run_time, schedule_trigger
+from crawler.runpolicy import BUSY_DISTRIBUTED, BUSY_LOCAL, EXIT_ALL_BUSY, backoff_delay, classify_run, first_run_time, schedule_trigger
 from crawler.locks import DaemonLock, DaemonRunning, SourceBusy, SourceLock, lock_free_sources
 from crawler.logs import JsonFormatter, forward_child_line, log_run_id, log_source
 from crawler.schedule import parse_schedule
@@ -69,7 +69,8 @@ def _run(source: str = "s", status: str = "completed", **counts) -> RunRecord:
 
 
 def test_classify_busy_and_crashed():
-    assert classify_run("s", EXIT_ALL_BUSY, None)[0] == "busy"
+    assert classify_run("s", EXIT_ALL_BUSY, None) == ("busy", BUSY_LOCAL)
+    assert classify_run("s", EXIT_ALL_BUSY, None, distributed=True) == ("busy", BUSY_DISTRIBUTED)
     result, reason = classify_run("s", 1, None)
     assert result == "crashed" and "1" in reason
 
@@ -643,6 +644,26 @@ def test_busy_source_is_no_failure(tmp_path, fake_daemons):
     assert state.last_result == "busy" and state.consecutive_failures == 0
     assert _archive_runs(tmp_path) == {}, "a busy run writes no run record"
     assert daemon.metrics.runs.labels("s", "busy")._value.get() == 1
+
+
+@pytest.mark.parametrize("mode", ["local", "distributed"])
+def test_a_busy_source_is_said_busy_for_what_holds_it_in_each_mode(tmp_path, captured_json_log, mode):
+    # In distributed mode the daemon said "another process is crawling this
+    # source", as if a lock on this machine held it: it is the source's last
+    # run, still open on the workers (its lock in Redis).
+    config = make_config(tmp_path, ["s"])
+    if mode == "distributed":
+        config = Config.model_validate({**config.model_dump(mode="json"), "distributed": {"redis_url": "redis://127.0.0.1:9/0"}})
+    daemon = FakeDaemon(config, tmp_path, {"s": "busy"})
+    daemon.state.load()
+    assert daemon.run_source("s") == "busy"
+    expected = BUSY_DISTRIBUTED if mode == "distributed" else BUSY_LOCAL
+    assert daemon.state.get("s").reason == expected
+    assert daemon.metrics.runs.labels("s", "busy")._value.get() == 1
+    logged = [line["message"] for line in _lines(captured_json_log) if line["message"].startswith("run of s:")]
+    assert logged and expected in logged[-1], logged
+    other = BUSY_LOCAL if mode == "distributed" else BUSY_DISTRIBUTED
+    assert other not in captured_json_log.getvalue()
 
 
 def test_hung_crawl_is_killed_with_its_helpers(tmp_path, fake_daemons):
