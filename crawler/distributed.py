@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
@@ -162,36 +162,6 @@ def runs_waiting(client, run_ids: list[str]) -> dict[str, int]:
 def busy_source_run(client, source_id: str) -> str | None:
     """The open run a source is locked to, if any."""
     return client.get(source_busy_key(source_id))
-
-
-def count(client, run_id: str, source: str | None, counter: str, n: int = 1) -> None:
-    if not n:
-        return
-    with client.pipeline() as pipe:
-        pipe.hincrby(run_key(run_id, "counts"), counter, n)
-        if source:
-            pipe.hincrby(run_key(run_id, "per_source"), f"{source}\t{counter}", n)
-        pipe.expire(run_key(run_id, "counts"), RUN_TTL_SECONDS)
-        pipe.expire(run_key(run_id, "per_source"), RUN_TTL_SECONDS)
-        pipe.execute()
-
-
-def record_failure(client, run_id: str, failure: Failure) -> None:
-    client.rpush(run_key(run_id, "failures"), json.dumps(asdict(failure), ensure_ascii=False))
-    client.expire(run_key(run_id, "failures"), RUN_TTL_SECONDS)
-    count(client, run_id, failure.source, "images_failed" if failure.kind == "image" else "failed")
-
-
-def mark_blocked(client, run_id: str, source: str, reason: str) -> None:
-    client.hset(run_key(run_id, "blocked"), source, reason)
-    client.expire(run_key(run_id, "blocked"), RUN_TTL_SECONDS)  # as every key of a run: none is kept forever
-
-
-def claim_article(client, run_id: str, article_id: str) -> bool:
-    """True for the first worker to ask for an article in a run: no page is fetched twice."""
-    added = client.sadd(run_key(run_id, "articles"), article_id)
-    client.expire(run_key(run_id, "articles"), RUN_TTL_SECONDS)
-    return bool(added)
 
 
 def set_worker_state(client, worker_id: str, in_flight: int, spool: str, spooled: int,

@@ -156,15 +156,15 @@ def test_a_worker_archives_the_changes_of_its_second_run_and_outlives_a_redis_re
 def test_every_redis_key_of_a_run_expires(redis_server):
     # Months of runs must not pile up in Redis: the blocked-sources hash had no expiry.
     from archive.runs import Failure
-    from crawler import distributed
+    from crawler import distributed, runcounts
 
     client = distributed.redis_client(redis_server.url)
     run_id = "20260101T000000Z-abcdef"
     distributed.enqueue_crawl(client, run_id, [{"id": "s", "kind": "feed", "url": "http://127.0.0.1:9/f.xml", "schedule": "every 1h"}], busy_for=60)
-    distributed.count(client, run_id, "s", "archived")
-    distributed.record_failure(client, run_id, Failure(url="http://127.0.0.1:9/a", reason="HTTP 500", source="s", kind="article"))
-    distributed.claim_article(client, run_id, "a" * 16)
-    distributed.mark_blocked(client, run_id, "s", "WAF challenge")
+    failure = Failure(url="http://127.0.0.1:9/a", reason="HTTP 500", source="s", kind="article")
+    runcounts.count_for_source(client, "s", {"archived": 1}, failure)
+    runcounts.claim_article(client, run_id, "a" * 16)
+    runcounts.mark_blocked(client, run_id, "s", "WAF challenge")
     keys = [key for key in client.scan_iter(f"*{run_id}*")]
     assert len(keys) >= 5
     assert all(0 < client.ttl(key) <= distributed.RUN_TTL_SECONDS for key in keys), {k: client.ttl(k) for k in keys}

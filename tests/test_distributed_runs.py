@@ -162,6 +162,90 @@ def test_the_daemon_frees_the_sources_of_a_run_redis_never_held(redis_server):
     assert distributed.busy_source_run(client, "s") is None
 
 
+# -- a worker's counts ----------------------------------------------------------------
+
+class RoundTrips:
+    """A Redis client that counts its round trips (a command, a pipeline, a script: one each)."""
+
+    def __init__(self, client) -> None:
+        self.client, self.trips = client, 0
+
+    def __getattr__(self, name: str):
+        attribute = getattr(self.client, name)
+        if name == "pipeline":
+            def pipeline(*args, **kwargs):
+                pipe = attribute(*args, **kwargs)
+                execute = pipe.execute
+
+                def counted(*a, **k):
+                    self.trips += 1
+                    return execute(*a, **k)
+
+                pipe.execute = counted
+                return pipe
+            return pipeline
+        if not callable(attribute):
+            return attribute
+
+        def call(*args, **kwargs):
+            self.trips += 1
+            return attribute(*args, **kwargs)
+        return call
+
+
+def test_each_outcome_costs_one_round_trip_and_counts_stay_exact(redis_server):
+    # The source's run was looked up before every count, and an item's three
+    # counts went in one by one: four round trips for one article.
+    from datetime import datetime, timezone
+
+    from scrapy.exceptions import DropItem
+
+    from archive.runs import Failure
+    from crawler.extensions.redisrun import RedisRunExtension
+    from crawler.items import ArticlePage
+    from crawler.pipelines.record import DuplicateArticle
+
+    client = distributed.redis_client(redis_server.url)
+    distributed.enqueue_crawl(client, RUNS[1], [SOURCE], busy_for=60)
+    counted = RoundTrips(client)
+    extension = RedisRunExtension(None, counted, spool_wait=0)
+
+    def page(n: int, **fields) -> ArticlePage:
+        return ArticlePage(source="s", url=f"http://127.0.0.1:9/{n}", body=b"", content_type=None,
+                           fetched=datetime.now(timezone.utc), categories=[], **fields)
+
+    outcomes = [
+        lambda: extension.item_scraped(page(1, status="archived", images_stored=[{"bytes": 10}, {"bytes": 5}])),
+        lambda: extension.item_scraped(page(2, status="archived")),
+        lambda: extension.item_scraped(page(3, status="updated", images_stored=[{"bytes": 7}])),
+        lambda: extension.item_dropped(page(4), DuplicateArticle("again")),
+        lambda: extension.item_dropped(page(5), DropItem("no article text")),
+        lambda: extension.item_error(page(6), None),
+        lambda: extension.fetch_failed("http://127.0.0.1:9/i.png", "HTTP 404", "s", "image", article_url="http://127.0.0.1:9/1"),
+        lambda: extension.article_skipped("http://127.0.0.1:9/7", "s"),
+        lambda: extension.article_skipped("http://127.0.0.1:9/8", "s", status="unchanged"),
+    ]
+    for outcome in outcomes:
+        counted.trips = 0
+        outcome()
+        assert counted.trips == 1
+    run = distributed.assemble_run(client, RUNS[1])
+    expected = {"archived": 2, "updated": 1, "duplicates": 1, "failed": 2, "images_stored": 3, "image_bytes": 22,
+                "images_failed": 1, "skipped": 1, "unchanged": 1}
+    assert {counter: n for counter, n in run.counts.items() if n} == expected
+    assert {counter: n for counter, n in run.per_source["s"].items() if n} == expected
+    assert [(f.kind, f.reason) for f in run.failures] == [
+        ("article", "no article text"), ("store", "could not archive: pipeline error"), ("image", "HTTP 404")]
+    assert run.failures[2] == Failure(url="http://127.0.0.1:9/i.png", reason="HTTP 404", source="s", kind="image",
+                                      article_url="http://127.0.0.1:9/1")
+    # A source of no open run: nothing counted, still one round trip.
+    keys = set(client.scan_iter("*"))
+    counted.trips = 0
+    extension.article_skipped("http://127.0.0.1:9/9", "nobody")
+    assert counted.trips == 1 and set(client.scan_iter("*")) == keys
+    assert distributed.assemble_run(client, RUNS[1]).counts == run.counts
+
+
 # -- the cluster's load ----------------------------------------------------------------
 
 def test_cluster_state_counts_a_spool_shared_by_two_workers_once(redis_server):

@@ -16,7 +16,7 @@ from twisted.internet.task import LoopingCall
 from twisted.internet.threads import deferToThread
 
 from archive.runs import Failure
-from crawler import distributed, signals
+from crawler import distributed, runcounts, signals
 from crawler.capture import WarcCaptureMiddleware
 from crawler.items import ArticlePage
 from crawler.pipelines.record import ArchiveRecordPipeline, DuplicateArticle
@@ -69,42 +69,40 @@ class RedisRunExtension:
     def _run(self, source: str | None) -> str | None:
         return distributed.source_run(self.client, source) if source else None
 
+    # Each outcome costs one round trip: the source's run is found, and counted into, in one Redis step.
     def item_scraped(self, item, spider=None) -> None:
-        if isinstance(item, ArticlePage) and item.status and (run := self._run(item.source)):
-            distributed.count(self.client, run, item.source, item.status)
-            distributed.count(self.client, run, item.source, "images_stored", len(item.images_stored))
-            distributed.count(self.client, run, item.source, "image_bytes", sum(i["bytes"] for i in item.images_stored))
+        if isinstance(item, ArticlePage) and item.status and item.source:
+            runcounts.count_for_source(self.client, item.source, {
+                item.status: 1, "images_stored": len(item.images_stored), "image_bytes": sum(i["bytes"] for i in item.images_stored)})
 
     def item_dropped(self, item, exception, spider=None, response=None) -> None:
-        source = getattr(item, "source", None)
-        if not (run := self._run(source)):
+        if not (source := getattr(item, "source", None)):
             return
         if isinstance(exception, DuplicateArticle):
-            distributed.count(self.client, run, source, "duplicates")
+            runcounts.count_for_source(self.client, source, {"duplicates": 1})
         else:
-            distributed.record_failure(self.client, run, Failure(url=getattr(item, "url", ""), reason=str(exception), source=source, kind="article",
-                                                                 attempt=getattr(item, "attempt", 1)))
+            runcounts.count_for_source(self.client, source, {}, Failure(url=getattr(item, "url", ""), reason=str(exception), source=source,
+                                                                          kind="article", attempt=getattr(item, "attempt", 1)))
 
     def item_error(self, item, response, spider=None, failure=None) -> None:
         """A write the store refused: a failure of kind store, retried like any other."""
-        source = getattr(item, "source", None)
-        if run := self._run(source):
+        if source := getattr(item, "source", None):
             reason = failure.getErrorMessage() if failure is not None else "pipeline error"
-            distributed.record_failure(self.client, run, Failure(url=getattr(item, "url", ""), reason=f"could not archive: {reason}",
-                                                                 source=source, kind="store", attempt=getattr(item, "attempt", 1)))
+            runcounts.count_for_source(self.client, source, {}, Failure(url=getattr(item, "url", ""), reason=f"could not archive: {reason}",
+                                                                          source=source, kind="store", attempt=getattr(item, "attempt", 1)))
 
     def fetch_failed(self, url: str, reason: str, source: str, kind: str, article_url: str | None = None, attempt: int = 1) -> None:
-        if run := self._run(source):
-            distributed.record_failure(self.client, run, Failure(url=url, reason=reason, source=source, kind=kind,
-                                                                 article_url=article_url, attempt=attempt))
+        if source:
+            runcounts.count_for_source(self.client, source, {}, Failure(url=url, reason=reason, source=source, kind=kind,
+                                                                          article_url=article_url, attempt=attempt))
 
     def article_skipped(self, url: str, source: str, status: str = "skipped") -> None:
-        if run := self._run(source):
-            distributed.count(self.client, run, source, status)
+        if source:
+            runcounts.count_for_source(self.client, source, {status: 1})
 
     def source_blocked(self, source: str, reason: str) -> None:
         if run := self._run(source):
-            distributed.mark_blocked(self.client, run, source, reason)
+            runcounts.mark_blocked(self.client, run, source, reason)
 
     # -- heartbeat: tell the others we are busy; finish drained runs ----------
     def in_flight(self) -> tuple[int, dict[str, int]]:

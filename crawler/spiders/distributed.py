@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import TypeAdapter
 from scrapy_redis.spiders import RedisMixin
 
-from crawler import distributed
+from crawler import distributed, runcounts
 from crawler.config import Source
 from crawler.redisqueue import pop_job
 from crawler.spiders.news import NewsSpider
@@ -135,4 +135,4 @@ class DistributedNewsSpider(RedisMixin, NewsSpider):
     def claim_article(self, candidate: str, source_id: str) -> bool:
         """First worker to ask for an article in this run gets it: no page fetched twice."""
         run_id = distributed.source_run(self.redis_client, source_id) or "unknown"
-        return distributed.claim_article(self.redis_client, run_id, candidate)
+        return runcounts.claim_article(self.redis_client, run_id, candidate)
