@@ -33,18 +33,21 @@ local function take_one(key, field)
 end
 """
 # A request queued, and counted as its source's open run's (the run its items count for).
+# Counted only when ZADD added it: the same request pushed twice (a dont_filter listing
+# page named twice, by a sitemap index or a source's URLs) is one member, fetched once,
+# and a second count would never be taken off again.
 # KEYS: the queue, the source's run key. ARGV: score, request, RUN_TAG, the run's
 # waiting key as prefix and suffix around its id, its field, its expiry, MAX_RUN_ID_BYTES.
 PUSH_REQUEST = """
 local member = ARGV[2]
 local run = redis.call('get', KEYS[2])
-if run and #run <= tonumber(ARGV[8]) then
+if run and #run > tonumber(ARGV[8]) then run = nil end
+if run then member = member .. ARGV[3] .. run .. string.char(#run) end
+if redis.call('zadd', KEYS[1], ARGV[1], member) == 1 and run then
   local waiting = ARGV[4] .. run .. ARGV[5]
   redis.call('hincrby', waiting, ARGV[6], 1)
   redis.call('expire', waiting, ARGV[7])
-  member = member .. ARGV[3] .. run .. string.char(#run)
 end
-redis.call('zadd', KEYS[1], ARGV[1], member)
 return 1
 """
 # The first request (lowest score) taken off the queue, and off its run's count;

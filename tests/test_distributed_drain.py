@@ -128,6 +128,29 @@ def test_a_request_the_duplicate_filter_drops_is_not_counted(redis_server):
     assert _waiting(client, RUNS[1]) == [0]
 
 
+def test_the_same_request_queued_twice_is_counted_once(redis_server):
+    # Listing requests are dont_filter: a sitemap index naming a child twice, or a source
+    # listing one URL twice, pushes the same bytes twice. ZADD keeps one member (one fetch)
+    # and each push counted one: the run's count never came back to 0, and with another
+    # run's requests queued (so the count was believed) the run stayed open for good.
+    client = distributed.redis_client(redis_server.url)
+    distributed.enqueue_crawl(client, RUNS[1], [_source("a")], busy_for=60)
+    distributed.enqueue_crawl(client, RUNS[2], [_source("b")], busy_for=60)
+    queue = _queue(redis_server.url)
+    while pop_job(queue.server) is not None:
+        pass
+    child = _request("http://127.0.0.1:9/a/sitemap-1.xml", "a", priority=10)
+    queue.push(child)
+    queue.push(child.replace())  # named twice
+    for n in range(3):
+        queue.push(_request(f"http://127.0.0.1:9/b/{n}.xml", "b"))  # the other run crawls on
+    assert len(queue) == 4 and _waiting(client, RUNS[1], RUNS[2]) == [1, 3]
+    assert queue.pop().url == child.url
+    assert queue.pop().meta[RUN_META] == RUNS[2], "nothing of run 1 is left in the queue"
+    state = distributed.cluster_state(client, with_runs=True)
+    assert state.waiting == {RUNS[1]: 0, RUNS[2]: 2} and state.drained() == [RUNS[1]]
+
+
 def test_a_run_is_drained_once_nothing_of_it_waits_or_is_in_flight_whatever_the_others_do(redis_server, monkeypatch):
     client = distributed.redis_client(redis_server.url)
     raw = redis.Redis.from_url(redis_server.url)
@@ -181,7 +204,8 @@ def test_a_quick_run_ends_while_a_slow_one_still_crawls(site, s3_server, s3_buck
         200, rss_feed([("Slow", site.url("/drain-slow/0.html"))]), "application/rss+xml"))
     # The quick source's requests leave every way there is: archived, a 404,
     # a 500 retried (queued again) then failed, a page twice in the feed, a
-    # private address the middleware drops.
+    # private address the middleware drops; and its feed, listed twice, is
+    # queued twice (a listing request is never filtered) as one request.
     quick = add_feed_of_articles(site, "/drain-quick", 2)
     site.add_route("/drain-quick/gone.html", lambda request: Response(404, b"gone", "text/plain"))
     site.add_route("/drain-quick/broken.html", lambda request: Response(500, b"broken", "text/plain"))
@@ -189,7 +213,7 @@ def test_a_quick_run_ends_while_a_slow_one_still_crawls(site, s3_server, s3_buck
     site.add_route("/drain-quick/feed.xml", lambda request: Response(
         200, rss_feed((f"Quick {n}", link) for n, link in enumerate(links)), "application/rss+xml"))
     sources = [{"id": "slow", "kind": "feed", "url": site.url("/drain-slow/feed.xml")},
-               {"id": "quick", "kind": "feed", "url": site.url("/drain-quick/feed.xml")}]
+               {"id": "quick", "kind": "feed", "urls": [site.url("/drain-quick/feed.xml")] * 2}]
     config = _two_source_config(tmp_path / "c.yaml", sources, s3_bucket, s3_server.endpoint_url, redis_server.url)
     env = {**os.environ, **s3_server.env()}
     workers = [_start_worker(config, env, tmp_path / f"worker{n}.log") for n in (1, 2)]
@@ -218,9 +242,12 @@ def test_a_quick_run_ends_while_a_slow_one_still_crawls(site, s3_server, s3_buck
         runs = {json.loads(store.get(key))["run_id"]: json.loads(store.get(key)) for key in store.list(RUNS_PREFIX)}
         assert runs[slow_run]["status"] == "completed" and runs[slow_run]["counts"]["archived"] == 1, runs
         assert set(runs) == {slow_run, quick_run["run_id"]}
-        # Nothing left counted: every way a request leaves took it off its run.
-        assert _waiting(client, slow_run, quick_run["run_id"]) == [0, 0]
+        # Nothing left counted: every way a request leaves took it off its run. The counts
+        # themselves are read (runs_waiting believes none while the queue is empty).
         assert client.zcard(distributed.QUEUE_KEY) == 0
+        for run in (slow_run, quick_run["run_id"]):
+            assert client.hgetall(distributed.run_key(run, distributed.WAITING)) == {
+                distributed.WAITING_JOBS: "0", distributed.WAITING_REQUESTS: "0"}, run
     finally:
         release.set()
         for worker in workers:
