@@ -42,7 +42,10 @@ WAITING_REQUESTS = "requests"
 MAX_RUN_ID_BYTES = 255
 RUN_TTL_SECONDS = 14 * 86400
 # A run is not finished this long after it was enqueued or one of its jobs
-# taken: longer than a heartbeat plus the drain's quiet time (see touch_run).
+# taken (run_key(run, STARTING), set in the same step): the worker's load
+# reaches Redis at its next heartbeat only, and meanwhile the run looked
+# drained. Longer than a heartbeat plus the drain's quiet time.
+STARTING = "starting"
 STARTING_SECONDS = 8
 # A worker finishing a run holds it this long at most (killed midway, another takes over).
 FINISH_CLAIM_SECONDS = 60
@@ -51,16 +54,28 @@ NO_WORKER_WARNING_SECONDS = 2 * WORKER_TTL_SECONDS
 # Every Redis call gives up after this long: a Redis that accepts connections
 # but never answers (hung, a half-open link) must not stall `crawl --wait` or a
 # worker's heartbeat for good. Redis answers in milliseconds when it answers.
+# And gives up once (no_retry): a call that timed out may have run all the
+# same, and run again a pop would take a second job or request, a push count
+# one twice (the pops' callers make up for it: see redisqueue.Taker).
 REDIS_TIMEOUT_SECONDS = 5.0
 # Deletes a lock only while it is still the given run's (another may hold it since it expired).
 RELEASE_IF_OURS = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+
+
+def no_retry():
+    """redis-py's retry policy that never retries (its Redis() retries 10 times by default, a
+    timeout too; a client from a URL none, unless the URL asks: retry_on_timeout=true)."""
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    return Retry(NoBackoff(), 0)
 
 
 def redis_client(url: str):
     import redis
 
     return redis.Redis.from_url(url, decode_responses=True, socket_timeout=REDIS_TIMEOUT_SECONDS,
-                                socket_connect_timeout=REDIS_TIMEOUT_SECONDS)
+                                socket_connect_timeout=REDIS_TIMEOUT_SECONDS, retry=no_retry())
 
 
 def scrapy_redis_settings(redis_url: str) -> dict[str, Any]:
@@ -73,8 +88,10 @@ def scrapy_redis_settings(redis_url: str) -> dict[str, Any]:
         "SCHEDULER_QUEUE_KEY": QUEUE_KEY,
         "SCHEDULER_DUPEFILTER_KEY": "newsarchive:dupefilter",
         # scrapy-redis' own clients (queue, duplicate filter, jobs) give up as ours do, not after
-        # its 30 s: they are asked on the reactor's thread, which the heartbeat shares.
-        "REDIS_PARAMS": {"socket_timeout": REDIS_TIMEOUT_SECONDS, "socket_connect_timeout": REDIS_TIMEOUT_SECONDS},
+        # its 30 s, tried again on a timeout: they are asked on the reactor's thread, which the
+        # heartbeat shares, and they run the Lua steps that count (see REDIS_TIMEOUT_SECONDS).
+        "REDIS_PARAMS": {"socket_timeout": REDIS_TIMEOUT_SECONDS, "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
+                         "retry_on_timeout": False, "retry": no_retry()},
         # Never flush the shared queue when one worker stops.
         "SCHEDULER_PERSIST": True,
         "REDIS_URL": redis_url,
@@ -120,7 +137,7 @@ def enqueue_crawl(client, run_id: str, sources: list[dict], busy_for: float) -> 
 def _push_jobs(client, run_id: str, sources: list[dict]) -> None:
     now = utc_iso(datetime.now(timezone.utc))
     with client.pipeline() as pipe:
-        pipe.set(run_key(run_id, "starting"), 1, ex=STARTING_SECONDS)
+        pipe.set(run_key(run_id, STARTING), 1, ex=STARTING_SECONDS)
         pipe.hset(run_key(run_id), mapping={"started": now, "sources": json.dumps([s["id"] for s in sources]), "jobs": len(sources)})
         pipe.expire(run_key(run_id), RUN_TTL_SECONDS)
         pipe.sadd(OPEN_RUNS_KEY, run_id)
@@ -254,15 +271,6 @@ def open_runs(client) -> list[str]:
     return runs
 
 
-def touch_run(client, run_id: str) -> None:
-    """A run just enqueued, or one of whose jobs a worker just took, is not finished for a while.
-
-    The worker's load reaches Redis at its next heartbeat only: meanwhile the
-    run looked drained, and another worker finished the run as it began.
-    """
-    client.set(run_key(run_id, "starting"), 1, ex=STARTING_SECONDS)
-
-
 def finish_run(client, run_id: str, spool_pending: int = 0, *, even_if_starting: bool = False) -> RunRecord | None:
     """Claim a drained run to write its record: the one caller that wins gets the record.
 
@@ -274,7 +282,7 @@ def finish_run(client, run_id: str, spool_pending: int = 0, *, even_if_starting:
     # A lost (expired, flushed) run is not made anew: its hash would never expire.
     if not client.exists(key) or client.hget(key, "written"):
         return None
-    if not even_if_starting and client.exists(run_key(run_id, "starting")):
+    if not even_if_starting and client.exists(run_key(run_id, STARTING)):
         return None
     if not client.set(run_key(run_id, "finishing"), 1, nx=True, ex=FINISH_CLAIM_SECONDS):
         return None

@@ -9,15 +9,25 @@ steps would leave a run waiting for good for something no longer there.
 
 A queued request's bytes end with RUN_TAG, its run id and one byte giving the
 id's length: the scripts read the run without unpickling the request.
+
+Each step is asked once (run again, a pop would take a second entry and a
+push count one twice): a pop whose answer never came hands what it took to
+the consumer's next pop (Taker), and a push queued twice is counted once.
 """
 
 from __future__ import annotations
 
+import logging
+import uuid
+from typing import Any
+
+from redis import RedisError
 from scrapy import Request
 from scrapy_redis.queue import PriorityQueue
 
 from crawler import distributed
 
+logger = logging.getLogger(__name__)
 SOURCE_META = "newsarchive_source"  # set by the spider on every request it makes
 # The run a request was queued for: set as it leaves the queue, read by the worker's heartbeat (in flight).
 RUN_META = "newsarchive_run"
@@ -50,40 +60,117 @@ if redis.call('zadd', KEYS[1], ARGV[1], member) == 1 and run then
 end
 return 1
 """
+# Lua: what a consumer's pops took, kept under its key (Taker.key) until its next pop.
+# KEYS[1]: that key. ARGV[1]: this pop's token ('' keeps nothing), ARGV[2]: the token of
+# the consumer's last pop whose answer never came ('' if none), ARGV[3]: the key's expiry.
+_HOLD = """
+local held_key, token, lost, held_for = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
+-- What the lost pop took, if it ran after all (nil otherwise): now this pop's.
+local function taken_by_lost()
+  if lost == '' then return nil end
+  local held = redis.call('hmget', held_key, 'token', 'taken')
+  if held[1] ~= lost or not held[2] then return nil end
+  redis.call('hset', held_key, 'token', token)
+  redis.call('expire', held_key, held_for)
+  return held[2]
+end
+local function hold(taken)
+  if token == '' then return end
+  if taken then
+    redis.call('hset', held_key, 'token', token, 'taken', taken)
+    redis.call('expire', held_key, held_for)
+  else
+    redis.call('del', held_key)
+  end
+end
+"""
 # The first request (lowest score) taken off the queue, and off its run's count;
-# the legacy queue's once the queue is empty. Returns {request, run or nil}.
-# KEYS: the queue, the legacy queue. ARGV: RUN_TAG, the waiting key's prefix, suffix and field.
-POP_REQUEST = _TAKE_ONE + """
-local queue = KEYS[1]
-local member = redis.call('zrange', queue, 0, 0)[1]
+# the legacy queue's once the queue is empty. Returns {request, run or false}.
+# KEYS: as _HOLD, the queue, the legacy queue. ARGV: as _HOLD, RUN_TAG, the waiting key's prefix, suffix and field.
+POP_REQUEST = _TAKE_ONE + _HOLD + """
+local tag = ARGV[4]
+local function tagged(member)  -- where the run tag begins, and the run; nil for a request of no run
+  local at = #member - string.byte(member, -1) - #tag
+  if at >= 1 and string.sub(member, at, at + #tag - 1) == tag then return at, string.sub(member, at + #tag, -2) end
+end
+local member = taken_by_lost()
 if not member then
-  queue = KEYS[2]
+  local queue = KEYS[2]
   member = redis.call('zrange', queue, 0, 0)[1]
+  if not member then
+    queue = KEYS[3]
+    member = redis.call('zrange', queue, 0, 0)[1]
+  end
+  hold(member)
+  if not member then return false end
+  redis.call('zrem', queue, member)
+  local _, run = tagged(member)
+  if run then take_one(ARGV[5] .. run .. ARGV[6], ARGV[7]) end
 end
-if not member then return false end
-redis.call('zrem', queue, member)
-local tag = ARGV[1]
-local at = #member - string.byte(member, -1) - #tag
-if at >= 1 and string.sub(member, at, at + #tag - 1) == tag then
-  local run = string.sub(member, at + #tag, -2)
-  take_one(ARGV[2] .. run .. ARGV[3], ARGV[4])
-  return {string.sub(member, 1, at - 1), run}
-end
+local at, run = tagged(member)
+if run then return {string.sub(member, 1, at - 1), run} end
 return {member, false}
 """
-# A job taken off the job list, and off its run's count.
-# KEYS: the job list. ARGV: the waiting key's prefix, suffix and field.
-POP_JOB = _TAKE_ONE + """
-local job = redis.call('lpop', KEYS[1])
-if not job then return false end
+# A job taken off the job list, and off its run's count; its run marked starting
+# (distributed.STARTING_SECONDS) in the same step, as nothing of it is in flight yet.
+# KEYS: as _HOLD, the job list. ARGV: as _HOLD, the run key's prefix, the waiting key's
+# suffix and field, the starting key's suffix, STARTING_SECONDS.
+POP_JOB = _TAKE_ONE + _HOLD + """
+local job = taken_by_lost()
+local new = not job
+if new then
+  job = redis.call('lpop', KEYS[2])
+  hold(job)
+  if not job then return false end
+end
 local ok, decoded = pcall(cjson.decode, job)
 if ok and type(decoded) == 'table' and type(decoded['run_id']) == 'string' then
-  take_one(ARGV[1] .. decoded['run_id'] .. ARGV[2], ARGV[3])
+  local run = ARGV[4] .. decoded['run_id']
+  if new then take_one(run .. ARGV[5], ARGV[6]) end
+  redis.call('set', run .. ARGV[7], 1, 'EX', ARGV[8])
 end
 return job
 """
-# distributed.run_key(run, WAITING) as the scripts make it: around the run id.
+# distributed.run_key(run, part) as the scripts make it: around the run id.
 WAITING_PREFIX, WAITING_SUFFIX = distributed.run_key("\n", distributed.WAITING).split("\n")
+STARTING_SUFFIX = distributed.run_key("\n", distributed.STARTING).split("\n")[1]
+# What a consumer's last pop took is kept under this prefix and its own id (Taker).
+TAKEN_PREFIX = "newsarchive:taken:"
+# A pop whose answer was lost is asked again within seconds (a Redis down that long aside);
+# the key of a consumer that has died lapses after this.
+TAKEN_TTL_SECONDS = 3600
+
+
+class Taker:
+    """One consumer's pops (a worker's jobs, or its requests), each kept in Redis until its next.
+
+    Nothing is asked twice (a Lua step run again pops another job and counts it
+    again): a pop whose answer never came (Redis slow past
+    REDIS_TIMEOUT_SECONDS, the link cut) raises. It may have run all the same:
+    the next pop then hands out what it took, instead of it being lost.
+    """
+
+    def __init__(self) -> None:
+        self.key = f"{TAKEN_PREFIX}{uuid.uuid4().hex}"
+        self.pops = 0
+        # The token of the last pop that got no answer. Kept after a later pop:
+        # the lost one may still run after it (it was sent first, on another link).
+        self.lost = ""
+
+    def eval(self, client, script: str, keys: list[str], args: list) -> Any:
+        self.pops += 1
+        token = str(self.pops)
+        try:
+            return client.eval(script, 1 + len(keys), self.key, *keys, token, self.lost, TAKEN_TTL_SECONDS, *args)
+        except Exception:
+            self.lost = token
+            raise
+
+
+def _taken(client, taker: Taker | None, script: str, keys: list[str], args: list) -> Any:
+    if taker is not None:
+        return taker.eval(client, script, keys, args)
+    return client.eval(script, 1 + len(keys), TAKEN_PREFIX, *keys, "", "", TAKEN_TTL_SECONDS, *args)  # nothing kept
 
 
 def push_request(client, source_id: str | None, score: float, request: bytes) -> None:
@@ -92,19 +179,23 @@ def push_request(client, source_id: str | None, score: float, request: bytes) ->
                 WAITING_PREFIX, WAITING_SUFFIX, distributed.WAITING_REQUESTS, distributed.RUN_TTL_SECONDS, distributed.MAX_RUN_ID_BYTES)
 
 
-def pop_request(client) -> tuple[bytes, str | None] | None:
-    """The next request off the shared queue (and off its run's count): (request, its run), or None."""
-    popped = client.eval(POP_REQUEST, 2, distributed.QUEUE_KEY, distributed.LEGACY_QUEUE_KEY, RUN_TAG, WAITING_PREFIX,
-                         WAITING_SUFFIX, distributed.WAITING_REQUESTS)
+def pop_request(client, taker: Taker | None = None) -> tuple[bytes, str | None] | None:
+    """The next request off the shared queue (and off its run's count): (request, its run), or None.
+
+    ``taker``: whose pop it is (see Taker); None keeps nothing (what a pop whose answer is lost took is lost).
+    """
+    popped = _taken(client, taker, POP_REQUEST, [distributed.QUEUE_KEY, distributed.LEGACY_QUEUE_KEY],
+                    [RUN_TAG, WAITING_PREFIX, WAITING_SUFFIX, distributed.WAITING_REQUESTS])
     if not popped:
         return None
     request, run = popped
     return request, run.decode() if isinstance(run, bytes) else run
 
 
-def pop_job(client):
-    """The next job off the job list (and off its run's count), or None."""
-    return client.eval(POP_JOB, 1, distributed.JOBS_KEY, WAITING_PREFIX, WAITING_SUFFIX, distributed.WAITING_JOBS)
+def pop_job(client, taker: Taker | None = None):
+    """The next job off the job list (and off its run's count, its run marked starting), or None."""
+    return _taken(client, taker, POP_JOB, [distributed.JOBS_KEY],
+                  [distributed.RUN_PREFIX, WAITING_SUFFIX, distributed.WAITING_JOBS, STARTING_SUFFIX, distributed.STARTING_SECONDS])
 
 
 class RunQueue(PriorityQueue):
@@ -112,6 +203,10 @@ class RunQueue(PriorityQueue):
 
     Its key is distributed.QUEUE_KEY, whatever scrapy-redis passes: the heartbeat reads that one.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.taker = Taker()
 
     def __len__(self) -> int:
         return distributed.queued_requests(self.server)
@@ -121,7 +216,13 @@ class RunQueue(PriorityQueue):
         push_request(self.server, request.meta.get(SOURCE_META), -request.priority, self._encode_request(request))
 
     def pop(self, timeout: float = 0) -> Request | None:
-        popped = pop_request(self.server)
+        try:
+            popped = pop_request(self.server, self.taker)
+        except RedisError as exc:
+            # Nothing this time: the engine asks again within seconds.
+            logger.warning("Redis did not answer as a request was taken (%s): what it took, if anything, "
+                           "comes with the next", exc)
+            return None
         if popped is None:
             return None
         data, run = popped

@@ -11,6 +11,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 import redis
 import yaml
 from scrapy import Request, Spider
@@ -18,11 +19,13 @@ from scrapy import Request, Spider
 from archive.keys import RUNS_PREFIX
 from archive.store import open_store
 from crawler import distributed
-from crawler.redisqueue import RUN_META, RunQueue, pop_job, pop_request, push_request
+from crawler.redisqueue import (POP_REQUEST, RUN_META, RUN_TAG, TAKEN_TTL_SECONDS, WAITING_PREFIX, WAITING_SUFFIX, RunQueue, Taker,
+                                pop_job, pop_request, push_request)
 from tests.conftest import run_cli
 from tests.crawl_helpers import add_feed_of_articles, article_page, rss_feed
 from tests.fixture_site.responses import Response
 from tests.test_distributed import _start_worker, _stop
+from tests.test_distributed_runs import stall_redis, worker_redis
 
 RUNS = [f"20261124T00000{n}Z-{n:06x}" for n in range(5)]  # run ids, oldest first
 
@@ -149,6 +152,82 @@ def test_the_same_request_queued_twice_is_counted_once(redis_server):
     assert queue.pop().meta[RUN_META] == RUNS[2], "nothing of run 1 is left in the queue"
     state = distributed.cluster_state(client, with_runs=True)
     assert state.waiting == {RUNS[1]: 0, RUNS[2]: 2} and state.drained() == [RUNS[1]]
+
+
+# -- a Redis that answers late ------------------------------------------------------------
+
+def test_what_a_pop_took_whose_answer_came_too_late_is_handed_out_by_the_next(redis_server, monkeypatch):
+    # Asked again on a timeout (scrapy-redis' retry_on_timeout), a pop took a second job
+    # while the first was lost; a push counted its request twice. Asked once, a pop whose
+    # answer is lost raised, and what it took was lost all the same.
+    import redis as redis_py
+
+    monkeypatch.setattr(distributed, "REDIS_TIMEOUT_SECONDS", 0.5)
+    client = distributed.redis_client(redis_server.url)
+    distributed.enqueue_crawl(client, RUNS[1], [_source("a")], busy_for=60)
+    distributed.enqueue_crawl(client, RUNS[2], [_source("b")], busy_for=60)
+    server = worker_redis(redis_server.url)
+    queue = RunQueue(server, Spider(name="news-worker"), distributed.QUEUE_KEY)
+    taker = Taker()
+    server.ping()  # connected, as a running worker's client is
+    stall = stall_redis(redis_server.url, 0.8)
+    with pytest.raises(redis_py.TimeoutError):
+        pop_job(server, taker)  # run once the stall is over; its answer lost
+    stall.join()
+    assert json.loads(pop_job(server, taker))["run_id"] == RUNS[1], "the job the lost pop took"
+    assert client.llen(distributed.JOBS_KEY) == 1 and _waiting(client, RUNS[1], RUNS[2]) == [0, 1]
+    assert client.exists(distributed.run_key(RUNS[1], distributed.STARTING)), "taken: starting again"
+    queue.push(_request("http://127.0.0.1:9/a/1", "a"))
+    stall = stall_redis(redis_server.url, 0.8)
+    with pytest.raises(redis_py.TimeoutError):
+        queue.push(_request("http://127.0.0.1:9/a/2", "a"))  # queued once the stall is over
+    stall.join()
+    assert len(queue) == 2 and _waiting(client, RUNS[1]) == [2], "counted once"
+    stall = stall_redis(redis_server.url, 0.8)
+    assert queue.pop() is None, "no answer: nothing this time"
+    stall.join()
+    first = queue.pop()
+    assert (first.url, first.meta[RUN_META]) == ("http://127.0.0.1:9/a/1", RUNS[1]), "what the lost pop took"
+    assert len(queue) == 1 and _waiting(client, RUNS[1]) == [1]
+    assert queue.pop().url == "http://127.0.0.1:9/a/2" and queue.pop() is None and _waiting(client, RUNS[1]) == [0]
+
+
+def test_a_lost_pop_that_runs_after_the_next_still_hands_out_what_it_took(redis_server):
+    # Sent first, its answer lost, it may reach Redis after the next pop (on another link).
+    raw = redis.Redis.from_url(redis_server.url)
+    taker = Taker()
+    for n in (1, 2, 3):
+        push_request(raw, None, n, f"request {n}".encode())
+    assert pop_request(raw, taker) == (b"request 1", None)
+    taker.pops += 1  # a pop sent, its answer lost, not run yet
+    late, taker.lost = str(taker.pops), str(taker.pops)
+    assert pop_request(raw, taker) == (b"request 2", None)
+    raw.eval(POP_REQUEST, 3, taker.key, distributed.QUEUE_KEY, distributed.LEGACY_QUEUE_KEY, late, "", TAKEN_TTL_SECONDS,
+             RUN_TAG, WAITING_PREFIX, WAITING_SUFFIX, distributed.WAITING_REQUESTS)  # the late one runs: it takes request 3
+    assert pop_request(raw, taker) == (b"request 3", None)
+    assert pop_request(raw, taker) is None and pop_request(raw, taker) is None
+    assert not raw.exists(taker.key), "a pop that took nothing keeps nothing"
+
+
+def test_a_pop_redis_does_not_answer_neither_stops_nor_closes_the_worker():
+    import logging
+    from types import SimpleNamespace
+
+    import redis as redis_py
+    from scrapy.exceptions import DontCloseSpider
+
+    from crawler.spiders.distributed import DistributedNewsSpider
+
+    def unanswered(*args, **kwargs):
+        raise redis_py.TimeoutError("Timeout reading from socket")
+
+    spider = SimpleNamespace(server=SimpleNamespace(eval=unanswered), job_taker=Taker(), logger=logging.getLogger("test"))
+    assert DistributedNewsSpider.pop_list_queue(spider, distributed.JOBS_KEY, 1) == []
+    assert spider.job_taker.lost == "1", "what it took, if anything, comes with the next pop"
+    # scrapy-redis' spider_idle let the error through: with no DontCloseSpider, an idle worker closed.
+    spider.schedule_next_requests = unanswered
+    with pytest.raises(DontCloseSpider):
+        DistributedNewsSpider.spider_idle(spider)
 
 
 def test_a_run_is_drained_once_nothing_of_it_waits_or_is_in_flight_whatever_the_others_do(redis_server, monkeypatch):

@@ -17,6 +17,7 @@ from archive.keys import RUNS_PREFIX
 from archive.store import StoreError, open_store
 from crawler import distributed
 from crawler.extensions.redisrun import FINISH_AFTER_FLUSH_SECONDS
+from crawler.redisqueue import pop_job
 from tests.conftest import run_cli
 from tests.crawl_helpers import add_feed_of_articles, article_page, article_records
 from tests.fixture_site.responses import Response
@@ -116,11 +117,11 @@ def test_a_run_is_not_finished_as_it_starts(redis_server):
     client = distributed.redis_client(redis_server.url)
     distributed.enqueue_crawl(client, RUNS[1], [SOURCE], busy_for=60)
     assert distributed.finish_run(client, RUNS[1]) is None, "just enqueued"
-    client.delete(distributed.run_key(RUNS[1], "starting"))
-    distributed.touch_run(client, RUNS[1])  # a worker takes its job
+    client.delete(distributed.run_key(RUNS[1], distributed.STARTING))
+    assert json.loads(pop_job(client))["run_id"] == RUNS[1], "a worker takes its job"
     assert distributed.finish_run(client, RUNS[1]) is None, "its job just taken"
-    assert 0 < client.ttl(distributed.run_key(RUNS[1], "starting")) <= distributed.STARTING_SECONDS
-    client.delete(distributed.run_key(RUNS[1], "starting"))
+    assert 0 < client.ttl(distributed.run_key(RUNS[1], distributed.STARTING)) <= distributed.STARTING_SECONDS
+    client.delete(distributed.run_key(RUNS[1], distributed.STARTING))
     assert distributed.finish_run(client, RUNS[1]) is not None
 
 
@@ -357,13 +358,47 @@ def test_wait_for_run_gives_up_on_a_redis_that_never_answers(hung_redis, monkeyp
     assert len(warnings) == 1 and "does not answer" in warnings[0], warnings
 
 
-def test_the_workers_scrapy_redis_clients_give_up_as_ours_do():
+def stall_redis(url: str, seconds: float) -> threading.Thread:
+    """Redis busy for ``seconds`` (a slow script, a fork for BGSAVE): what is asked meanwhile
+    is answered after. Join the thread returned."""
+    import redis
+
+    script = ("local t0 = redis.call('TIME') local s = t0[1] + t0[2] / 1e6 "
+              "repeat local t = redis.call('TIME') until t[1] + t[2] / 1e6 - s >= tonumber(ARGV[1]) return 1")
+    thread = threading.Thread(target=redis.Redis.from_url(url).eval, args=(script, 0, seconds))
+    thread.start()
+    time.sleep(0.1)
+    return thread
+
+
+def worker_redis(url: str):
+    """A client as scrapy-redis makes them for a worker (its queue, duplicate filter, jobs)."""
     from scrapy.settings import Settings
     from scrapy_redis.connection import get_redis_from_settings
 
-    server = get_redis_from_settings(Settings(distributed.scrapy_redis_settings("redis://127.0.0.1:9/0")))
-    kwargs = server.connection_pool.connection_kwargs
-    assert kwargs["socket_timeout"] == kwargs["socket_connect_timeout"] == distributed.REDIS_TIMEOUT_SECONDS
+    return get_redis_from_settings(Settings(distributed.scrapy_redis_settings(url)))
+
+
+def test_the_workers_scrapy_redis_clients_give_up_as_ours_do(redis_server, monkeypatch):
+    # scrapy-redis' clients kept its retry_on_timeout: a hung Redis cost two timeouts, and
+    # a slow answer ran the Lua step again (a second job popped, a request counted twice).
+    import redis
+
+    monkeypatch.setattr(distributed, "REDIS_TIMEOUT_SECONDS", 0.5)
+    for client in (worker_redis(redis_server.url), distributed.redis_client(redis_server.url)):
+        client.ping()  # connected, as a running worker's are
+        kwargs = client.connection_pool.connection_kwargs
+        assert kwargs["socket_timeout"] == kwargs["socket_connect_timeout"] == 0.5
+        assert not kwargs.get("retry_on_timeout") and kwargs["retry"].get_retries() == 0
+        stall = stall_redis(redis_server.url, 2.0)
+        started = time.monotonic()
+        with pytest.raises(redis.TimeoutError):
+            client.incr("asked")
+        took = time.monotonic() - started
+        stall.join()
+        assert took < 0.5 + 0.3, f"gave up after {took:.1f}s, not once after 0.5 s"
+        assert client.get("asked") in (None, "1", b"1"), "not run again"
+        client.delete("asked")
 
 
 # -- failed pages, retried by the next run ------------------------------------------

@@ -6,11 +6,13 @@ import json
 from typing import Any
 
 from pydantic import TypeAdapter
+from redis import RedisError
+from scrapy.exceptions import DontCloseSpider
 from scrapy_redis.spiders import RedisMixin
 
 from crawler import distributed, runcounts
 from crawler.config import Source
-from crawler.redisqueue import pop_job
+from crawler.redisqueue import Taker, pop_job
 from crawler.spiders.news import NewsSpider
 
 SOURCE_ADAPTER = TypeAdapter(Source)
@@ -42,6 +44,7 @@ class DistributedNewsSpider(RedisMixin, NewsSpider):
         super().__init__(*args, **kwargs)
         # Run -> its sources whose failed pages are being read (see _retry_failed_pages): in flight.
         self.loading_retries: dict[str, int] = {}
+        self.job_taker = Taker()  # a job whose pop got no answer comes with the next
 
     @classmethod
     def from_crawler(cls, crawler, *args: Any, **kwargs: Any) -> "DistributedNewsSpider":
@@ -63,11 +66,25 @@ class DistributedNewsSpider(RedisMixin, NewsSpider):
         """Jobs taken off the list (scrapy-redis' fetch_data), each off its run's count in the same step."""
         jobs = []
         for _ in range(batch_size):
-            job = pop_job(self.server)
+            try:
+                job = pop_job(self.server, self.job_taker)
+            except RedisError as exc:
+                self.logger.warning("Redis did not answer as a job was taken (%s): what it took, if anything, "
+                                    "comes with the next", exc)
+                break
             if job is None:
                 break
             jobs.append(job)
         return jobs
+
+    def spider_idle(self) -> None:
+        """RedisMixin's, without its count of the job list: a worker waits for jobs until
+        stopped, and a Redis call that failed here (a timeout) must not close it."""
+        try:
+            self.schedule_next_requests()
+        except RedisError as exc:
+            self.logger.warning("Redis did not answer as a job's requests were queued (%s)", exc)
+        raise DontCloseSpider
 
     def run_of(self, source_id: str) -> str | None:
         """The run a source's pages belong to (the item pipeline keeps its duplicates apart by run)."""
@@ -85,8 +102,7 @@ class DistributedNewsSpider(RedisMixin, NewsSpider):
 
     def make_request_from_data(self, data):
         """A job: crawl one source for one run."""
-        job = json.loads(data)
-        distributed.touch_run(self.redis_client, job["run_id"])  # not finished before this worker reports busy
+        job = json.loads(data)  # its pop marked its run starting: not finished before this worker reports busy
         if job["run_id"] != getattr(self, "current_run", None):
             # A worker outlives runs: what it asked for in the last one says nothing of this one.
             self.current_run = job["run_id"]
