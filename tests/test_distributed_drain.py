@@ -10,6 +10,7 @@ import signal
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import redis
@@ -252,6 +253,70 @@ def test_a_run_is_drained_once_nothing_of_it_waits_or_is_in_flight_whatever_the_
     # A worker killed mid-crawl: its key expires, and its runs are not held up for good.
     time.sleep(1.5)
     assert distributed.cluster_state(client, with_runs=True).drained() == [RUNS[1], RUNS[2]]
+
+
+# -- a worker's heartbeat ----------------------------------------------------------------
+
+def _worker_extension(client, monkeypatch, active: set):
+    """A worker's RedisRunExtension, its Scrapy parts stood in for: ``active``, its requests in flight."""
+    from twisted.internet import defer
+
+    from crawler.extensions import redisrun
+
+    monkeypatch.setattr(redisrun, "deferToThread", lambda f, *a, **k: defer.succeed(f(*a, **k)))
+    monkeypatch.setattr(redisrun, "archive_writer", lambda crawler: SimpleNamespace(
+        spool=SimpleNamespace(pending=0, waiting=lambda: False, directory="/tmp/spool")))
+    crawler = SimpleNamespace(engine=SimpleNamespace(downloader=SimpleNamespace(active=active), scraper=SimpleNamespace(slot=None)),
+                              spider=SimpleNamespace(loading_retries={}))
+    return redisrun.RedisRunExtension(crawler, client, spool_wait=0)
+
+
+def test_a_worker_keeps_reporting_its_work_while_it_writes_a_drained_runs_buffers(redis_server, monkeypatch):
+    # The heartbeat awaited the flush of a drained run's buffers (to a slow store): no beat
+    # meanwhile, so the worker's key expired and its page in flight went unreported.
+    import asyncio
+
+    from twisted.internet.task import Clock
+
+    from crawler.extensions import redisrun
+
+    monkeypatch.setattr(distributed, "WORKER_TTL_SECONDS", 1)
+    client = distributed.redis_client(redis_server.url)
+    raw = redis.Redis.from_url(redis_server.url)
+    distributed.enqueue_crawl(client, RUNS[1], [_source("a")], busy_for=60)  # crawled here: drained now
+    distributed.enqueue_crawl(client, RUNS[2], [_source("b")], busy_for=60)  # its last page fetched here
+    while pop_job(raw) is not None:
+        pass
+    _queue(redis_server.url).push(_request("http://127.0.0.1:9/b/slow", "b"))
+    in_flight = _queue(redis_server.url).pop()
+    ext = _worker_extension(client, monkeypatch, {in_flight})
+    clock = Clock()
+    ext.loop.clock = clock
+    beats, report = [], ext.report
+    ext.report = lambda *args: (beats.append(clock.seconds()), report(*args))[1]
+    ext.touched = {RUNS[1]}
+    ext.quiet_since = {RUNS[1]: time.monotonic() - distributed.DRAIN_QUIET_SECONDS}
+    flushes = []
+
+    async def slow_store_flush() -> None:  # the catalog part and WARC file, to a slow store
+        flushes.append(clock.seconds())
+        await asyncio.sleep(3.0)
+
+    ext._flush_catalog = slow_store_flush
+
+    async def crawl():
+        ext.loop.start(redisrun.HEARTBEAT_SECONDS)
+        for _ in range(20):  # 2.5 s, the flush under way from the first beat on
+            await asyncio.sleep(0.125)
+            clock.advance(0.125)
+        seen = distributed.cluster_state(client, with_runs=True)
+        ext.loop.stop()
+        return seen
+
+    seen = asyncio.run(crawl())
+    assert beats == [0.0, 1.0, 2.0], "a beat every second, the flush or not"
+    assert flushes == [0.0], "one flush at a time"
+    assert RUNS[2] not in seen.drained(), "its page is in flight on this worker"
 
 
 # -- two workers, two runs -------------------------------------------------------------

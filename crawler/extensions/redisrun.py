@@ -46,6 +46,7 @@ class RedisRunExtension:
         self.client = client
         self.spool_wait = spool_wait
         self.replaying = None  # the spool's replay under way (a Deferred), if any
+        self.ending = None  # buffers written and drained runs finished, under way (a Deferred), if any
         self.worker_id = f"{socket.gethostname()}-{os.getpid()}"
         # Run -> since when it has looked drained to this worker (None: the whole cluster, idle).
         self.quiet_since: dict[str | None, float] = {}
@@ -162,14 +163,36 @@ class RedisRunExtension:
         flush = {run for run, seconds in quiet.items() if seconds >= distributed.DRAIN_QUIET_SECONDS} & self.touched
         if None in quiet and quiet[None] >= distributed.DRAIN_QUIET_SECONDS:
             flush = set(self.touched)
-        if flush:
-            await self._flush_catalog()
-            self.touched -= flush
         # ...and a little later one of them writes the run's record: all its parts are in by then.
         finishing = sorted(run for run, seconds in quiet.items()
                            if run is not None and run_may_finish(seconds, state.spooled, self.spool_wait))
-        if finishing:
-            await maybe_deferred_to_future(deferToThread(self.finish_drained_runs, finishing, state.spooled))
+        if (flush or finishing) and self.ending is None:
+            self.end_runs(flush, finishing, state.spooled)
+
+    def end_runs(self, flush: set[str | None], finishing: list[str], spooled: int) -> None:
+        """Buffers written (the runs of ``flush``), then drained runs finished: one at a time, apart from the beats.
+
+        Writing to a slow store takes as long as it takes; a worker whose beats
+        waited for it looked gone to the others (its key expired), which
+        finished its runs with its pages still in flight. What falls due
+        meanwhile is done by the first beat after.
+        """
+        self.touched -= flush  # a response of these runs meanwhile touches them again
+
+        async def end() -> None:
+            if flush:
+                try:
+                    await self._flush_catalog()
+                except BaseException:
+                    self.touched |= flush  # written at a next beat; and no run finished without its parts
+                    raise
+            if finishing:
+                await maybe_deferred_to_future(deferToThread(self.finish_drained_runs, finishing, spooled))
+
+        self.ending = deferred_from_coro(end())
+        self.ending.addErrback(lambda failure: logger.warning("buffers not written, or runs not finished (tried again): %s",
+                                                              failure.value))
+        self.ending.addBoth(lambda _result: setattr(self, "ending", None))
 
     def quiet_times(self, state: distributed.ClusterState, now: float) -> dict[str | None, float]:
         """How long each drained run (None: the whole cluster, idle) has looked so at each beat in a row."""
