@@ -159,12 +159,14 @@ def queued_requests(client) -> int:
         return sum(pipe.execute())
 
 
-def runs_waiting(client, run_ids: list[str]) -> dict[str, int]:
-    """How many jobs and requests of each run wait in Redis.
+def runs_waiting(client, run_ids: list[str]) -> dict[str, int | None]:
+    """How many jobs and requests of each run wait in Redis; None for a run that counts none.
 
     A count is only believed while something waits at all: one left behind
     (the queue deleted by hand, a run's hash restored from an old snapshot)
-    would keep its run open for good.
+    would keep its run open for good. A run enqueued by an earlier version
+    (its jobs never counted: no WAITING_JOBS) counts none, and may still
+    have jobs, or requests in LEGACY_QUEUE_KEY, untagged: see ClusterState.drained.
     """
     with client.pipeline(transaction=False) as pipe:
         pipe.llen(JOBS_KEY)
@@ -172,7 +174,8 @@ def runs_waiting(client, run_ids: list[str]) -> dict[str, int]:
         for run_id in run_ids:
             pipe.hmget(run_key(run_id, WAITING), WAITING_JOBS, WAITING_REQUESTS)
         jobs, requests, *replies = pipe.execute()
-    return {run_id: (max(0, int(waiting_jobs or 0)) if jobs else 0) + (max(0, int(waiting_requests or 0)) if requests else 0)
+    return {run_id: None if waiting_jobs is None else
+            (max(0, int(waiting_jobs)) if jobs else 0) + (max(0, int(waiting_requests or 0)) if requests else 0)
             for run_id, (waiting_jobs, waiting_requests) in zip(run_ids, replies)}
 
 
@@ -199,7 +202,8 @@ class ClusterState:
     spooled: int = 0  # writes waiting in the workers' spools for the store
     queued: int = 0  # jobs and requests waiting in Redis
     busy_runs: dict[str, int] = field(default_factory=dict)  # in flight, by run, all workers together
-    waiting: dict[str, int] = field(default_factory=dict)  # jobs and requests waiting, by open run (with_runs)
+    # Jobs and requests waiting, by open run (with_runs); None: a run that counts none (runs_waiting).
+    waiting: dict[str, int | None] = field(default_factory=dict)
 
     @property
     def idle(self) -> bool:
@@ -208,8 +212,13 @@ class ClusterState:
 
     def drained(self) -> list[str]:
         """The open runs none of whose jobs and requests waits or is in flight: each run
-        ends by itself, whatever the others do (a cluster under steady load is never idle)."""
-        return [run for run, waiting in self.waiting.items() if not waiting and not self.busy_runs.get(run)]
+        ends by itself, whatever the others do (a cluster under steady load is never idle).
+
+        A run that counts nothing of its own (enqueued by an earlier version)
+        ends as runs did then: once the whole cluster is idle.
+        """
+        return [run for run, waiting in self.waiting.items()
+                if (self.idle if waiting is None else not waiting and not self.busy_runs.get(run))]
 
 
 def cluster_state(client, *, with_runs: bool = False) -> ClusterState:

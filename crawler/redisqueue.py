@@ -45,9 +45,11 @@ end
 # A request queued, and counted as its source's open run's (the run its items count for).
 # Counted only when ZADD added it: the same request pushed twice (a dont_filter listing
 # page named twice, by a sitemap index or a source's URLs) is one member, fetched once,
-# and a second count would never be taken off again.
+# and a second count would never be taken off again. Nor in a run that counts nothing
+# (no count of its jobs: enqueued by an earlier version, see distributed.runs_waiting).
 # KEYS: the queue, the source's run key. ARGV: score, request, RUN_TAG, the run's
-# waiting key as prefix and suffix around its id, its field, its expiry, MAX_RUN_ID_BYTES.
+# waiting key as prefix and suffix around its id, its field, its expiry, MAX_RUN_ID_BYTES,
+# the field of its jobs.
 PUSH_REQUEST = """
 local member = ARGV[2]
 local run = redis.call('get', KEYS[2])
@@ -55,8 +57,10 @@ if run and #run > tonumber(ARGV[8]) then run = nil end
 if run then member = member .. ARGV[3] .. run .. string.char(#run) end
 if redis.call('zadd', KEYS[1], ARGV[1], member) == 1 and run then
   local waiting = ARGV[4] .. run .. ARGV[5]
-  redis.call('hincrby', waiting, ARGV[6], 1)
-  redis.call('expire', waiting, ARGV[7])
+  if redis.call('hexists', waiting, ARGV[9]) == 1 then
+    redis.call('hincrby', waiting, ARGV[6], 1)
+    redis.call('expire', waiting, ARGV[7])
+  end
 end
 return 1
 """
@@ -176,7 +180,8 @@ def _taken(client, taker: Taker | None, script: str, keys: list[str], args: list
 def push_request(client, source_id: str | None, score: float, request: bytes) -> None:
     """A request into the shared queue, counted as waiting in its source's open run (if any)."""
     client.eval(PUSH_REQUEST, 2, distributed.QUEUE_KEY, distributed.source_run_key(source_id or ""), score, request, RUN_TAG,
-                WAITING_PREFIX, WAITING_SUFFIX, distributed.WAITING_REQUESTS, distributed.RUN_TTL_SECONDS, distributed.MAX_RUN_ID_BYTES)
+                WAITING_PREFIX, WAITING_SUFFIX, distributed.WAITING_REQUESTS, distributed.RUN_TTL_SECONDS, distributed.MAX_RUN_ID_BYTES,
+                distributed.WAITING_JOBS)
 
 
 def pop_request(client, taker: Taker | None = None) -> tuple[bytes, str | None] | None:

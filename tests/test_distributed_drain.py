@@ -105,13 +105,51 @@ def test_a_count_left_behind_does_not_keep_its_run_open(redis_server):
     assert _waiting(client, RUNS[1]) == [0]
 
 
-def test_the_queue_of_earlier_workers_is_still_crawled(redis_server):
-    raw = redis.Redis.from_url(redis_server.url)
+# -- runs and queues of earlier versions -----------------------------------------------------
+
+def _open_run_as_earlier_versions_did(client, run_id: str, source: dict) -> None:
+    """distributed._push_jobs before runs counted their jobs and requests: no waiting hash."""
+    client.hset(distributed.run_key(run_id), mapping={"started": "2026-11-24T00:00:00Z", "sources": json.dumps([source["id"]]), "jobs": 1})
+    client.sadd(distributed.OPEN_RUNS_KEY, run_id)
+    client.set(f"newsarchive:source:{source['id']}", json.dumps(source))
+    client.set(distributed.source_run_key(source["id"]), run_id)
+    client.set(distributed.source_busy_key(source["id"]), run_id)
+    client.rpush(distributed.JOBS_KEY, json.dumps({"run_id": run_id, "source": source}))
+
+
+def test_the_queue_of_earlier_workers_is_still_crawled_and_its_run_waits_for_it(redis_server):
+    client = distributed.redis_client(redis_server.url)
     queue = _queue(redis_server.url)
-    raw.execute_command("ZADD", distributed.LEGACY_QUEUE_KEY, 0, queue._encode_request(_request("http://127.0.0.1:9/old", "a")))
+    _open_run_as_earlier_versions_did(client, RUNS[1], _source("a"))
+    pop_job(queue.server)
+    queue.server.zadd(distributed.LEGACY_QUEUE_KEY, {queue._encode_request(_request("http://127.0.0.1:9/old", "a")): 0})
+    # Its requests in the old queue carry no run: it counts none, and waits for the whole cluster.
+    assert RUNS[1] not in distributed.cluster_state(client, with_runs=True).drained(), "its request waits in the old queue"
     queue.push(_request("http://127.0.0.1:9/new", "a"))
     assert len(queue) == 2
     assert [queue.pop().url for _ in range(2)] == ["http://127.0.0.1:9/new", "http://127.0.0.1:9/old"]
+    assert distributed.cluster_state(client, with_runs=True).drained() == [RUNS[1]]
+
+
+def test_a_run_an_earlier_version_enqueued_ends_once_the_whole_cluster_is_idle(redis_server):
+    # Such a run counts nothing of its own: it was taken for drained once its starting mark
+    # lapsed, its job still waiting behind others (workers are upgraded all together).
+    client = distributed.redis_client(redis_server.url)
+    raw = redis.Redis.from_url(redis_server.url)
+    distributed.enqueue_crawl(client, RUNS[2], [_source("b")], busy_for=60)
+    _open_run_as_earlier_versions_did(client, RUNS[1], _source("a"))
+    state = distributed.cluster_state(client, with_runs=True)
+    assert state.waiting == {RUNS[1]: None, RUNS[2]: 1} and state.drained() == [], "both jobs wait"
+    while pop_job(raw) is not None:
+        pass
+    push_request(raw, "a", 0, b"a page of run 1")
+    assert not client.exists(distributed.run_key(RUNS[1], distributed.WAITING)), "nor is a count made for it"
+    assert distributed.cluster_state(client, with_runs=True).drained() == [RUNS[2]], "run 1's request waits"
+    assert pop_request(raw) == (b"a page of run 1", RUNS[1])
+    distributed.set_worker_state(client, "w-1", 1, "w-1:spool", 0, {RUNS[1]: 1})
+    assert distributed.cluster_state(client, with_runs=True).drained() == [RUNS[2]], "in flight"
+    distributed.set_worker_state(client, "w-1", 0, "w-1:spool", 0, {})
+    assert distributed.cluster_state(client, with_runs=True).drained() == [RUNS[1], RUNS[2]], "all idle"
 
 
 def test_a_request_the_duplicate_filter_drops_is_not_counted(redis_server):
