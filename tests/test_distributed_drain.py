@@ -333,7 +333,7 @@ def test_a_worker_keeps_reporting_its_work_while_it_writes_a_drained_runs_buffer
     beats, report = [], ext.report
     ext.report = lambda *args: (beats.append(clock.seconds()), report(*args))[1]
     ext.touched = {RUNS[1]}
-    ext.quiet_since = {RUNS[1]: time.monotonic() - distributed.DRAIN_QUIET_SECONDS}
+    ext.quiet_since, ext.seen_at = {RUNS[1]: time.monotonic() - distributed.DRAIN_QUIET_SECONDS}, time.monotonic()
     flushes = []
 
     async def slow_store_flush() -> None:  # the catalog part and WARC file, to a slow store
@@ -355,6 +355,54 @@ def test_a_worker_keeps_reporting_its_work_while_it_writes_a_drained_runs_buffer
     assert beats == [0.0, 1.0, 2.0], "a beat every second, the flush or not"
     assert flushes == [0.0], "one flush at a time"
     assert RUNS[2] not in seen.drained(), "its page is in flight on this worker"
+
+
+def test_a_run_seen_drained_either_side_of_a_beat_that_failed_or_came_late_is_quiet_from_the_beat_after(redis_server, monkeypatch):
+    # A run looks drained for up to a beat between a worker's pop of its last request and
+    # that worker's next report: harmless, as beats in a row must agree for a while. But a
+    # beat that failed (Redis slow, restarting) left the quiet time as it was, and two such
+    # glimpses seconds apart counted as quiet all along: the run was finished as it crawled.
+    import asyncio
+
+    import redis as redis_py
+
+    from crawler.extensions import redisrun
+
+    client = distributed.redis_client(redis_server.url)
+    distributed.enqueue_crawl(client, RUNS[1], [_source("a")], busy_for=60)
+    pop_job(client)
+    client.delete(distributed.run_key(RUNS[1], distributed.STARTING))
+    ext = _worker_extension(client, monkeypatch, set())
+    finished: list[list[str]] = []
+    ext.finish_drained_runs = lambda runs, spooled: finished.append(runs)
+    now = [1000.0]
+    monkeypatch.setattr(redisrun.time, "monotonic", lambda: now[0])
+    report = ext.report
+
+    def unanswered(*args):
+        raise redis_py.TimeoutError("Timeout reading from socket")
+
+    async def beats(*seconds: float, failing: bool = False) -> None:
+        ext.report = unanswered if failing else report
+        for t in seconds:
+            now[0] = 1000.0 + t
+            await ext.beat()
+            await asyncio.sleep(0)  # the run's end, if due, under way
+
+    async def crawl() -> None:
+        await beats(0)  # a glimpse of it drained
+        await beats(1, failing=True)
+        await beats(2, 3, 4, 5, 6, 7)
+        assert ext.quiet_since == {RUNS[1]: 1002.0, None: 1002.0}, "quiet from the beat after the one that failed"
+        assert finished == [], "seen drained 7 s apart, but 5 s of beats in a row"
+        await beats(12)  # late (the reactor busy 5 s): nothing seen between
+        assert ext.quiet_since == {RUNS[1]: 1012.0, None: 1012.0}
+        await beats(13, 14, 15, 16, 17)
+        assert finished == []
+        await beats(18)
+        assert finished == [[RUNS[1]]], "6 s of beats in a row"
+
+    asyncio.run(crawl())
 
 
 # -- two workers, two runs -------------------------------------------------------------

@@ -27,6 +27,9 @@ logger = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 1.0
 # Several heartbeats: every worker has flushed its buffers before a run is declared finished.
 FINISH_AFTER_FLUSH_SECONDS = 3 * HEARTBEAT_SECONDS
+# A run is quiet after beats in a row that saw it drained: between two reads of the cluster
+# further apart than this (a beat that failed, or came late) it may have been busy unseen.
+MAX_BEAT_GAP_SECONDS = 2 * HEARTBEAT_SECONDS
 
 
 def run_may_finish(quiet: float, spooled: int, spool_wait: float) -> bool:
@@ -50,6 +53,7 @@ class RedisRunExtension:
         self.worker_id = f"{socket.gethostname()}-{os.getpid()}"
         # Run -> since when it has looked drained to this worker (None: the whole cluster, idle).
         self.quiet_since: dict[str | None, float] = {}
+        self.seen_at: float | None = None  # when this worker's last read of the cluster ended
         # Runs whose responses this worker saw since it last wrote its buffers (None: a request of no run).
         self.touched: set[str | None] = set()
         # deferred_from_coro runs the coroutine as an asyncio task (it awaits futures).
@@ -147,14 +151,17 @@ class RedisRunExtension:
         try:
             await self.heartbeat()
         except Exception as exc:  # noqa: BLE001 - the next beat tries again
+            # Nothing seen this beat: quiet starts again (runs seen drained either side of it were not seen between).
+            self.quiet_since = {}
             logger.warning("heartbeat failed (tried again in %.0fs): %s", HEARTBEAT_SECONDS, exc)
 
     async def heartbeat(self) -> None:
         # Redis is asked in a thread: listing every worker's key takes too long for the reactor's thread.
+        asked = time.monotonic()
         state, own_spooled = await maybe_deferred_to_future(deferToThread(self.report, *self.in_flight()))
         if own_spooled and self.replaying is None:
             self.replay_spool()
-        quiet = self.quiet_times(state, time.monotonic())
+        quiet = self.quiet_times(state, asked, time.monotonic())
         # Every worker writes what it buffers (catalog, WARC) once a run it
         # took part in is quiet (or, for what belongs to no open run, all is)...
         ended = {run for run in self.touched if run is not None and run not in state.waiting}
@@ -194,8 +201,16 @@ class RedisRunExtension:
                                                               failure.value))
         self.ending.addBoth(lambda _result: setattr(self, "ending", None))
 
-    def quiet_times(self, state: distributed.ClusterState, now: float) -> dict[str | None, float]:
-        """How long each drained run (None: the whole cluster, idle) has looked so at each beat in a row."""
+    def quiet_times(self, state: distributed.ClusterState, asked: float, now: float) -> dict[str | None, float]:
+        """How long each drained run (None: the whole cluster, idle) has looked so at each beat in a row.
+
+        ``state`` was read from ``asked`` to ``now``. A read begun over
+        MAX_BEAT_GAP_SECONDS after the last one ended starts every quiet time
+        again: two glimpses of a run drained say nothing of the time between.
+        """
+        if self.seen_at is None or asked - self.seen_at > MAX_BEAT_GAP_SECONDS:
+            self.quiet_since = {}
+        self.seen_at = now
         drained: set[str | None] = set(state.drained())
         if state.idle:
             drained.add(None)
