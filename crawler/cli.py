@@ -120,12 +120,16 @@ def enqueue_and_wait(config: Config, sources, run_id: str, wait: bool, timeout: 
     """Distributed mode: the workers crawl; this only enqueues (and waits for the run record)."""
     from redis import RedisError
 
-    from crawler.distributed import RunLost, redis_client, wait_for_run
+    from crawler.distributed import EnqueueUnknown, RunLost, redis_client, wait_for_run
     from crawler.runner import enqueue_sources
     from crawler.runpolicy import EXIT_ALL_BUSY
 
     try:
         busy = enqueue_sources(config, sources, run_id)
+    except EnqueueUnknown as exc:
+        err.print(f"[red]error:[/] {escape(str(exc))}: it may be queued for the workers; its sources stay locked "
+                  f"until it is recorded, or for {config.daemon.run_timeout:.0f}s (daemon.run_timeout)")
+        return 1
     except RedisError as exc:
         err.print(f"[red]error:[/] nothing enqueued: Redis cannot be reached ({escape(str(exc))})")
         return 1

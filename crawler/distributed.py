@@ -58,6 +58,18 @@ NO_WORKER_WARNING_SECONDS = 2 * WORKER_TTL_SECONDS
 # same, and run again a pop would take a second job or request, a push count
 # one twice (the pops' callers make up for it: see redisqueue.Taker).
 REDIS_TIMEOUT_SECONDS = 5.0
+# An enqueue's transaction watches run_key(run, ENQUEUE_FENCE): once asked whether the
+# transaction applied (SETTLE_ENQUEUE), one still on its way (sent, its answer timed out)
+# fails instead of applying after the answer "no". Only its change counts: it lapses soon.
+ENQUEUE_FENCE = "enqueue-fence"
+ENQUEUE_FENCE_SECONDS = 60
+# Whether an enqueue applied: its run hash is written in the same transaction; if not,
+# the fence is touched, so it never will. KEYS: the run hash, the fence. ARGV: its expiry.
+SETTLE_ENQUEUE = """
+if redis.call('exists', KEYS[1]) == 1 then return 1 end
+redis.call('set', KEYS[2], 1, 'EX', ARGV[1])
+return 0
+"""
 # Deletes a lock only while it is still the given run's (another may hold it since it expired).
 RELEASE_IF_OURS = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
 
@@ -112,12 +124,21 @@ def source_run_key(source_id: str) -> str:
     return f"newsarchive:source-run:{source_id}"
 
 
+class EnqueueUnknown(Exception):
+    """Redis did not answer whether a run's jobs went in: its sources stay locked (busy_for at most)."""
+
+
 def enqueue_crawl(client, run_id: str, sources: list[dict], busy_for: float) -> list[str]:
     """One job per source; returns the ids of the sources left out, busy in an open run.
 
     A source stays locked to its run until the run finishes, or for
     ``busy_for`` seconds (a run that never drains does not lock it for good).
     The run's bookkeeping is created before its jobs, so no worker misses it.
+
+    A transaction that raised may have applied all the same (its answer came
+    too late): Redis is asked (settle_enqueue). Applied, the run is enqueued;
+    not, its sources are freed and the error raised; and EnqueueUnknown when
+    Redis cannot tell, the sources kept locked (the run may be queued).
     """
     if len(run_id.encode()) > MAX_RUN_ID_BYTES:
         raise ValueError(f"run id {run_id[:40]!r}... is longer than {MAX_RUN_ID_BYTES} bytes")  # see RUN_TAG
@@ -129,14 +150,31 @@ def enqueue_crawl(client, run_id: str, sources: list[dict], busy_for: float) -> 
     try:
         _push_jobs(client, run_id, locked)
     except BaseException:
+        if settle_enqueue(client, run_id):
+            return busy
         release_sources(client, run_id, [source["id"] for source in locked])  # nothing was enqueued
         raise
     return busy
 
 
+def settle_enqueue(client, run_id: str) -> bool:
+    """Whether the run's enqueue applied; if not, it never will (see ENQUEUE_FENCE).
+
+    Raises EnqueueUnknown when Redis does not answer this either.
+    """
+    import redis
+
+    try:
+        return bool(client.eval(SETTLE_ENQUEUE, 2, run_key(run_id), run_key(run_id, ENQUEUE_FENCE), ENQUEUE_FENCE_SECONDS))
+    except redis.RedisError as exc:
+        raise EnqueueUnknown(f"Redis did not answer whether run {run_id} was enqueued ({exc})") from exc
+
+
 def _push_jobs(client, run_id: str, sources: list[dict]) -> None:
     now = utc_iso(datetime.now(timezone.utc))
     with client.pipeline() as pipe:
+        pipe.watch(run_key(run_id, ENQUEUE_FENCE))
+        pipe.multi()
         pipe.set(run_key(run_id, STARTING), 1, ex=STARTING_SECONDS)
         pipe.hset(run_key(run_id), mapping={"started": now, "sources": json.dumps([s["id"] for s in sources]), "jobs": len(sources)})
         pipe.expire(run_key(run_id), RUN_TTL_SECONDS)

@@ -9,6 +9,7 @@ import signal
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -154,6 +155,92 @@ def test_an_enqueue_that_fails_midway_leaves_no_source_locked(redis_server, monk
     with pytest.raises(redis.ConnectionError):
         distributed.enqueue_crawl(client, RUNS[1], [SOURCE], busy_for=3600)
     assert distributed.busy_source_run(client, "s") is None
+
+
+def _late_pipelines(client, monkeypatch, late):
+    """client.pipeline, each transaction's execute() wrapped by ``late`` (given the real one)."""
+    pipeline = client.pipeline
+
+    def slow_pipeline(*args, **kwargs):
+        pipe = pipeline(*args, **kwargs)
+        execute = pipe.execute
+        pipe.execute = lambda *a, **k: late(execute, *a, **k)
+        return pipe
+
+    monkeypatch.setattr(client, "pipeline", slow_pipeline)
+
+
+def test_an_enqueue_redis_answered_too_late_is_enqueued_and_keeps_its_sources_locked(redis_server, monkeypatch):
+    # The transaction applied, its answer timed out: "nothing enqueued", the source unlocked,
+    # and the run queued all the same (the daemon wrote a failed record of a run the workers crawled).
+    monkeypatch.setattr(distributed, "REDIS_TIMEOUT_SECONDS", 0.5)
+    client = distributed.redis_client(redis_server.url)
+
+    def during_a_stall(execute, *args, **kwargs):
+        stall = stall_redis(redis_server.url, 0.8)
+        try:
+            return execute(*args, **kwargs)
+        finally:
+            stall.join()
+
+    _late_pipelines(client, monkeypatch, during_a_stall)
+    assert distributed.enqueue_crawl(client, RUNS[1], [SOURCE], busy_for=3600) == []
+    monkeypatch.undo()
+    assert client.llen(distributed.JOBS_KEY) == 1 and distributed.busy_source_run(client, "s") == RUNS[1]
+    assert distributed.enqueue_crawl(client, RUNS[2], [SOURCE], busy_for=3600) == ["s"], "its next run waits"
+
+
+def test_an_enqueue_given_up_on_can_no_longer_apply(redis_server, monkeypatch):
+    # Sent but not yet run when its answer timed out, the transaction must not apply after
+    # the source was freed and `crawl` said nothing was enqueued.
+    import redis
+
+    client = distributed.redis_client(redis_server.url)
+    on_its_way = redis.Redis.from_url(redis_server.url).pipeline()  # its link, still open in Redis
+
+    def unanswered(execute, *args, **kwargs):
+        sent = execute.__self__
+        assert sent.watching, "the enqueue's transaction watches its fence"
+        on_its_way.watch(distributed.run_key(RUNS[1], distributed.ENQUEUE_FENCE))
+        on_its_way.multi()
+        for command, options in sent.command_stack:
+            on_its_way.execute_command(*command, **options)
+        raise redis.TimeoutError("Timeout reading from socket")
+
+    _late_pipelines(client, monkeypatch, unanswered)
+    with pytest.raises(redis.TimeoutError):
+        distributed.enqueue_crawl(client, RUNS[1], [SOURCE], busy_for=3600)
+    assert distributed.busy_source_run(client, "s") is None
+    with pytest.raises(redis.WatchError):
+        on_its_way.execute()  # it reaches Redis now
+    assert client.llen(distributed.JOBS_KEY) == 0 and not client.exists(distributed.run_key(RUNS[1]))
+
+
+def test_an_enqueue_whose_outcome_redis_cannot_tell_keeps_its_sources_locked(redis_server, monkeypatch, capsys):
+    import redis
+
+    from crawler.cli import enqueue_and_wait
+
+    client = distributed.redis_client(redis_server.url)
+
+    def gone(*args, **kwargs):
+        raise redis.ConnectionError("Connection reset by peer")
+
+    _late_pipelines(client, monkeypatch, gone)
+    monkeypatch.setattr(client, "eval", gone)
+    with pytest.raises(distributed.EnqueueUnknown, match=f"whether run {RUNS[1]} was enqueued"):
+        distributed.enqueue_crawl(client, RUNS[1], [SOURCE], busy_for=3600)
+    assert distributed.busy_source_run(client, "s") == RUNS[1], "it may be queued: locked for busy_for at most"
+    assert 0 < client.ttl(distributed.source_busy_key("s")) <= 3600
+
+    def unknown(*args):
+        raise distributed.EnqueueUnknown(f"Redis did not answer whether run {RUNS[2]} was enqueued (gone)")
+
+    monkeypatch.setattr("crawler.runner.enqueue_sources", unknown)
+    config = SimpleNamespace(daemon=SimpleNamespace(run_timeout=3600))
+    assert enqueue_and_wait(config, [SimpleNamespace(id="s")], RUNS[2], wait=True, timeout=10) == 1
+    said = " ".join(capsys.readouterr().err.split())
+    assert "it may be queued for the workers" in said and "nothing enqueued" not in said, said
 
 
 def test_the_daemon_frees_the_sources_of_a_run_redis_never_held(redis_server):
