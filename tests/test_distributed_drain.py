@@ -193,6 +193,39 @@ def test_the_same_request_queued_twice_is_counted_once(redis_server):
     assert state.waiting == {RUNS[1]: 0, RUNS[2]: 2} and state.drained() == [RUNS[1]]
 
 
+def test_a_jobs_requests_are_all_queued_in_the_call_that_takes_it(redis_server):
+    # A worker's first job was taken in start(), whose requests Scrapy reads at its own
+    # pace: those not read yet were neither queued nor in flight, counted nowhere.
+    import asyncio
+
+    from scrapy.exceptions import DontCloseSpider
+    from scrapy.utils.test import get_crawler
+
+    from crawler.spiders.distributed import DistributedNewsSpider
+
+    client = distributed.redis_client(redis_server.url)
+    feed = {**_source("a"), "url": None, "urls": ["http://127.0.0.1:9/a.xml", "http://127.0.0.1:9/a2.xml"]}
+    distributed.enqueue_crawl(client, RUNS[1], [feed], busy_for=60)
+    crawler = get_crawler(DistributedNewsSpider, distributed.scrapy_redis_settings(redis_server.url))
+    spider = DistributedNewsSpider.from_crawler(crawler)
+    queued: list[str] = []
+    crawler.engine = SimpleNamespace(crawl=lambda request: queued.append(request.url))
+
+    async def nothing(**kwargs) -> None:
+        pass
+
+    spider.load_archive_state = nothing
+    spider._refresh_archive_state = lambda: None
+
+    async def started() -> list:
+        return [request async for request in spider.start()]
+
+    assert asyncio.run(started()) == [] and client.llen(distributed.JOBS_KEY) == 1, "no job taken in start()"
+    with pytest.raises(DontCloseSpider):
+        spider.spider_idle()
+    assert queued == feed["urls"] and client.llen(distributed.JOBS_KEY) == 0
+
+
 # -- a Redis that answers late ------------------------------------------------------------
 
 def test_what_a_pop_took_whose_answer_came_too_late_is_handed_out_by_the_next(redis_server, monkeypatch):

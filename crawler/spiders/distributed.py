@@ -59,8 +59,12 @@ class DistributedNewsSpider(RedisMixin, NewsSpider):
         # unchanged but missing from the catalog (a worker killed before writing
         # its part) is catalogued again. Read again as each new run begins.
         await self.load_archive_state(with_retries=False)  # retries: per source, as its job is taken
-        for request in self.next_requests():
-            yield request
+        # No job taken here: Scrapy reads start() at its own pace, and a job's requests
+        # still in it would be neither queued nor in flight, so counted nowhere. Every
+        # job is taken by spider_idle (at once: the spider is idle now), which queues
+        # all its requests in the call that takes it.
+        return
+        yield  # unreachable: start() is an async generator, as Scrapy wants
 
     def pop_list_queue(self, redis_key: str, batch_size: int) -> list:
         """Jobs taken off the list (scrapy-redis' fetch_data), each off its run's count in the same step."""
