@@ -120,9 +120,10 @@ def enqueue_and_wait(config: Config, sources, run_id: str, wait: bool, timeout: 
     """Distributed mode: the workers crawl; this only enqueues (and waits for the run record)."""
     from redis import RedisError
 
-    from crawler.distributed import EnqueueUnknown, RunLost, redis_client, wait_for_run
+    from crawler.distributed import EnqueueUnknown, redis_client
     from crawler.runner import enqueue_sources
     from crawler.runpolicy import EXIT_ALL_BUSY
+    from crawler.runwait import RunLost, wait_for_run
 
     try:
         busy = enqueue_sources(config, sources, run_id)

@@ -16,7 +16,7 @@ import yaml
 
 from archive.keys import RUNS_PREFIX
 from archive.store import StoreError, open_store
-from crawler import distributed
+from crawler import distributed, runwait
 from crawler.extensions.redisrun import FINISH_AFTER_FLUSH_SECONDS
 from crawler.redisqueue import pop_job
 from tests.conftest import run_cli
@@ -369,22 +369,22 @@ def test_wait_for_run_says_when_redis_lost_the_run(redis_server):
     flush = threading.Timer(1.0, client.flushall)
     flush.start()
     started = time.monotonic()
-    with pytest.raises(distributed.RunLost, match=f"no longer holds run {RUNS[1]}"):
-        distributed.wait_for_run(client, RUNS[1], timeout=60, poll=0.1)
+    with pytest.raises(runwait.RunLost, match=f"no longer holds run {RUNS[1]}"):
+        runwait.wait_for_run(client, RUNS[1], timeout=60, poll=0.1)
     assert time.monotonic() - started < 30, "said at once, not at the timeout"
 
 
 def test_wait_for_run_warns_once_that_no_worker_runs(redis_server, monkeypatch):
     client = distributed.redis_client(redis_server.url)
     distributed.enqueue_crawl(client, RUNS[1], [SOURCE], busy_for=60)
-    monkeypatch.setattr(distributed, "NO_WORKER_WARNING_SECONDS", 0.3)
+    monkeypatch.setattr(runwait, "NO_WORKER_WARNING_SECONDS", 0.3)
     warnings: list[str] = []
-    assert distributed.wait_for_run(client, RUNS[1], timeout=1.5, poll=0.1, warn=warnings.append) is None
+    assert runwait.wait_for_run(client, RUNS[1], timeout=1.5, poll=0.1, warn=warnings.append) is None
     assert len(warnings) == 1 and "no worker has reported" in warnings[0], warnings
     # With a worker alive, nothing to say.
     distributed.set_worker_state(client, "w-1", 0, "w-1:spool", 0)
     warnings.clear()
-    distributed.wait_for_run(client, RUNS[1], timeout=1.0, poll=0.1, warn=warnings.append)
+    runwait.wait_for_run(client, RUNS[1], timeout=1.0, poll=0.1, warn=warnings.append)
     assert warnings == []
 
 
@@ -398,7 +398,7 @@ def test_wait_for_run_keeps_asking_while_redis_is_down(redis_server):
     restart = threading.Timer(1.5, redis_server.start)
     restart.start()
     try:
-        run = distributed.wait_for_run(client, RUNS[1], timeout=30, poll=0.1, warn=warnings.append)
+        run = runwait.wait_for_run(client, RUNS[1], timeout=30, poll=0.1, warn=warnings.append)
     finally:
         restart.join()
     assert run is not None and run.run_id == RUNS[1]
@@ -440,7 +440,7 @@ def test_wait_for_run_gives_up_on_a_redis_that_never_answers(hung_redis, monkeyp
     assert kwargs["socket_timeout"] == kwargs["socket_connect_timeout"] == 0.5
     warnings: list[str] = []
     started = time.monotonic()
-    assert distributed.wait_for_run(client, RUNS[1], timeout=1.0, poll=0.1, warn=warnings.append) is None
+    assert runwait.wait_for_run(client, RUNS[1], timeout=1.0, poll=0.1, warn=warnings.append) is None
     assert time.monotonic() - started < 1.0 + 0.5 + 1.5, "at most one unanswered call past its own timeout"
     assert len(warnings) == 1 and "does not answer" in warnings[0], warnings
 
