@@ -11,8 +11,8 @@ A queued request's bytes end with RUN_TAG, its run id and one byte giving the
 id's length: the scripts read the run without unpickling the request.
 
 Each step is asked once (run again, a pop would take a second entry and a
-push count one twice): a pop whose answer never came hands what it took to
-the consumer's next pop (Taker), and a push queued twice is counted once.
+push count one twice): what a pop whose answer never came took is handed out
+by one of the consumer's later pops (Taker), and a push queued twice is counted once.
 """
 
 from __future__ import annotations
@@ -64,28 +64,35 @@ if redis.call('zadd', KEYS[1], ARGV[1], member) == 1 and run then
 end
 return 1
 """
-# Lua: what a consumer's pops took, kept under its key (Taker.key) until its next pop.
+# Lua: what a consumer's pops took, each kept under its key (Taker.key), a hash of token ->
+# what that pop took, until a later pop says its answer came (acks it). An entry left
+# there (a pop whose answer was lost) is handed out by the next pop, instead of a new one.
 # KEYS[1]: that key. ARGV[1]: this pop's token ('' keeps nothing), ARGV[2]: the token of
-# the consumer's last pop whose answer never came ('' if none), ARGV[3]: the key's expiry.
+# the consumer's last pop whose answer came ('' if none), ARGV[3]: the key's expiry.
+# Only entries of pops sent before this one are handed out: a later one's (this pop run
+# late) may have been answered, and is acked by the pops sent after it.
 _HOLD = """
-local held_key, token, lost, held_for = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
--- What the lost pop took, if it ran after all (nil otherwise): now this pop's.
+local held_key, token, acked, held_for = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
+-- The oldest of what lost pops took (nil if none): now this pop's.
 local function taken_by_lost()
-  if lost == '' then return nil end
-  local held = redis.call('hmget', held_key, 'token', 'taken')
-  if held[1] ~= lost or not held[2] then return nil end
-  redis.call('hset', held_key, 'token', token)
+  if token == '' then return nil end
+  if acked ~= '' then redis.call('hdel', held_key, acked) end
+  local mine, oldest, oldest_field = tonumber(token), nil, nil
+  for _, field in ipairs(redis.call('hkeys', held_key)) do
+    local n = tonumber(field)
+    if n and n < mine and (not oldest or n < oldest) then oldest, oldest_field = n, field end
+  end
+  if not oldest_field then return nil end
+  local taken = redis.call('hget', held_key, oldest_field)
+  redis.call('hdel', held_key, oldest_field)
+  redis.call('hset', held_key, token, taken)
   redis.call('expire', held_key, held_for)
-  return held[2]
+  return taken
 end
 local function hold(taken)
-  if token == '' then return end
-  if taken then
-    redis.call('hset', held_key, 'token', token, 'taken', taken)
-    redis.call('expire', held_key, held_for)
-  else
-    redis.call('del', held_key)
-  end
+  if token == '' or not taken then return end
+  redis.call('hset', held_key, token, taken)
+  redis.call('expire', held_key, held_for)
 end
 """
 # The first request (lowest score) taken off the queue, and off its run's count;
@@ -138,7 +145,7 @@ return job
 # distributed.run_key(run, part) as the scripts make it: around the run id.
 WAITING_PREFIX, WAITING_SUFFIX = distributed.run_key("\n", distributed.WAITING).split("\n")
 STARTING_SUFFIX = distributed.run_key("\n", distributed.STARTING).split("\n")[1]
-# What a consumer's last pop took is kept under this prefix and its own id (Taker).
+# What a consumer's pops took is kept under this prefix and its own id (Taker).
 TAKEN_PREFIX = "newsarchive:taken:"
 # A pop whose answer was lost is asked again within seconds (a Redis down that long aside);
 # the key of a consumer that has died lapses after this.
@@ -146,29 +153,27 @@ TAKEN_TTL_SECONDS = 3600
 
 
 class Taker:
-    """One consumer's pops (a worker's jobs, or its requests), each kept in Redis until its next.
+    """One consumer's pops (a worker's jobs, or its requests), each kept in Redis until acked.
 
     Nothing is asked twice (a Lua step run again pops another job and counts it
     again): a pop whose answer never came (Redis slow past
-    REDIS_TIMEOUT_SECONDS, the link cut) raises. It may have run all the same:
-    the next pop then hands out what it took, instead of it being lost.
+    REDIS_TIMEOUT_SECONDS, the link cut, or never sent) raises. It may have run
+    all the same: a later pop then hands out what it took, instead of it being
+    lost. Each pop acks the last one answered (its entry dropped): what any
+    other pop took, however many were lost in a row, is held until handed out.
     """
 
     def __init__(self) -> None:
         self.key = f"{TAKEN_PREFIX}{uuid.uuid4().hex}"
-        self.pops = 0
-        # The token of the last pop that got no answer. Kept after a later pop:
-        # the lost one may still run after it (it was sent first, on another link).
-        self.lost = ""
+        self.pops = 0  # tokens: increasing, one per pop
+        self.acked = ""  # the token of the last pop whose answer came
 
     def eval(self, client, script: str, keys: list[str], args: list) -> Any:
         self.pops += 1
         token = str(self.pops)
-        try:
-            return client.eval(script, 1 + len(keys), self.key, *keys, token, self.lost, TAKEN_TTL_SECONDS, *args)
-        except Exception:
-            self.lost = token
-            raise
+        answer = client.eval(script, 1 + len(keys), self.key, *keys, token, self.acked, TAKEN_TTL_SECONDS, *args)
+        self.acked = token
+        return answer
 
 
 def _taken(client, taker: Taker | None, script: str, keys: list[str], args: list) -> Any:
