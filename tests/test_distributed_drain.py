@@ -226,6 +226,54 @@ def test_a_jobs_requests_are_all_queued_in_the_call_that_takes_it(redis_server):
     assert queued == feed["urls"] and client.llen(distributed.JOBS_KEY) == 0
 
 
+def test_a_push_that_times_out_in_spider_idle_is_a_failure_and_the_jobs_other_requests_are_queued(redis_server, monkeypatch):
+    # A push that raised (here a timeout, applied after all) abandoned the job's requests
+    # after it, with nothing recorded: its job gone, the run counted nothing for them and
+    # drained. Each is queued on its own now, and one Redis did not take is a failure of the
+    # run (asked for again next run).
+    from scrapy.exceptions import DontCloseSpider
+    from scrapy.utils.test import get_crawler
+
+    from crawler import signals
+    from crawler.spiders.distributed import DistributedNewsSpider
+
+    monkeypatch.setattr(distributed, "REDIS_TIMEOUT_SECONDS", 0.5)
+    client = distributed.redis_client(redis_server.url)
+    urls = ["http://127.0.0.1:9/a.xml", "http://127.0.0.1:9/a2.xml", "http://127.0.0.1:9/a3.xml"]
+    distributed.enqueue_crawl(client, RUNS[1], [{**_source("a"), "url": None, "urls": urls}], busy_for=60)
+    crawler = get_crawler(DistributedNewsSpider, distributed.scrapy_redis_settings(redis_server.url))
+    spider = DistributedNewsSpider.from_crawler(crawler)
+    server = worker_redis(redis_server.url)
+    server.ping()  # connected, as a running worker's client is
+    queue = RunQueue(server, spider, distributed.QUEUE_KEY)
+    failures = []
+    crawler.signals.connect(lambda **kwargs: failures.append(kwargs), signal=signals.fetch_failed, weak=False)
+    pushes = []
+
+    def crawl(request):
+        pushes.append(request.url)
+        if len(pushes) == 1:
+            stall = stall_redis(redis_server.url, 0.8)
+            try:
+                queue.push(request)  # answered too late (applied after the stall)
+            finally:
+                stall.join()
+        else:
+            queue.push(request)
+
+    crawler.engine = SimpleNamespace(crawl=crawl)
+    spider._refresh_archive_state = lambda: None
+    with pytest.raises(DontCloseSpider):
+        spider.spider_idle()
+    assert pushes == urls, "the job's other requests queued all the same"
+    assert [(f["url"], f["source"], f["kind"]) for f in failures] == [(urls[0], "a", "feed")], "the one not queued: a failure"
+    assert "TimeoutError" in failures[0]["reason"]
+    queued = []
+    while (request := queue.pop()) is not None:
+        queued.append(request.url)
+    assert sorted(queued) == urls and _waiting(client, RUNS[1]) == [0]
+
+
 # -- a Redis that answers late ------------------------------------------------------------
 
 def test_what_a_pop_took_whose_answer_came_too_late_is_handed_out_by_the_next(redis_server, monkeypatch):

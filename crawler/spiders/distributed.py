@@ -12,8 +12,8 @@ from scrapy_redis.spiders import RedisMixin
 
 from crawler import distributed, runcounts
 from crawler.config import Source
-from crawler.redisqueue import Taker, pop_job
-from crawler.spiders.news import NewsSpider
+from crawler.redisqueue import SOURCE_META, Taker, pop_job
+from crawler.spiders.news import ATTEMPT_META, IMAGES_RETRY_META, NewsSpider
 
 SOURCE_ADAPTER = TypeAdapter(Source)
 
@@ -81,6 +81,24 @@ class DistributedNewsSpider(RedisMixin, NewsSpider):
             jobs.append(job)
         return jobs
 
+    def schedule_next_requests(self) -> None:
+        """The next job's requests queued (RedisMixin's), each on its own (see queue_request)."""
+        for data in self.fetch_data(self.redis_key, self.redis_batch_size):
+            for request in self.make_request_from_data(data):
+                self.queue_request(request)
+
+    def queue_request(self, request) -> None:
+        """A request into the shared queue. One Redis did not take (or did not say it took:
+        a timeout) is a failure of its run, asked for again by the next, and the job's
+        others are queued all the same: its job is gone, and nothing else would ask for it."""
+        try:
+            self.crawler.engine.crawl(request)
+        except Exception as exc:
+            article_url = request.url if request.meta.get(IMAGES_RETRY_META) else None
+            self.report_failure(request.url, f"not queued: {type(exc).__name__}: {exc}", request.meta.get(SOURCE_META, ""),
+                                kind=request.meta.get("newsarchive_kind", "article"), attempt=request.meta.get(ATTEMPT_META, 1),
+                                article_url=article_url)
+
     def spider_idle(self) -> None:
         """RedisMixin's, without its count of the job list: a worker waits for jobs until
         stopped, and a Redis call that failed here (a timeout) must not close it."""
@@ -138,7 +156,7 @@ class DistributedNewsSpider(RedisMixin, NewsSpider):
 
         def crawl(failures) -> None:
             for request in self.retry_requests(failures):
-                self.crawler.engine.crawl(request)
+                self.queue_request(request)
 
         def done(result):
             self.loading_retries[run_id] -= 1
