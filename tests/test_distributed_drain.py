@@ -274,6 +274,35 @@ def test_a_push_that_times_out_in_spider_idle_is_a_failure_and_the_jobs_other_re
     assert sorted(queued) == urls and _waiting(client, RUNS[1]) == [0]
 
 
+def test_a_job_this_worker_cannot_read_is_a_failure_of_its_source_and_the_worker_goes_on(redis_server):
+    # spider_idle raised DontCloseSpider only when the job went well or Redis failed: a job
+    # whose source this version rejects (a kind from a newer enqueuer during a rolling
+    # upgrade: ValidationError), or not JSON at all, escaped it, the engine saw no
+    # DontCloseSpider, and the idle worker closed: `newsarchive worker` exited.
+    from scrapy.exceptions import DontCloseSpider
+    from scrapy.utils.test import get_crawler
+
+    from crawler import signals
+    from crawler.spiders.distributed import DistributedNewsSpider
+
+    client = distributed.redis_client(redis_server.url)
+    distributed.enqueue_crawl(client, RUNS[1], [{**_source("a"), "kind": "newkind"}, _source("b")], busy_for=60)
+    client.lpush(distributed.JOBS_KEY, b"\xff not json")
+    crawler = get_crawler(DistributedNewsSpider, distributed.scrapy_redis_settings(redis_server.url))
+    spider = DistributedNewsSpider.from_crawler(crawler)
+    queued: list[str] = []
+    crawler.engine = SimpleNamespace(crawl=lambda request: queued.append(request.url))
+    spider._refresh_archive_state = lambda: None
+    failures = []
+    crawler.signals.connect(lambda **kwargs: failures.append(kwargs), signal=signals.fetch_failed, weak=False)
+    for _ in range(3):
+        with pytest.raises(DontCloseSpider):
+            spider.spider_idle()
+    assert [(f["source"], f["url"], f["kind"]) for f in failures] == [("", "", "source"), ("a", "http://127.0.0.1:9/a.xml", "source")]
+    assert "UnicodeDecodeError" in failures[0]["reason"] and "ValidationError" in failures[1]["reason"]
+    assert queued == ["http://127.0.0.1:9/b.xml"], "the next job is taken and queued as ever"
+
+
 # -- a Redis that answers late ------------------------------------------------------------
 
 def test_what_a_pop_took_whose_answer_came_too_late_is_handed_out_by_the_next(redis_server, monkeypatch):

@@ -18,6 +18,17 @@ from crawler.spiders.news import ATTEMPT_META, IMAGES_RETRY_META, NewsSpider
 SOURCE_ADAPTER = TypeAdapter(Source)
 
 
+def _job_source(data) -> tuple[str, str]:
+    """A job's source id and first URL, as far as they can be read ("" where they cannot)."""
+    try:
+        source = json.loads(data)["source"]
+        urls = source.get("urls") or [source.get("url")]
+        source_id, url = source.get("id"), urls[0]
+        return (source_id if isinstance(source_id, str) else "", url if isinstance(url, str) else "")
+    except Exception:
+        return "", ""
+
+
 class RedisSources(dict):
     """Source configs by id, fetched from Redis the first time a worker meets one."""
 
@@ -84,7 +95,16 @@ class DistributedNewsSpider(RedisMixin, NewsSpider):
     def schedule_next_requests(self) -> None:
         """The next job's requests queued (RedisMixin's), each on its own (see queue_request)."""
         for data in self.fetch_data(self.redis_key, self.redis_batch_size):
-            for request in self.make_request_from_data(data):
+            try:
+                requests = self.make_request_from_data(data)
+            except Exception as exc:
+                # A job this version cannot read (a kind or field it does not know, from a newer
+                # enqueuer during an upgrade; bad JSON): a failure of its source, and the worker goes on.
+                source_id, url = _job_source(data)
+                self.logger.error("job of source %r not read: %s: %s", source_id, type(exc).__name__, exc)
+                self.report_failure(url, f"job not read: {type(exc).__name__}: {exc}", source_id, kind="source")
+                continue
+            for request in requests:
                 self.queue_request(request)
 
     def queue_request(self, request) -> None:
@@ -101,11 +121,13 @@ class DistributedNewsSpider(RedisMixin, NewsSpider):
 
     def spider_idle(self) -> None:
         """RedisMixin's, without its count of the job list: a worker waits for jobs until
-        stopped, and a Redis call that failed here (a timeout) must not close it."""
+        stopped, and nothing that failed here (a Redis timeout, a job it cannot read) closes it."""
         try:
             self.schedule_next_requests()
         except RedisError as exc:
             self.logger.warning("Redis did not answer as a job's requests were queued (%s)", exc)
+        except Exception:
+            self.logger.exception("a job's requests not queued")
         raise DontCloseSpider
 
     def run_of(self, source_id: str) -> str | None:
