@@ -11,6 +11,8 @@ from crawler.extract.article import ExtractedArticle, ExtractOptions, FeedHints
 # Request meta the spider sets on every request: the source it is made for, and what it fetches.
 SOURCE_META = "newsarchive_source"
 KIND_META = "newsarchive_kind"  # "article", or a listing kind (crawler.incremental.LISTING_KINDS)
+# An image fetched from its origin: the proxy URL it was found under, asked when the origin fails.
+FALLBACK_META = "newsarchive_fallback_url"
 
 
 @dataclass

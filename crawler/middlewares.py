@@ -17,9 +17,8 @@ from twisted.internet import reactor
 from twisted.internet.error import DNSLookupError
 from twisted.internet.task import deferLater
 
-from crawler.items import SOURCE_META
+from crawler.items import FALLBACK_META, SOURCE_META
 
-FALLBACK_META = "newsarchive_fallback_url"
 # A server asking for longer than this is not waited for within a run: the
 # page is recorded as failed and tried again next run.
 MAX_RETRY_AFTER_SECONDS = 120.0

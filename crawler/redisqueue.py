@@ -26,9 +26,9 @@ from scrapy import Request
 from scrapy_redis.queue import PriorityQueue
 
 from crawler import distributed
+from crawler.items import SOURCE_META
 
 logger = logging.getLogger(__name__)
-SOURCE_META = "newsarchive_source"  # set by the spider on every request it makes
 # The run a request was queued for: set as it leaves the queue, read by the worker's heartbeat (in flight).
 RUN_META = "newsarchive_run"
 RUN_TAG = b"\x00newsarchive-run\x00"

@@ -22,7 +22,7 @@ from crawler.storage import archive_writer
 from crawler import signals
 from crawler.extract.images import unwrap_proxy
 from crawler.extract.imagefile import BadImage, inspect_image
-from crawler.items import ArticlePage
+from crawler.items import FALLBACK_META, ArticlePage
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ class ArchiveImagesPipeline(FilesPipeline):
         for url in item.image_urls:
             origin = unwrap_proxy(url)
             # Fetch the origin; the proxy is the fallback (ProxyFallbackMiddleware).
-            meta = {"newsarchive_fallback_url": url} if origin else {}
+            meta = {FALLBACK_META: url} if origin else {}
             meta["download_maxsize"] = self.max_image_bytes  # a larger "image" is refused unread
             requests.append(Request(origin or url, meta={**meta, "newsarchive_page_url": item.url}))
         return requests

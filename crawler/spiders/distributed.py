@@ -12,7 +12,8 @@ from scrapy_redis.spiders import RedisMixin
 
 from crawler import distributed, runcounts
 from crawler.config import Source
-from crawler.redisqueue import SOURCE_META, Taker, pop_job
+from crawler.items import KIND_META, SOURCE_META
+from crawler.redisqueue import Taker, pop_job
 from crawler.spiders.news import ATTEMPT_META, IMAGES_RETRY_META, NewsSpider
 
 SOURCE_ADAPTER = TypeAdapter(Source)
@@ -116,7 +117,7 @@ class DistributedNewsSpider(RedisMixin, NewsSpider):
         except Exception as exc:
             article_url = request.url if request.meta.get(IMAGES_RETRY_META) else None
             self.report_failure(request.url, f"not queued: {type(exc).__name__}: {exc}", request.meta.get(SOURCE_META, ""),
-                                kind=request.meta.get("newsarchive_kind", "article"), attempt=request.meta.get(ATTEMPT_META, 1),
+                                kind=request.meta.get(KIND_META, "article"), attempt=request.meta.get(ATTEMPT_META, 1),
                                 article_url=article_url)
 
     def spider_idle(self) -> None:
