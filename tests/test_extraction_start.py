@@ -152,3 +152,20 @@ def test_without_a_home_the_model_loads_without_a_cache(monkeypatch):
         assert text_language(FRENCH) == "fr"
     finally:
         langmodel.language_identifier.cache_clear()
+
+
+def test_a_copy_in_a_cache_that_cannot_be_written_is_read_and_kept(cache_home, monkeypatch):
+    # Another account's cache, or a read-only one: marking the copy used or
+    # removing it fails, and that is no reason to drop a good copy or to fail.
+    langmodel.language_identifier()
+    (copy,) = cache_home.glob(langmodel.CACHED_MODEL_GLOB)
+
+    def refused(*args, **kwargs):
+        raise PermissionError("read-only cache")
+
+    monkeypatch.setattr(langmodel.os, "utime", refused)
+    monkeypatch.setattr(type(copy), "unlink", refused)
+    langmodel.language_identifier.cache_clear()
+    forbid_reading_the_compressed_model(monkeypatch)
+    assert text_language(FRENCH) == "fr"
+    assert copy.exists()

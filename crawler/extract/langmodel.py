@@ -10,6 +10,7 @@ is loaded from py3langid's own file as before.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import logging
@@ -51,14 +52,15 @@ def language_identifier():
         except CACHE_ERRORS as exc:
             # A full disk, a read-only cache, a damaged copy: the model's own file still works.
             logger.debug("language model cache %s not used: %s", cached, exc)
-            if cached.exists():
+            with contextlib.suppress(OSError):  # a read-only cache keeps it: the packaged model serves anyway
                 cached.unlink(missing_ok=True)  # damaged: the next crawl writes it again
     return LanguageIdentifier.from_model_file(model_file)
 
 
 def _ready_copy(model_file: Path, cached: Path) -> Path:
     if cached.exists():
-        os.utime(cached)  # in use: see remove_unused_copies
+        with contextlib.suppress(OSError):  # another user's copy: read, not ours to mark
+            os.utime(cached)  # in use: see remove_unused_copies
     else:
         _decompress(model_file, cached)
         remove_unused_copies(cached)
