@@ -68,19 +68,26 @@ def main_image(images: list[HtmlElement]) -> HtmlElement:
     return (unlinked or photos or images)[-1]
 
 
+def declared_sizes(img: HtmlElement) -> list[int]:
+    """The width and height the image's own markup declares (in pixels), those it declares."""
+    values = ((img.get(attribute) or "").strip().removesuffix("px") for attribute in ("width", "height"))
+    return [int(value) for value in values if value.isdigit()]
+
+
 def declared_at_most(img: HtmlElement, pixels: int) -> bool:
     """Whether the image's own markup declares it at most ``pixels`` wide or high."""
-    for attribute in ("width", "height"):
-        value = (img.get(attribute) or "").strip().removesuffix("px")
-        if value.isdigit() and int(value) <= pixels:
-            return True
-    return False
+    return any(size <= pixels for size in declared_sizes(img))
+
+
+def url_file_name(url: str) -> str:
+    """The last segment of a URL's path (its query left out)."""
+    return url.split("?")[0].rsplit("/", 1)[-1]
 
 
 def _is_icon(img: HtmlElement) -> bool:
     if declared_at_most(img, ICON_MAX_PIXELS):
         return True
-    file_name = (img.get("src") or "").split("?")[0].rsplit("/", 1)[-1]
+    file_name = url_file_name(img.get("src") or "")
     return bool(ICON_NAME_RE.search(f"{img.get('class', '')} {file_name}"))
 
 

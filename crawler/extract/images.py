@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl, unquote, urljoin, urlsplit
 from lxml import etree
 from lxml.html import HtmlElement
 
-from crawler.extract.captions import ICON_MAX_PIXELS, declared_at_most, image_caption
+from crawler.extract.captions import ICON_MAX_PIXELS, declared_at_most, declared_sizes, image_caption, url_file_name
 
 # Attributes lazy-loading scripts read the real address from, best first.
 LAZY_SRC_ATTRIBUTES = (
@@ -121,13 +121,13 @@ def is_zoom_button(img: HtmlElement, url: str) -> bool:
     """A zoom or magnifier button (see ZOOM_HINT_RE), ``url`` its real address."""
     link = next(img.iterancestors("a"), None)
     around = "" if link is None else f"{link.get('title', '')} {link.get('class', '')} {link.text_content()}"
-    file_name = url.split("?")[0].rsplit("/", 1)[-1]
+    file_name = url_file_name(url)
     hints = f"{file_name} {img.get('class', '')} {img.get('alt', '')} {img.get('title', '')} {around}"
     if not ZOOM_HINT_RE.search(hints):
         return False
     if declared_at_most(img, ICON_MAX_PIXELS):
         return True
-    if any((img.get(attribute) or "").strip().removesuffix("px").isdigit() for attribute in ("width", "height")):
+    if declared_sizes(img):
         return False  # declared larger: a picture, whatever it is called
     stem, _, file_type = file_name.rpartition(".")
     # A class of zoom words alone (zoom) is a lightbox's photo: a class must name an icon.
