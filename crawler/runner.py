@@ -100,6 +100,8 @@ def worker_settings(config: Config, *, archive_url: str | None = None, log_level
         raise ValueError("the config has no 'distributed:' section (redis_url)")
     settings = crawl_settings(config, archive_url=archive_url, log_level=log_level)
     settings.setdict({**scrapy_redis_settings(config.distributed.redis_url), "NEWSARCHIVE_WORKER": True}, priority="cmdline")
+    for path, order in settings.getdict("WORKER_EXTENSIONS").items():
+        settings["EXTENSIONS"].set(path, order, priority="cmdline")
     return settings
 
 

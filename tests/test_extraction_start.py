@@ -169,3 +169,49 @@ def test_a_copy_in_a_cache_that_cannot_be_written_is_read_and_kept(cache_home, m
     forbid_reading_the_compressed_model(monkeypatch)
     assert text_language(FRENCH) == "fr"
     assert copy.exists()
+
+
+def test_a_local_crawl_imports_no_redis_client_and_a_worker_lists_its_extension(tmp_path):
+    # Scrapy imports every extension it lists, even one that is switched off:
+    # the distributed workers' (and Redis' client with it) cost every local crawl 0.03 s.
+    from tests.crawl_helpers import write_config
+
+    config = write_config(tmp_path / "newsarchive.yaml", str(tmp_path / "archive"),
+                          [{"id": "site", "kind": "feed", "url": "http://127.0.0.1:9/rss.xml"}])
+    probe = (
+        "import sys\n"
+        "from scrapy.crawler import Crawler\n"
+        "from scrapy.extension import ExtensionManager\n"
+        "from scrapy.utils.reactor import install_reactor\n"
+        "from crawler.configfile import load_config\n"
+        "from crawler.runner import crawl_settings\n"
+        "from crawler.spiders.news import NewsSpider\n"
+        f"config = load_config({str(config)!r})\n"
+        "settings = crawl_settings(config)\n"
+        "install_reactor(settings['TWISTED_REACTOR'])\n"
+        "crawler = Crawler(NewsSpider, settings)\n"
+        "crawler._apply_settings()\n"
+        "manager = ExtensionManager.from_crawler(crawler)\n"
+        "print(len(manager.middlewares), 'redis' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    extensions, redis_imported = result.stdout.split()
+    assert int(extensions) >= 3 and redis_imported == "False"
+
+
+def test_a_workers_settings_list_the_redis_run_extension(tmp_path):
+    from crawler.config import DistributedSettings
+    from crawler.configfile import load_config
+    from crawler.runner import crawl_settings, worker_settings
+    from tests.crawl_helpers import write_config
+
+    config_file = write_config(tmp_path / "newsarchive.yaml", str(tmp_path / "archive"),
+                               [{"id": "site", "kind": "feed", "url": "http://127.0.0.1:9/rss.xml"}])
+    config = load_config(config_file)
+    assert "crawler.extensions.redisrun.RedisRunExtension" not in crawl_settings(config).getwithbase("EXTENSIONS")
+
+    distributed = config.model_copy(update={"distributed": DistributedSettings(redis_url="redis://127.0.0.1:9/0")})
+    extensions = worker_settings(distributed).getwithbase("EXTENSIONS")
+    assert extensions["crawler.extensions.redisrun.RedisRunExtension"] == 120
+    assert "crawler.extensions.runrecord.RunRecordExtension" in extensions  # added to the list, not replacing it
