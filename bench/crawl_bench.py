@@ -17,10 +17,13 @@ are politeness, not cost). Measured:
 - articles/s and CPU s/article; the archive must hold N records and N images;
 - trafilatura alone: CPU time (time.process_time) of ``trafilatura.extract``
   over the same N page bodies, in one process pinned to one core;
-- the ratio of the crawl's wall time to that CPU time (target: <= 0.8 on 2 cores).
+- the ratio of the crawl's wall time to that CPU time (target: <= 0.8 on 2 cores);
+- first, what one archive write costs in the scratch directory: it depends on
+  the file system's recent past, not on the crawler (see file_write_cpu).
 
     python bench/crawl_bench.py [--n 150 600] [--repeat 3] [--concurrency 16] [--workers N]
         [--set warc=false]                       # a crawl setting of the config
+        [--scratch DIR]                          # where the archives go (default: the temporary directory)
         [--py-spy FILE | --cprofile FILE]        # profile the crawl (see pyspy_top.py)
 
 Each N is crawled --repeat times (and trafilatura timed as often): the run
@@ -61,6 +64,9 @@ except ImportError:  # figures from getrusage alone; no peak RSS of the tree
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_SECONDS = 0.2
+FILE_WRITE_PROBES = 200
+# An archive write costs about 0.1-0.4 ms of CPU on a quiet ext4 (mostly its fsync); several times that is the file system's state.
+SLOW_FILE_WRITE_SECONDS = 0.0007
 PSS_EVERY = 2  # samples: PSS every 0.4 s
 
 
@@ -353,6 +359,8 @@ def main() -> None:
                         help="run the crawl under py-spy record --subprocesses; collapsed stacks to FILE.n<N>.txt")
     parser.add_argument("--cprofile", type=Path, default=None, metavar="FILE",
                         help="run the crawl under cProfile (its reactor thread); stats to FILE.n<N>.prof")
+    parser.add_argument("--scratch", type=Path, default=None, metavar="DIR",
+                        help="where the runs' archives are written (default: the system's temporary directory)")
     parser.add_argument("--trafilatura-only", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.trafilatura_only:
@@ -368,9 +376,33 @@ def main() -> None:
     # creating a file right after thousands were deleted scans past their
     # inodes (recently_deleted), which made each run's kernel time grow by
     # up to a second over the one before. An archive is never emptied like that.
-    with tempfile.TemporaryDirectory(prefix="newsarchive-bench-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="newsarchive-bench-", dir=args.scratch) as scratch:
+        file_cpu = file_write_cpu(Path(scratch))
+        print(f"writing a file in {scratch}: {file_cpu * 1e6:.0f} µs of CPU (the archive's put: 32 KB, fsync, rename)")
+        if file_cpu > SLOW_FILE_WRITE_SECONDS:
+            print("note: files are slow to create here (ext4 skips, reading each, the inodes freed in the last minutes: "
+                  "a test suite or an earlier benchmark deleted many nearby): the crawl's kernel time is inflated; "
+                  "wait a few minutes or pass --scratch on a quiet file system", flush=True)
         results = run_all(args, extra, Path(scratch))
     print_table(results)
+
+
+def file_write_cpu(scratch: Path) -> float:
+    """CPU seconds (user and kernel) one archive write costs in ``scratch``.
+
+    Measured because it depends on the file system's recent history, not on
+    the crawler: on ext4, where thousands of files were deleted in the last
+    few minutes, creating one costs ten times more kernel time (the crawl
+    writes two per article). The files stay until the benchmark ends.
+    """
+    from archive.store.local import LocalStore
+
+    store = LocalStore(Path(tempfile.mkdtemp(prefix="write-probe-", dir=scratch)))
+    data = os.urandom(32 * 1024)
+    started = time.process_time()
+    for number in range(FILE_WRITE_PROBES):
+        store.put(f"probe/{number % 16:02x}/{number}.bin", data)
+    return (time.process_time() - started) / FILE_WRITE_PROBES
 
 
 def compile_project() -> None:
