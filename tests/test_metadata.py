@@ -6,6 +6,7 @@ sidebar, related lists, copyright footer) and English news sites.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -27,6 +28,8 @@ from crawler.extract.metadata import (
     structured_published,
     time_element_published,
 )
+from crawler.extract import zh_patterns as zp
+from crawler.extract.page import Page
 from crawler.extract.zh_bylines import trailing_credit
 from crawler.extract.zh_dates import dateline, dateline_date, scan_dates, url_date
 
@@ -1087,3 +1090,16 @@ def test_related_list_without_list_markup_below_the_body() -> None:
                '<p><a href="/c2">河南出台城镇老旧小区改造实施意见</a><span class="time">2020-02-15</span></p></div>')
     tree = portal(f'<h1>郑州推进老旧小区改造</h1><div class="content">{BODY}</div>{related}')
     assert page_metadata(tree).published is None
+
+
+@pytest.mark.parametrize("class_id", [
+    "info", "article-info", "pub_time", "ly", "from", "fbsj", "src-link", "ſource", "SOURCE", "lyric", "fromage",
+    "article-content", "only", "main wrap", "",
+])
+def test_a_hint_prefilter_never_changes_what_the_hint_finds(class_id: str) -> None:
+    # The prefilter is a speed-up only: it must find something wherever a token matches.
+    el = lxml.html.fromstring(f'<div class="{class_id}">x</div>')
+    page = Page(el)
+    assert page.has_hint(el, zp.HEADER_HINT_RE, zp.HEADER_HINT_PREFILTER_RE) == page.has_hint(el, zp.HEADER_HINT_RE)
+    words = re.sub(r"[()^$?:]", "", zp.HEADER_HINT_RE.pattern).split("|")
+    assert all(zp.HEADER_HINT_PREFILTER_RE.search(word) for word in words)

@@ -32,6 +32,9 @@ TRAILING_COMMA_RE = re.compile(r",\s*([}\]])")
 PROSE_END_RE = re.compile(r"[。!?]|\.(?:\s|$)")  # a sentence: body text, not a dateline
 # Elements a class/id hint can match; the rest of the page is never tested.
 CLASSED_XPATH = "//*[@class or @id]"
+# The same below an element, itself included. Not ".//descendant-or-self::*":
+# that path walks every descendant's subtree again and sorts out the repeats.
+CLASSED_BELOW_XPATH = "descendant-or-self::*[@class or @id]"
 
 
 class Page:
@@ -53,11 +56,18 @@ class Page:
         """Lower-cased class and id tokens (article-info -> article, info)."""
         found = self._tokens.get(el)
         if found is None:
-            raw = f"{el.get('class') or ''} {el.get('id') or ''}".lower()
-            found = self._tokens[el] = [t for t in zp.CLASS_TOKEN_SPLIT_RE.split(raw) if t]
+            found = self._tokens[el] = [t for t in zp.CLASS_TOKEN_SPLIT_RE.split(_class_id(el)) if t]
         return found
 
-    def has_hint(self, el: HtmlElement, hint: re.Pattern[str]) -> bool:
+    def has_hint(self, el: HtmlElement, hint: re.Pattern[str], prefilter: re.Pattern[str] | None = None) -> bool:
+        """A class/id token matches ``hint``. ``prefilter`` (zh_patterns' *_PREFILTER_RE) is
+        tried first on the lower-cased class and id: it rejects most elements before they are split."""
+        if prefilter is not None:
+            class_id = _class_id(el)
+            # Only an ASCII string: in IGNORECASE hints a few other letters (the long s
+            # of "ſource") match too, which the case-sensitive prefilter would miss.
+            if class_id.isascii() and not prefilter.search(class_id):
+                return False
         return any(hint.search(token) for token in self.tokens(el))
 
     def text(self, el: HtmlElement) -> str:
@@ -198,8 +208,12 @@ class Page:
                 scope = scope.getparent()
         seen = set(blocks)
         if scope is not None:
-            blocks += [el for el in scope.xpath(".//descendant-or-self::*[@class or @id]")
-                       if el not in seen and self.has_hint(el, zp.HEADER_HINT_RE) and not _has_headline_link(el.getparent())]
+            # Furniture is dropped below anyway; testing it before the link scan spares
+            # that scan for the many hinted blocks of related lists and rankings.
+            blocks += [el for el in scope.xpath(CLASSED_BELOW_XPATH)
+                       if el not in seen and self.has_hint(el, zp.HEADER_HINT_RE, zp.HEADER_HINT_PREFILTER_RE)
+                       and not self.is_noise(el)
+                       and not _has_headline_link(el.getparent())]
         return [el for el in blocks if 2 <= len(self.text(el)) <= zp.DATELINE_MAX_CHARS and not self.is_noise(el)]
 
     def _starts_body(self, el: HtmlElement, body: HtmlElement | None) -> bool:
@@ -229,6 +243,11 @@ def block_text(el: HtmlElement) -> str:
 
     walk(el)
     return normalize_text("".join(out))
+
+
+def _class_id(el: HtmlElement) -> str:
+    """The lower-cased class and id, space-separated: what the class/id tokens are split from."""
+    return f"{el.get('class') or ''} {el.get('id') or ''}".lower()
 
 
 def _has_headline_link(el: HtmlElement | None) -> bool:
