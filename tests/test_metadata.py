@@ -1094,12 +1094,16 @@ def test_related_list_without_list_markup_below_the_body() -> None:
 
 @pytest.mark.parametrize("class_id", [
     "info", "article-info", "pub_time", "ly", "from", "fbsj", "src-link", "ſource", "SOURCE", "lyric", "fromage",
-    "article-content", "only", "main wrap", "",
+    "article-content", "only", "main wrap", "", "editor", "zrbj", "author-name", "co-author", "ſditor",
 ])
-def test_a_hint_prefilter_never_changes_what_the_hint_finds(class_id: str) -> None:
+@pytest.mark.parametrize("hint, prefilter", [
+    (zp.HEADER_HINT_RE, zp.HEADER_HINT_PREFILTER_RE), (zp.EDITOR_HINT_RE, zp.EDITOR_HINT_PREFILTER_RE),
+])
+def test_a_hint_prefilter_never_changes_what_the_hint_finds(
+    class_id: str, hint: re.Pattern[str], prefilter: re.Pattern[str],
+) -> None:
     # The prefilter is a speed-up only: it must find something wherever a token matches.
     el = lxml.html.fromstring(f'<div class="{class_id}">x</div>')
     page = Page(el)
-    assert page.has_hint(el, zp.HEADER_HINT_RE, zp.HEADER_HINT_PREFILTER_RE) == page.has_hint(el, zp.HEADER_HINT_RE)
-    words = re.sub(r"[()^$?:]", "", zp.HEADER_HINT_RE.pattern).split("|")
-    assert all(zp.HEADER_HINT_PREFILTER_RE.search(word) for word in words)
+    assert page.has_hint(el, hint, prefilter) == page.has_hint(el, hint)
+    assert all(prefilter.search(word) for word in re.sub(r"[()^$?:]", "", hint.pattern).split("|"))

@@ -183,7 +183,7 @@ def find_bylines(tree: HtmlElement | Page) -> tuple[list[str], list[str], str | 
         texts += [page.text(el) for el in paragraphs[:2] + paragraphs[-3:] + after
                   if isinstance(el.tag, str) and not page.is_noise(el)]
     texts += [page.text(el) for el in page.classed
-              if page.has_hint(el, zp.EDITOR_HINT_RE) and not page.is_noise(el)]
+              if page.has_hint(el, zp.EDITOR_HINT_RE, zp.EDITOR_HINT_PREFILTER_RE) and not page.is_noise(el)]
     authors: list[str] = []
     editors: list[str] = []
     sources: list[str] = []

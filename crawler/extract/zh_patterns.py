@@ -60,6 +60,7 @@ EDITOR_HINT_RE = re.compile(r"^(?:edit|editor|zrbj|bianji|author|byline)", re.IG
 HEADER_HINT_PREFILTER_RE = re.compile(
     r"info|time|date|source|meta|byline|author|publish|laiyuan|editor|ly|sj|fbsj|from|tips|attr|src"
 )
+EDITOR_HINT_PREFILTER_RE = re.compile(r"edit|editor|zrbj|bianji|author|byline")
 # Tokens of summaries: prose that may mention dates, never a dateline.
 SUMMARY_HINT_RE = re.compile(r"summary|abstract|desc|^(?:lead|intro|zhaiyao|digest|dek|zy)$", re.IGNORECASE)
 # Tokens of a headline that is not an <h1>.
