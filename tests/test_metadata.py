@@ -1092,6 +1092,12 @@ def test_related_list_without_list_markup_below_the_body() -> None:
     assert page_metadata(tree).published is None
 
 
+@pytest.mark.parametrize("pattern", [r"[^a]x", r"Info", r"a\$", r"x\d+", r"a.b"])
+def test_no_prefilter_is_derived_from_a_hint_that_dropping_anchors_or_case_would_change(pattern: str) -> None:
+    with pytest.raises(ValueError):
+        zp.hint_prefilter(re.compile(pattern, re.IGNORECASE))
+
+
 @pytest.mark.parametrize("class_id", [
     "info", "article-info", "pub_time", "ly", "from", "fbsj", "src-link", "ſource", "SOURCE", "lyric", "fromage",
     "article-content", "only", "main wrap", "", "editor", "zrbj", "author-name", "co-author", "ſditor",
