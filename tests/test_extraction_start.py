@@ -180,17 +180,15 @@ def test_a_local_crawl_imports_no_redis_client_and_a_worker_lists_its_extension(
                           [{"id": "site", "kind": "feed", "url": "http://127.0.0.1:9/rss.xml"}])
     probe = (
         "import sys\n"
-        "from scrapy.crawler import Crawler\n"
         "from scrapy.extension import ExtensionManager\n"
         "from scrapy.utils.reactor import install_reactor\n"
+        "from scrapy.utils.test import get_crawler\n"
         "from crawler.configfile import load_config\n"
         "from crawler.runner import crawl_settings\n"
         "from crawler.spiders.news import NewsSpider\n"
-        f"config = load_config({str(config)!r})\n"
-        "settings = crawl_settings(config)\n"
+        f"settings = crawl_settings(load_config({str(config)!r}))\n"
         "install_reactor(settings['TWISTED_REACTOR'])\n"
-        "crawler = Crawler(NewsSpider, settings)\n"
-        "crawler._apply_settings()\n"
+        "crawler = get_crawler(NewsSpider, settings.copy_to_dict())\n"
         "manager = ExtensionManager.from_crawler(crawler)\n"
         "print(len(manager.middlewares), 'redis' in sys.modules)\n"
     )
