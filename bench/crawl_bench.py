@@ -380,27 +380,35 @@ def main() -> None:
     # creating a file right after thousands were deleted scans past their
     # inodes (recently_deleted), which made each run's kernel time grow by
     # up to a second over the one before. An archive is never emptied like that.
-    with tempfile.TemporaryDirectory(prefix="newsarchive-bench-", dir=args.scratch) as scratch:
-        wait_for_quiet_files(Path(scratch))
-        results = run_all(args, extra, Path(scratch))
-    os.sync()  # the deleted inodes' table written back: they count as recently freed for a minute, not six
+    if args.scratch:
+        args.scratch.mkdir(parents=True, exist_ok=True)
+    try:
+        with tempfile.TemporaryDirectory(prefix="newsarchive-bench-", dir=args.scratch) as scratch:
+            file_cpu = wait_for_quiet_files(Path(scratch))
+            results = run_all(args, extra, Path(scratch))
+    finally:
+        os.sync()  # the deleted inodes' table written back: they count as recently freed for a minute, not six
     print_table(results)
+    quiet = "quiet" if file_cpu <= SLOW_FILE_WRITE_SECONDS else "NOT quiet: kernel times inflated"
+    print(f"an archive write in the scratch directory cost {file_cpu * 1e6:.0f} µs of CPU before the runs ({quiet})")
 
 
-def wait_for_quiet_files(scratch: Path) -> None:
+def wait_for_quiet_files(scratch: Path) -> float:
     """Wait (a few minutes at most) until writing a file in ``scratch`` costs what it does on a quiet file system.
 
-    On ext4, creating a file where thousands were deleted in the last minutes
-    (a test suite, an earlier benchmark) skips, reading each, every inode
-    freed meanwhile: an archive write then costs 0.8-1.4 ms of CPU instead of
-    0.2, two per article, which no crawl of a real archive pays. Freed
-    inodes stop counting a minute after they are written back.
+    On ext4 without a journal (this machine's), creating a file where
+    thousands were deleted in the last minutes (a test suite, an earlier
+    benchmark) skips, reading each, every inode freed meanwhile: an archive
+    write then costs 0.8-1.4 ms of CPU instead of 0.2, two per article, which
+    no crawl of a real archive pays. Freed inodes stop counting a minute after
+    they are written back. Returns the last figure, to print with the results.
     """
+    file_cpu = 0.0
     for attempt in range(QUIET_FILE_CHECKS):
         file_cpu = file_write_cpu(scratch)
         print(f"writing a file in {scratch}: {file_cpu * 1e6:.0f} µs of CPU (the archive's put: 32 KB, fsync, rename)", flush=True)
         if file_cpu <= SLOW_FILE_WRITE_SECONDS:
-            return
+            return file_cpu
         if attempt + 1 < QUIET_FILE_CHECKS:
             print(f"note: files are slow to create here (inodes freed in the last minutes nearby); "
                   f"waiting {QUIET_FILE_WAIT_SECONDS} s", flush=True)
@@ -408,6 +416,7 @@ def wait_for_quiet_files(scratch: Path) -> None:
             time.sleep(QUIET_FILE_WAIT_SECONDS)
     print("note: files are still slow to create here: the crawl's kernel time is inflated; "
           "pass --scratch on a quiet file system", flush=True)
+    return file_cpu
 
 
 def file_write_cpu(scratch: Path) -> float:
