@@ -90,7 +90,7 @@ def redis_client(url: str):
 def scrapy_redis_settings(redis_url: str) -> dict[str, Any]:
     """Scheduler and duplicate filter in Redis, shared by every worker."""
     return {
-        "SCHEDULER": "scrapy_redis.scheduler.Scheduler",
+        "SCHEDULER": "crawler.redisqueue.RunScheduler",
         "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
         # Counts each run's queued requests: runs drain one by one (crawler/redisqueue.py).
         "SCHEDULER_QUEUE_CLASS": "crawler.redisqueue.RunQueue",

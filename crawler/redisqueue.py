@@ -24,6 +24,7 @@ from typing import Any
 from redis import RedisError
 from scrapy import Request
 from scrapy_redis.queue import PriorityQueue
+from scrapy_redis.scheduler import Scheduler
 
 from crawler import distributed
 from crawler.items import SOURCE_META
@@ -242,3 +243,20 @@ class RunQueue(PriorityQueue):
         else:
             request.meta.pop(RUN_META, None)  # a copy's, from before it was queued again
         return request
+
+
+class RunScheduler(Scheduler):
+    """scrapy-redis' scheduler (SCHEDULER, see distributed.scrapy_redis_settings), for
+    which a request Redis did not take is its run's failure, not an error.
+
+    A request a callback yields (a feed's articles, a redirect, a retry) reaches
+    Redis here. Raised from here, a timeout lost it: Scrapy logged the error
+    and went on, and no run recorded the page, so none asked for it again.
+    """
+
+    def enqueue_request(self, request: Request) -> bool:
+        try:
+            return super().enqueue_request(request)
+        except RedisError as exc:
+            self.spider.request_not_queued(request, exc)
+            return False  # not scheduled: Scrapy's request_dropped

@@ -274,6 +274,46 @@ def test_a_push_that_times_out_in_spider_idle_is_a_failure_and_the_jobs_other_re
     assert sorted(queued) == urls and _waiting(client, RUNS[1]) == [0]
 
 
+def test_a_request_from_a_callback_that_redis_does_not_take_is_a_failure_of_its_run(redis_server, monkeypatch):
+    # A feed's article requests reach Redis through the scheduler: a push that timed
+    # out there raised into Scrapy, which logged it, and the article was in no run's
+    # failures, so no run asked for it again.
+    from scrapy.utils.test import get_crawler
+
+    from crawler import signals
+    from crawler.items import KIND_META, SOURCE_META
+    from crawler.redisqueue import RunScheduler
+    from crawler.spiders.distributed import DistributedNewsSpider
+
+    monkeypatch.setattr(distributed, "REDIS_TIMEOUT_SECONDS", 0.5)
+    settings = distributed.scrapy_redis_settings(redis_server.url)
+    assert settings["SCHEDULER"] == "crawler.redisqueue.RunScheduler"
+    crawler = get_crawler(DistributedNewsSpider, settings)
+    spider = DistributedNewsSpider.from_crawler(crawler)
+    scheduler = RunScheduler.from_crawler(crawler)
+    scheduler.open(spider)
+    scheduler.queue.server.ping()  # connected, as a running worker's client is
+    failures = []
+    crawler.signals.connect(lambda **kwargs: failures.append(kwargs), signal=signals.fetch_failed, weak=False)
+    late, on_time = ("http://127.0.0.1:9/news/late.html", "http://127.0.0.1:9/news/on-time.html")
+
+    def article(url: str) -> Request:
+        return Request(url, dont_filter=True, meta={SOURCE_META: "a", KIND_META: "article"})
+
+    stall = stall_redis(redis_server.url, 1.0)
+    try:
+        assert scheduler.enqueue_request(article(late)) is False, "not scheduled, and no error raised into Scrapy"
+    finally:
+        stall.join()
+    assert scheduler.enqueue_request(article(on_time)) is True
+    assert [(f["url"], f["source"], f["kind"]) for f in failures] == [(late, "a", "article")]
+    assert "TimeoutError" in failures[0]["reason"]
+    queued = []
+    while (request := scheduler.next_request()) is not None:
+        queued.append(request.url)
+    assert on_time in queued
+
+
 def test_a_job_this_worker_cannot_read_is_a_failure_of_its_source_and_the_worker_goes_on(redis_server):
     # spider_idle raised DontCloseSpider only when the job went well or Redis failed: a job
     # whose source this version rejects (a kind from a newer enqueuer during a rolling

@@ -109,16 +109,21 @@ class DistributedNewsSpider(RedisMixin, NewsSpider):
                 self.queue_request(request)
 
     def queue_request(self, request) -> None:
-        """A request into the shared queue. One Redis did not take (or did not say it took:
-        a timeout) is a failure of its run, asked for again by the next, and the job's
-        others are queued all the same: its job is gone, and nothing else would ask for it."""
+        """A request into the shared queue. One that could not be queued (see
+        request_not_queued) does not stop the job's others: its job is gone, and
+        nothing else would ask for them."""
         try:
             self.crawler.engine.crawl(request)
         except Exception as exc:
-            article_url = request.url if request.meta.get(IMAGES_RETRY_META) else None
-            self.report_failure(request.url, f"not queued: {type(exc).__name__}: {exc}", request.meta.get(SOURCE_META, ""),
-                                kind=request.meta.get(KIND_META, "article"), attempt=request.meta.get(ATTEMPT_META, 1),
-                                article_url=article_url)
+            self.request_not_queued(request, exc)
+
+    def request_not_queued(self, request, exc: Exception) -> None:
+        """A request Redis did not take (or did not say it took: a timeout), from a job or
+        a callback (see redisqueue.RunScheduler): a failure of its run, asked for again by the next."""
+        article_url = request.url if request.meta.get(IMAGES_RETRY_META) else None
+        self.report_failure(request.url, f"not queued: {type(exc).__name__}: {exc}", request.meta.get(SOURCE_META, ""),
+                            kind=request.meta.get(KIND_META, "article"), attempt=request.meta.get(ATTEMPT_META, 1),
+                            article_url=article_url)
 
     def spider_idle(self) -> None:
         """RedisMixin's, without its count of the job list: a worker waits for jobs until
