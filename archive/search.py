@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, NamedTuple
 
+import regex
+
 from archive.catalog import catalog_entries, read_segment, read_whole_catalog
 from archive.records import CONTROL_CHARS_RE, ArticleRecord, load_record, without_controls
 from archive.store import ArchiveStore, KeyNotFound
@@ -34,6 +36,12 @@ SNIPPET_BEFORE_CHARS = 24
 SNIPPET_AFTER_CHARS = 48
 SNIPPET_LEAD_CHARS = 72
 ELLIPSIS = "…"
+# A snippet is cut between user-perceived characters (grapheme clusters), never
+# inside one: a cut there left an accent without its letter, or half of an
+# emoji joined with ZWJ (👩‍🔬) or of a flag. A cluster is looked for this far
+# back from a cut (longer ones, runs of marks, are cut as code points).
+GRAPHEME_RE = regex.compile(r"\X")
+CLUSTER_LOOKBACK_CHARS = 32
 # PRAGMA user_version of the index file. Raised whenever what is indexed
 # changes: an index of another version is dropped and filled again (it is
 # a cache of the archive), since unchanged records are never read again.
@@ -158,6 +166,16 @@ def _folded(text: str) -> str:
     return lower.translate(FTS5_FOLDS)
 
 
+def _cluster_boundary(text: str, index: int) -> int:
+    """The first boundary between grapheme clusters at or after ``index`` (a cut there splits none)."""
+    if index <= 0 or index >= len(text):
+        return max(0, min(index, len(text)))
+    for cluster in GRAPHEME_RE.finditer(text, max(0, index - CLUSTER_LOOKBACK_CHARS), index + CLUSTER_LOOKBACK_CHARS):
+        if cluster.end() >= index:
+            return cluster.start() if cluster.start() == index else cluster.end()
+    return index
+
+
 def snippet(text: str, query: str, index_match: Callable[[], tuple[int, int] | None] | None = None) -> Snippet:
     """Where ``query`` (``searchable`` already) first matches ``text``, in ``text``'s own characters, with some around it.
 
@@ -171,13 +189,13 @@ def snippet(text: str, query: str, index_match: Callable[[], tuple[int, int] | N
     at = _folded(normal).find(_folded(query)) if query else -1
     span = (at, at + len(query)) if at >= 0 else index_match() if index_match else None
     if span is None or not 0 <= span[0] < span[1] <= len(normal):
-        lead = text[:SNIPPET_LEAD_CHARS]
+        lead = text[:_cluster_boundary(text, SNIPPET_LEAD_CHARS)]
         return Snippet("", "", lead + (ELLIPSIS if len(text) > len(lead) else ""))
     # The query has no space at either end (searchable): its ends are characters of the text.
     start, end = sources[span[0]], sources[span[1] - 1] + 1
-    before_from = max(0, start - SNIPPET_BEFORE_CHARS)
+    before_from = _cluster_boundary(text, max(0, start - SNIPPET_BEFORE_CHARS))
     before = text[before_from:start]
-    after = text[end:end + SNIPPET_AFTER_CHARS]
+    after = text[end:_cluster_boundary(text, end + SNIPPET_AFTER_CHARS)]
     return Snippet((ELLIPSIS + before.lstrip()) if before_from else before, text[start:end],
                    (after.rstrip() + ELLIPSIS) if end + len(after) < len(text) else after)
 

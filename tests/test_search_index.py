@@ -174,6 +174,19 @@ def test_a_long_texts_snippet_is_cut_around_the_match(tmp_path):
     assert len(hit.snippet.before) == SNIPPET_BEFORE_CHARS + 1 and len(hit.snippet.after) <= SNIPPET_AFTER_CHARS + 1
 
 
+def test_a_snippet_is_cut_between_user_perceived_characters(tmp_path):
+    # Cut by code point, the snippet began inside a ZWJ emoji (a lone joiner and
+    # half a scientist) and ended between a letter and its accent.
+    scientist, accented = "\U0001F469\u200d\U0001F52C", "e\u0301"
+    text = "a" * 50 + scientist + "b" * 23 + "额济纳胡杨林" + "c" * 47 + accented + "d" * 50
+    assert text.index("额") - SNIPPET_BEFORE_CHARS == 52  # the cut fell on the emoji's joiner
+    assert text.index(accented) + 1 == text.index("额") + 6 + SNIPPET_AFTER_CHARS  # and on the accent
+    record = made_record(1, text)
+    store = small_archive(tmp_path / "archive", [record])
+    hit = hits_by_id(store, tmp_path / "index.sqlite", "额济纳胡杨林")[record["id"]]
+    assert hit.snippet == Snippet("…" + "b" * 23, "额济纳胡杨林", "c" * 47 + accented + "…")
+
+
 def test_a_hit_in_the_title_alone_shows_the_texts_beginning(archive, tmp_path):
     store, ids = archive
     hit = hits_by_id(store, tmp_path / "index.sqlite", "公安干警")[ids[SPACED_DATE]]
