@@ -13,6 +13,7 @@ indexed text and in the query (``searchable``): ``10 月 25 日`` and
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import sqlite3
 import threading
@@ -27,6 +28,8 @@ from archive.catalog import catalog_entries, read_segment, read_whole_catalog
 from archive.records import CONTROL_CHARS_RE, ArticleRecord, load_record, without_controls
 from archive.store import ArchiveStore, KeyNotFound
 from archive.userdirs import user_cache_dir
+
+logger = logging.getLogger(__name__)
 
 TRIGRAM_MIN_CHARS = 3
 # A hit's snippet, in characters of the record's own text: this many before
@@ -91,8 +94,22 @@ CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(title, body, tokenize='trigram
 """
 
 
+# SQLite's primary result codes for a file that is no database, or a damaged one
+# (the extended codes keep them in their low byte). The index is a cache of the
+# archive: such a file is dropped and the index made again. A locked or
+# unwritable index is no damage, and is reported.
+SQLITE_CORRUPT, SQLITE_NOTADB = 11, 26
+DAMAGE_CODES = frozenset({SQLITE_CORRUPT, SQLITE_NOTADB})
+# What SQLite may keep beside the index file (a rollback journal, a write-ahead log).
+SIDE_FILE_SUFFIXES = ("-journal", "-wal", "-shm")
+
+
 class SearchIndexError(Exception):
-    """The local index cannot be used (its folder not writable, the file damaged or locked); the message names it."""
+    """The local index cannot be used (its folder not writable, the file locked); the message names it."""
+
+
+class SearchIndexDamaged(SearchIndexError):
+    """The index file is damaged or no database: it has been dropped, and the next update makes it again."""
 
 
 class Snippet(NamedTuple):
@@ -230,12 +247,27 @@ class SearchIndex:
 
     @contextmanager
     def _using(self) -> Iterator[None]:
-        """The index to itself, its SQLite errors (unwritable, damaged, locked by another writer) said as SearchIndexError."""
+        """The index to itself, its SQLite errors (unwritable, damaged, locked by another writer) said as SearchIndexError.
+
+        A damaged file is dropped on the spot (SearchIndexDamaged): whoever
+        meets the damage, the next update finds no index and makes it again.
+        """
         with self._lock:
             try:
                 yield
             except sqlite3.Error as exc:
+                if getattr(exc, "sqlite_errorcode", 0) & 0xFF in DAMAGE_CODES:
+                    self._drop_file()
+                    raise SearchIndexDamaged(f"search index {self.path} was damaged ({exc}): dropped, to be made again") from exc
                 raise SearchIndexError(f"search index {self.path}: {exc}") from exc
+
+    def _drop_file(self) -> None:
+        self.close()
+        for path in [self.path, *(self.path.with_name(self.path.name + suffix) for suffix in SIDE_FILE_SUFFIXES)]:
+            try:
+                path.unlink(missing_ok=True)
+            except OSError as exc:
+                logger.warning("search index file %s not removed: %s", path, exc)
 
     def close(self) -> None:
         if self._db is not None:
@@ -247,9 +279,17 @@ class SearchIndex:
 
         ``cache_dir``: local copies of catalog segments (a CatalogSnapshot's):
         segments read already are read from there, and those read here kept there.
+        A damaged index is made again from the whole catalog (a warning says so).
         """
-        with self._using():
-            return read_whole_catalog(store, cache_dir, lambda current: self._update(store, current, cache_dir))
+        def index_what_is_new() -> int:
+            with self._using():
+                return read_whole_catalog(store, cache_dir, lambda current: self._update(store, current, cache_dir))
+
+        try:
+            return index_what_is_new()
+        except SearchIndexDamaged as exc:
+            logger.warning("%s", exc)
+            return index_what_is_new()
 
     def _update(self, store: ArchiveStore, current: list[str], cache_dir: Path | None) -> int:
         seen = {row[0] for row in self.db.execute("SELECT key FROM segments")}

@@ -11,7 +11,8 @@ import sqlite3
 
 import pytest
 
-from archive.search import SNIPPET_AFTER_CHARS, SNIPPET_BEFORE_CHARS, SearchIndex, Snippet, searchable, searchable_with_sources
+from archive.search import (SNIPPET_AFTER_CHARS, SNIPPET_BEFORE_CHARS, SearchIndex, SearchIndexDamaged, SearchIndexError, Snippet,
+                            searchable, searchable_with_sources)
 from archive.web import create_app
 from tests.archive_helpers import made_record, small_archive
 from tests.conftest import run_cli
@@ -263,3 +264,75 @@ def test_the_search_command_prints_the_records_text_around_the_match(archive, tm
     result = run_cli("search", query, "--archive", store.url, env={"XDG_CACHE_HOME": str(tmp_path / "cache")}, timeout=60)
     assert result.returncode == 0, result.stderr
     assert f"    {line}\n" in result.stdout, "on one line, its whitespace one space each"
+
+
+# --- a damaged index: a cache of the archive, made again ------------------------------
+
+
+def _no_database(path) -> None:
+    path.write_bytes(b"not a SQLite database" * 100)
+
+
+def _damaged_pages(path) -> None:
+    """The file's header kept, the headers of every other page after it garbled (SQLITE_CORRUPT)."""
+    data = bytearray(path.read_bytes())
+    for offset in range(4096, len(data), 8192):
+        data[offset:offset + 64] = b"\xff" * 64
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("damage", [_no_database, _damaged_pages], ids=["not-a-database", "damaged-pages"])
+def test_a_damaged_index_is_made_again_from_the_archive(tmp_path, caplog, damage):
+    records = [made_record(n, f"第{n}篇：人民网呼和浩特报道" + "内容" * 200) for n in range(1, 31)]
+    store = small_archive(tmp_path / "archive", records)
+    path = tmp_path / "index.sqlite"
+    assert len(hits_by_id(store, path, "呼和浩特")) == 30
+    damage(path)
+    index = SearchIndex(path)
+    try:
+        assert index.update(store) == 30, "every record indexed again"
+        assert len(index.search("呼和浩特", limit=100)) == 30
+    finally:
+        index.close()
+    assert any("was damaged" in r.getMessage() and str(path) in r.getMessage() for r in caplog.records)
+
+
+def test_damage_met_by_a_search_drops_the_file_and_the_next_update_makes_it_again(tmp_path):
+    record = made_record(1, "人民网呼和浩特报道")
+    store = small_archive(tmp_path / "archive", [record])
+    path = tmp_path / "index.sqlite"
+    assert list(hits_by_id(store, path, "呼和浩特")) == [record["id"]]
+    _no_database(path)
+    index = SearchIndex(path)
+    try:
+        with pytest.raises(SearchIndexDamaged, match="dropped"):
+            index.search("呼和浩特")
+        assert not path.exists()
+        index.update(store)
+        assert [hit.id for hit in index.search("呼和浩特")] == [record["id"]]
+    finally:
+        index.close()
+
+
+def test_an_index_locked_by_another_writer_is_reported_not_dropped(tmp_path, monkeypatch):
+    import functools
+
+    import archive.search
+
+    record = made_record(1, "人民网呼和浩特报道")
+    store = small_archive(tmp_path / "archive", [record])
+    path = tmp_path / "index.sqlite"
+    hits_by_id(store, path, "呼和浩特")
+    monkeypatch.setattr(archive.search.sqlite3, "connect", functools.partial(sqlite3.connect, timeout=0.1))
+    writer = sqlite3.connect(path)
+    writer.execute("BEGIN EXCLUSIVE")
+    index = SearchIndex(path)
+    try:
+        with pytest.raises(SearchIndexError, match="locked") as raised:
+            index.update(store)
+        assert not isinstance(raised.value, SearchIndexDamaged)
+    finally:
+        index.close()
+        writer.rollback()
+        writer.close()
+    assert list(hits_by_id(store, path, "呼和浩特")) == [record["id"]], "the index kept"
