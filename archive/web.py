@@ -177,8 +177,9 @@ def create_app(store: ArchiveStore, index: SearchIndex, catalog: CatalogSnapshot
         query = request.args.get("q", "").strip()
         hits, pager = [], Pager(_page_number(), False, size=page_size)
         if query:
-            index.update(store, catalog.cache_dir)  # the segments the catalog snapshot fetched are not fetched again
-            hits = index.search(query, limit=page_size + 1, offset=(pager.number - 1) * page_size)
+            # The segments the catalog snapshot fetched are not fetched again.
+            hits = index.search_archive(store, query, limit=page_size + 1, offset=(pager.number - 1) * page_size,
+                                        cache_dir=catalog.cache_dir)
             pager.more, hits = len(hits) > page_size, hits[:page_size]
         return render_template("search.html", query=query, hits=hits, pager=pager)
 

@@ -215,8 +215,7 @@ def register(app: typer.Typer) -> None:
         store = open_archive(config, archive)
         index = SearchIndex(default_index_path(store.url))
         try:
-            index.update(store)
-            hits = index.search(text, limit=limit)
+            hits = index.search_archive(store, text, limit=limit)
         except SearchIndexError as exc:
             _error_line(str(exc))
             raise typer.Exit(EXIT_SEARCH_ERROR) from None

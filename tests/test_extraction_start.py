@@ -239,6 +239,7 @@ def test_scrapys_tls_aliases_are_imported_without_walking_the_stacks_source():
         "import inspect, sys\n"
         "import scrapy.utils.deprecate as deprecate\n"
         "from crawler import runner\n"
+        "assert 'scrapy.core.downloader.tls' not in sys.modules, 'imported already: nothing to show'\n"
         "walks = []\n"
         "real_stack = inspect.stack\n"
         "inspect.stack = lambda *a, **k: walks.append(1) or real_stack(*a, **k)\n"

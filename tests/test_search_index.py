@@ -11,8 +11,8 @@ import sqlite3
 
 import pytest
 
-from archive.search import (SNIPPET_AFTER_CHARS, SNIPPET_BEFORE_CHARS, SearchIndex, SearchIndexDamaged, SearchIndexError, Snippet,
-                            searchable, searchable_with_sources)
+from archive.search import SearchIndex, SearchIndexDamaged, SearchIndexError
+from archive.searchtext import SNIPPET_AFTER_CHARS, SNIPPET_BEFORE_CHARS, Snippet, searchable, searchable_with_sources
 from archive.web import create_app
 from tests.archive_helpers import made_record, small_archive
 from tests.conftest import run_cli
@@ -214,7 +214,7 @@ def test_a_hit_is_marked_however_fts5_folded_its_case(tmp_path, text, query, mat
 def test_snippets_fold_case_as_fts5_does_for_every_character():
     # What FTS5's trigram tokenizer folds alike (SQLite's table, as fts5vocab
     # lists the trigram "ccc" of each character c), _folded folds alike.
-    from archive.search import _folded
+    from archive.searchtext import _folded
 
     db = sqlite3.connect(":memory:")
     db.execute("CREATE VIRTUAL TABLE t USING fts5(body, tokenize='trigram')")
@@ -231,9 +231,9 @@ def test_snippets_fold_case_as_fts5_does_for_every_character():
 def test_a_hit_folding_cannot_place_is_shown_where_the_index_found_it(tmp_path, monkeypatch):
     # Were folding ever to differ again, the hit is still marked where FTS5
     # matched it, not shown by the text's beginning.
-    from archive import search
+    from archive import searchtext
 
-    monkeypatch.setattr(search, "FTS5_FOLDS", {})  # str.lower alone, as before
+    monkeypatch.setattr(searchtext, "FTS5_FOLDS", {})  # str.lower alone, as before
     record = made_record(1, GREEK_ROAD)
     store = small_archive(tmp_path / "archive", [record])
     hit = hits_by_id(store, tmp_path / "index.sqlite", "οδός")[record["id"]]
@@ -336,3 +336,93 @@ def test_an_index_locked_by_another_writer_is_reported_not_dropped(tmp_path, mon
         writer.rollback()
         writer.close()
     assert list(hits_by_id(store, path, "呼和浩特")) == [record["id"]], "the index kept"
+
+
+def _damaged_fts(path) -> None:
+    """FTS5's own pages garbled, in place: an update reads no such page, a query does."""
+    db = sqlite3.connect(path)
+    db.execute("UPDATE fts_data SET block = ? WHERE id = 10", (b"\xff" * 64,))
+    db.commit()
+    db.close()
+
+
+def test_damage_only_a_query_meets_is_made_again_and_asked_again(tmp_path, caplog):
+    record = made_record(1, "人民网呼和浩特报道")
+    store = small_archive(tmp_path / "archive", [record])
+    path = tmp_path / "index.sqlite"
+    hits_by_id(store, path, "呼和浩特")
+    _damaged_fts(path)
+    index = SearchIndex(path)
+    try:
+        assert index.update(store) == 0, "the update met no damage"
+        assert [hit.id for hit in index.search_archive(store, "呼和浩特")] == [record["id"]]
+    finally:
+        index.close()
+    assert any("was damaged" in r.getMessage() for r in caplog.records)
+
+
+def test_an_index_another_process_made_again_is_not_removed_for_the_old_ones_damage(tmp_path):
+    # serve still held the damaged file a search had replaced already: removing by
+    # name, it took the new index away (or the one being made).
+    record = made_record(1, "人民网呼和浩特报道")
+    store = small_archive(tmp_path / "archive", [record])
+    path = tmp_path / "index.sqlite"
+    serve, search = SearchIndex(path), SearchIndex(path)
+    try:
+        assert [hit.id for hit in serve.search_archive(store, "呼和浩特")] == [record["id"]]
+        _damaged_fts(path)
+        assert [hit.id for hit in search.search_archive(store, "呼和浩特")] == [record["id"]]
+        remade = path.stat().st_ino
+        assert [hit.id for hit in serve.search_archive(store, "呼和浩特")] == [record["id"]]
+        assert path.stat().st_ino == remade, "the new index kept"
+    finally:
+        serve.close()
+        search.close()
+
+
+def test_a_damaged_index_that_cannot_be_removed_says_so(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    store = small_archive(tmp_path / "archive", [made_record(1, "人民网呼和浩特报道")])
+    path = tmp_path / "index.sqlite"
+    hits_by_id(store, path, "呼和浩特")
+    _no_database(path)
+
+    def refused(self, missing_ok=False):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "unlink", refused)
+    index = SearchIndex(path)
+    try:
+        with pytest.raises(SearchIndexError, match="could not be removed") as raised:
+            index.search_archive(store, "呼和浩特")
+        assert not isinstance(raised.value, SearchIndexDamaged)
+    finally:
+        index.close()
+
+
+def test_an_index_locked_as_it_is_first_opened_is_set_up_at_the_next_use(tmp_path, monkeypatch):
+    # Its connection was kept half set up: after the lock, "no such table" until restarted.
+    import functools
+
+    import archive.search
+
+    record = made_record(1, "人民网呼和浩特报道")
+    store = small_archive(tmp_path / "archive", [record])
+    path = tmp_path / "index.sqlite"
+    hits_by_id(store, path, "呼和浩特")
+    older = sqlite3.connect(path)  # an index of an older version, with other tables: to be dropped and made again
+    older.executescript(f"DROP TABLE segments; PRAGMA user_version = {archive.search.INDEX_VERSION - 1};")
+    older.close()
+    monkeypatch.setattr(archive.search.sqlite3, "connect", functools.partial(sqlite3.connect, timeout=0.1))
+    writer = sqlite3.connect(path)
+    writer.execute("BEGIN IMMEDIATE")  # readers read on: the version is read, the schema not made
+    index = SearchIndex(path)
+    try:
+        with pytest.raises(SearchIndexError, match="locked"):
+            index.search_archive(store, "呼和浩特")
+        writer.rollback()
+        assert [hit.id for hit in index.search_archive(store, "呼和浩特")] == [record["id"]]
+    finally:
+        writer.close()
+        index.close()
