@@ -171,30 +171,38 @@ def test_a_copy_in_a_cache_that_cannot_be_written_is_read_and_kept(cache_home, m
     assert copy.exists()
 
 
-def test_a_local_crawl_imports_no_redis_client_and_a_worker_lists_its_extension(tmp_path):
-    # Scrapy imports every extension it lists, even one that is switched off:
-    # the distributed workers' (and Redis' client with it) cost every local crawl 0.03 s.
+def probe_a_crawler(tmp_path, *lines: str) -> list[str]:
+    """What ``lines`` print, in a fresh process holding a local crawl's Scrapy crawler (``crawler``), built as a crawl builds it."""
     from tests.crawl_helpers import write_config
 
     config = write_config(tmp_path / "newsarchive.yaml", str(tmp_path / "archive"),
                           [{"id": "site", "kind": "feed", "url": "http://127.0.0.1:9/rss.xml"}])
-    probe = (
-        "import sys\n"
-        "from scrapy.extension import ExtensionManager\n"
-        "from scrapy.utils.reactor import install_reactor\n"
-        "from scrapy.utils.test import get_crawler\n"
-        "from crawler.configfile import load_config\n"
-        "from crawler.runner import crawl_settings\n"
-        "from crawler.spiders.news import NewsSpider\n"
-        f"settings = crawl_settings(load_config({str(config)!r}))\n"
-        "install_reactor(settings['TWISTED_REACTOR'])\n"
-        "crawler = get_crawler(NewsSpider, settings.copy_to_dict())\n"
-        "manager = ExtensionManager.from_crawler(crawler)\n"
-        "print(len(manager.middlewares), 'redis' in sys.modules)\n"
-    )
+    probe = "\n".join([
+        "import sys",
+        "from scrapy.utils.reactor import install_reactor",
+        "from scrapy.utils.test import get_crawler",
+        "from crawler.configfile import load_config",
+        "from crawler.runner import crawl_settings",
+        "from crawler.spiders.news import NewsSpider",
+        f"settings = crawl_settings(load_config({str(config)!r}))",
+        "install_reactor(settings['TWISTED_REACTOR'])",
+        "crawler = get_crawler(NewsSpider, settings.copy_to_dict())",
+        *lines,
+    ])
     result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]
-    extensions, redis_imported = result.stdout.split()
+    return result.stdout.split()
+
+
+def test_a_local_crawl_imports_no_redis_client_and_a_worker_lists_its_extension(tmp_path):
+    # Scrapy imports every extension it lists, even one that is switched off:
+    # the distributed workers' (and Redis' client with it) cost every local crawl 0.03 s.
+    extensions, redis_imported = probe_a_crawler(
+        tmp_path,
+        "from scrapy.extension import ExtensionManager",
+        "manager = ExtensionManager.from_crawler(crawler)",
+        "print(len(manager.middlewares), 'redis' in sys.modules)",
+    )
     assert int(extensions) >= 3 and redis_imported == "False"
 
 
@@ -257,25 +265,10 @@ def test_scrapys_tls_aliases_are_imported_without_walking_the_stacks_source():
 
 def test_the_switched_off_cookie_middleware_is_not_imported(tmp_path):
     # Listed, even switched off, Scrapy imports it, and tldextract with it.
-    from tests.crawl_helpers import write_config
-
-    config = write_config(tmp_path / "newsarchive.yaml", str(tmp_path / "archive"),
-                          [{"id": "site", "kind": "feed", "url": "http://127.0.0.1:9/rss.xml"}])
-    probe = (
-        "import sys\n"
-        "from scrapy.core.downloader.middleware import DownloaderMiddlewareManager\n"
-        "from scrapy.utils.reactor import install_reactor\n"
-        "from scrapy.utils.test import get_crawler\n"
-        "from crawler.configfile import load_config\n"
-        "from crawler.runner import crawl_settings\n"
-        "from crawler.spiders.news import NewsSpider\n"
-        f"settings = crawl_settings(load_config({str(config)!r}))\n"
-        "install_reactor(settings['TWISTED_REACTOR'])\n"
-        "crawler = get_crawler(NewsSpider, settings.copy_to_dict())\n"
-        "manager = DownloaderMiddlewareManager.from_crawler(crawler)\n"
-        "names = [type(m).__name__ for m in manager.middlewares]\n"
-        "print('RetryAfterMiddleware' in names, 'CookiesMiddleware' in names, 'scrapy.downloadermiddlewares.cookies' in sys.modules)\n"
-    )
-    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.split() == ["True", "False", "False"]
+    assert probe_a_crawler(
+        tmp_path,
+        "from scrapy.core.downloader.middleware import DownloaderMiddlewareManager",
+        "manager = DownloaderMiddlewareManager.from_crawler(crawler)",
+        "names = [type(m).__name__ for m in manager.middlewares]",
+        "print('RetryAfterMiddleware' in names, 'CookiesMiddleware' in names, 'scrapy.downloadermiddlewares.cookies' in sys.modules)",
+    ) == ["True", "False", "False"]

@@ -269,6 +269,27 @@ def test_the_search_command_prints_the_records_text_around_the_match(archive, tm
 # --- a damaged index: a cache of the archive, made again ------------------------------
 
 
+def _indexed_archive(tmp_path):
+    """An archive of one record, and an index of it: (record, store, index path)."""
+    record = made_record(1, "人民网呼和浩特报道")
+    store = small_archive(tmp_path / "archive", [record])
+    path = tmp_path / "index.sqlite"
+    assert list(hits_by_id(store, path, "呼和浩特")) == [record["id"]]
+    return record, store, path
+
+
+def _another_writer(path, monkeypatch, begin: str) -> sqlite3.Connection:
+    """A connection holding the index in a ``begin`` transaction; the index's own give up on a lock after 0.1 s."""
+    import functools
+
+    import archive.search
+
+    monkeypatch.setattr(archive.search.sqlite3, "connect", functools.partial(sqlite3.connect, timeout=0.1))
+    writer = sqlite3.connect(path)
+    writer.execute(begin)
+    return writer
+
+
 def _no_database(path) -> None:
     path.write_bytes(b"not a SQLite database" * 100)
 
@@ -298,10 +319,7 @@ def test_a_damaged_index_is_made_again_from_the_archive(tmp_path, caplog, damage
 
 
 def test_damage_met_by_a_search_drops_the_file_and_the_next_update_makes_it_again(tmp_path):
-    record = made_record(1, "人民网呼和浩特报道")
-    store = small_archive(tmp_path / "archive", [record])
-    path = tmp_path / "index.sqlite"
-    assert list(hits_by_id(store, path, "呼和浩特")) == [record["id"]]
+    record, store, path = _indexed_archive(tmp_path)
     _no_database(path)
     index = SearchIndex(path)
     try:
@@ -315,17 +333,8 @@ def test_damage_met_by_a_search_drops_the_file_and_the_next_update_makes_it_agai
 
 
 def test_an_index_locked_by_another_writer_is_reported_not_dropped(tmp_path, monkeypatch):
-    import functools
-
-    import archive.search
-
-    record = made_record(1, "人民网呼和浩特报道")
-    store = small_archive(tmp_path / "archive", [record])
-    path = tmp_path / "index.sqlite"
-    hits_by_id(store, path, "呼和浩特")
-    monkeypatch.setattr(archive.search.sqlite3, "connect", functools.partial(sqlite3.connect, timeout=0.1))
-    writer = sqlite3.connect(path)
-    writer.execute("BEGIN EXCLUSIVE")
+    record, store, path = _indexed_archive(tmp_path)
+    writer = _another_writer(path, monkeypatch, "BEGIN EXCLUSIVE")
     index = SearchIndex(path)
     try:
         with pytest.raises(SearchIndexError, match="locked") as raised:
@@ -347,10 +356,7 @@ def _damaged_fts(path) -> None:
 
 
 def test_damage_only_a_query_meets_is_made_again_and_asked_again(tmp_path, caplog):
-    record = made_record(1, "人民网呼和浩特报道")
-    store = small_archive(tmp_path / "archive", [record])
-    path = tmp_path / "index.sqlite"
-    hits_by_id(store, path, "呼和浩特")
+    record, store, path = _indexed_archive(tmp_path)
     _damaged_fts(path)
     index = SearchIndex(path)
     try:
@@ -383,9 +389,7 @@ def test_an_index_another_process_made_again_is_not_removed_for_the_old_ones_dam
 def test_a_damaged_index_that_cannot_be_removed_says_so(tmp_path, monkeypatch):
     from pathlib import Path
 
-    store = small_archive(tmp_path / "archive", [made_record(1, "人民网呼和浩特报道")])
-    path = tmp_path / "index.sqlite"
-    hits_by_id(store, path, "呼和浩特")
+    _, store, path = _indexed_archive(tmp_path)
     _no_database(path)
 
     def refused(self, missing_ok=False):
@@ -403,20 +407,13 @@ def test_a_damaged_index_that_cannot_be_removed_says_so(tmp_path, monkeypatch):
 
 def test_an_index_locked_as_it_is_first_opened_is_set_up_at_the_next_use(tmp_path, monkeypatch):
     # Its connection was kept half set up: after the lock, "no such table" until restarted.
-    import functools
-
     import archive.search
 
-    record = made_record(1, "人民网呼和浩特报道")
-    store = small_archive(tmp_path / "archive", [record])
-    path = tmp_path / "index.sqlite"
-    hits_by_id(store, path, "呼和浩特")
+    record, store, path = _indexed_archive(tmp_path)
     older = sqlite3.connect(path)  # an index of an older version, with other tables: to be dropped and made again
     older.executescript(f"DROP TABLE segments; PRAGMA user_version = {archive.search.INDEX_VERSION - 1};")
     older.close()
-    monkeypatch.setattr(archive.search.sqlite3, "connect", functools.partial(sqlite3.connect, timeout=0.1))
-    writer = sqlite3.connect(path)
-    writer.execute("BEGIN IMMEDIATE")  # readers read on: the version is read, the schema not made
+    writer = _another_writer(path, monkeypatch, "BEGIN IMMEDIATE")  # readers read on: the version is read, the schema not made
     index = SearchIndex(path)
     try:
         with pytest.raises(SearchIndexError, match="locked"):
