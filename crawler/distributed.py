@@ -48,6 +48,10 @@ STARTING = "starting"
 STARTING_SECONDS = 8
 # A worker finishing a run holds it this long at most (killed midway, another takes over).
 FINISH_CLAIM_SECONDS = 60
+# Why an article a worker took, and no outcome settled, is a failure of its run (unsettled_claims):
+# its worker stopped with it (killed, a pop whose answer was lost), or the run was ended
+# first (crawl_given_up) while it still waited in the queue.
+UNSETTLED_CLAIM_REASON = "asked for, but not archived when the run ended (its worker stopped, or it still waited); asked for again next run"
 # Every Redis call gives up after this long: a Redis that accepts connections
 # but never answers (hung, a half-open link) must not stall `crawl --wait` or a
 # worker's heartbeat for good. Redis answers in milliseconds when it answers.
@@ -291,11 +295,26 @@ def assemble_run(client, run_id: str) -> RunRecord:
         source, counter = name.split("\t", 1)
         run.per_source.setdefault(source, {c: 0 for c in COUNTERS})[counter] = int(value)
     run.failures = [Failure(**json.loads(raw)) for raw in client.lrange(run_key(run_id, "failures"), 0, -1)]
+    for failure in unsettled_claims(client, run_id):
+        run.failures.append(failure)
+        run.count("failed", failure.source)
     run.blocked = client.hgetall(run_key(run_id, "blocked"))
     run.finished = info.get("finished")
     run.spool_pending = int(info.get("spool_pending", 0))
     run.status = "completed" if run.finished else "running"
     return run
+
+
+def unsettled_claims(client, run_id: str) -> list[Failure]:
+    """The run's articles a worker took and no outcome settled (see runcounts.CLAIM_ARTICLE): failures of the
+    run, asked for again by the next even if no feed lists them any more."""
+    failures = []
+    for raw in client.hvals(run_key(run_id, "claimed")):
+        claim = json.loads(raw)
+        if claim.get("url") and claim.get("source"):
+            failures.append(Failure(url=claim["url"], reason=UNSETTLED_CLAIM_REASON, source=claim["source"], kind="article",
+                                    attempt=int(claim.get("attempt", 1))))
+    return failures
 
 
 def open_runs(client) -> list[str]:

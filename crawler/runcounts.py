@@ -11,16 +11,17 @@ from crawler import distributed
 
 # Counts into a source's open run, found in the same step; the run's keys as run_key makes them.
 # KEYS: the source's run key. ARGV: RUN_PREFIX, the source, RUN_TTL_SECONDS, a failure
-# (JSON, or ""), then counter and amount pairs. Returns the run, or nil.
+# (JSON, or ""), the article id the outcome settles (its claim, see CLAIM_ARTICLE; or ""),
+# then counter and amount pairs. Returns the run, or nil.
 COUNT_FOR_SOURCE = """
 local run = redis.call('get', KEYS[1])
 if not run then return false end
 local counts, per_source = ARGV[1] .. run .. ':counts', ARGV[1] .. run .. ':per_source'
-for i = 5, #ARGV, 2 do
+for i = 6, #ARGV, 2 do
   redis.call('hincrby', counts, ARGV[i], ARGV[i + 1])
   redis.call('hincrby', per_source, ARGV[2] .. '\t' .. ARGV[i], ARGV[i + 1])
 end
-if #ARGV >= 5 then
+if #ARGV >= 6 then
   redis.call('expire', counts, ARGV[3])
   redis.call('expire', per_source, ARGV[3])
 end
@@ -29,7 +30,21 @@ if ARGV[4] ~= '' then
   redis.call('rpush', failures, ARGV[4])
   redis.call('expire', failures, ARGV[3])
 end
+if ARGV[5] ~= '' then redis.call('hdel', ARGV[1] .. run .. ':claimed', ARGV[5]) end
 return run
+"""
+# The first worker to ask for an article in a run gets it; what it asked for is kept
+# under the run's claims until an outcome of the article is counted (COUNT_FOR_SOURCE).
+# A claim still there when the run is finished is an article its worker took and never
+# finished (killed with it in flight, a pop whose answer was lost): a failure of the run,
+# asked for again by the next even if no feed lists it any more (distributed.unsettled_claims).
+# KEYS: the run's articles set, its claims hash. ARGV: the article id, the claim (JSON), RUN_TTL_SECONDS.
+CLAIM_ARTICLE = """
+if redis.call('sadd', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('hset', KEYS[2], ARGV[1], ARGV[2])
+redis.call('expire', KEYS[1], ARGV[3])
+redis.call('expire', KEYS[2], ARGV[3])
+return 1
 """
 
 
@@ -37,19 +52,22 @@ def failure_counter(failure: Failure) -> str:
     return "images_failed" if failure.kind == "image" else "failed"
 
 
-def count_for_source(client, source: str, counts: dict[str, int], failure: Failure | None = None) -> str | None:
+def count_for_source(client, source: str, counts: dict[str, int], failure: Failure | None = None,
+                     claimed: str | None = None) -> str | None:
     """Counts (and a failure, counted too) into the source's open run; returns the run, None if it has none.
 
-    The run is looked up in the same Lua step as the counts go in: one round
-    trip per item, and always the source's run of that moment (a cache of it
-    could outlive the run, as another worker takes the source's next job).
+    ``claimed``: the article id this outcome settles (its claim in the run is
+    dropped, see CLAIM_ARTICLE). The run is looked up in the same Lua step as
+    the counts go in: one round trip per item, and always the source's run of
+    that moment (a cache of it could outlive the run, as another worker takes
+    the source's next job).
     """
     if failure is not None:
         counts = {**counts, failure_counter(failure): counts.get(failure_counter(failure), 0) + 1}
     pairs = [part for counter, n in counts.items() if n for part in (counter, n)]
     record = json.dumps(asdict(failure), ensure_ascii=False) if failure is not None else ""
     return client.eval(COUNT_FOR_SOURCE, 1, distributed.source_run_key(source), distributed.RUN_PREFIX, source,
-                       distributed.RUN_TTL_SECONDS, record, *pairs)
+                       distributed.RUN_TTL_SECONDS, record, claimed or "", *pairs)
 
 
 def mark_blocked(client, run_id: str, source: str, reason: str) -> None:
@@ -57,8 +75,12 @@ def mark_blocked(client, run_id: str, source: str, reason: str) -> None:
     client.expire(distributed.run_key(run_id, "blocked"), distributed.RUN_TTL_SECONDS)  # as every key of a run: none is kept forever
 
 
-def claim_article(client, run_id: str, article_id: str) -> bool:
-    """True for the first worker to ask for an article in a run: no page is fetched twice."""
-    added = client.sadd(distributed.run_key(run_id, "articles"), article_id)
-    client.expire(distributed.run_key(run_id, "articles"), distributed.RUN_TTL_SECONDS)
-    return bool(added)
+def claim_article(client, run_id: str, article_id: str, url: str = "", source: str = "", attempt: int = 1) -> bool:
+    """True for the first worker to ask for an article in a run: no page is fetched twice.
+
+    The claim is kept until an outcome of the article is counted (see CLAIM_ARTICLE).
+    """
+    claim = json.dumps({"url": url, "source": source, "attempt": attempt}, ensure_ascii=False)
+    return bool(client.eval(CLAIM_ARTICLE, 2, distributed.run_key(run_id, "articles"), distributed.run_key(run_id, "claimed"),
+                            article_id, claim, distributed.RUN_TTL_SECONDS))
+

@@ -153,6 +153,51 @@ def test_a_worker_archives_the_changes_of_its_second_run_and_outlives_a_redis_re
         _stop(worker, signal.SIGKILL)
 
 
+def test_what_a_killed_worker_held_is_asked_for_by_the_next_run_though_no_feed_lists_it(site, s3_server, s3_bucket, s3_env, redis_server,
+                                                                                        tmp_path):
+    # The articles a killed worker had in flight came back only while a feed still
+    # listed them: the run's record said nothing of them.
+    from crawler.distributed import UNSETTLED_CLAIM_REASON
+    from tests.fixture_site.responses import Response
+
+    served, listed = [], [8]
+
+    def slow(n):
+        served.append(n)
+        time.sleep(1.5)  # in flight for a while
+        return Response(200, article_page(f"Held {n}", f"of article {n}, long enough to count as the article's text"),
+                        "text/html; charset=utf-8")
+
+    urls = add_feed_of_articles(site, "/dist-held", 8, page=slow, listed=lambda: listed[0])
+    source = {"id": "held", "kind": "feed", "url": site.url("/dist-held/feed.xml")}
+    config, env, worker, store = _one_source_worker(source, s3_server, s3_bucket, redis_server, tmp_path)
+    survivor = None
+    try:
+        enqueue = run_cli("crawl", "--config", str(config), env=env)
+        assert enqueue.returncode == 0, enqueue.stderr[-2000:]
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(served) < 2:
+            time.sleep(0.05)
+        assert len(served) >= 2, "the worker fetches the articles"
+        _stop(worker, signal.SIGKILL)  # articles in flight
+        survivor = _start_worker(config, env, tmp_path / "survivor.log")
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not list(store.list(RUNS_PREFIX)):
+            time.sleep(0.5)
+        (first_key,) = store.list(RUNS_PREFIX)
+        failures = json.loads(store.get(first_key))["failures"]
+        lost = {f["url"] for f in failures if f["reason"] == UNSETTLED_CLAIM_REASON}
+        assert lost and lost <= set(urls) and lost.isdisjoint(article_records(store)), failures
+        listed[0] = 0  # no feed names them any more
+        again = run_cli("crawl", "--config", str(config), "--wait", "--wait-timeout", "120", env=env, timeout=180)
+        assert again.returncode == 0, again.stdout + again.stderr[-3000:]
+        assert set(article_records(store)) == set(urls)
+    finally:
+        _stop(worker, signal.SIGKILL)
+        if survivor is not None:
+            _stop(survivor, signal.SIGKILL)
+
+
 def test_every_redis_key_of_a_run_expires(redis_server):
     # Months of runs must not pile up in Redis: the blocked-sources hash had no expiry.
     from archive.runs import Failure
@@ -163,11 +208,36 @@ def test_every_redis_key_of_a_run_expires(redis_server):
     distributed.enqueue_crawl(client, run_id, [{"id": "s", "kind": "feed", "url": "http://127.0.0.1:9/f.xml", "schedule": "every 1h"}], busy_for=60)
     failure = Failure(url="http://127.0.0.1:9/a", reason="HTTP 500", source="s", kind="article")
     runcounts.count_for_source(client, "s", {"archived": 1}, failure)
-    runcounts.claim_article(client, run_id, "a" * 16)
+    runcounts.claim_article(client, run_id, "a" * 16, "http://127.0.0.1:9/a", "s")
     runcounts.mark_blocked(client, run_id, "s", "WAF challenge")
     keys = [key for key in client.scan_iter(f"*{run_id}*")]
-    assert len(keys) >= 5
+    assert len(keys) >= 6 and distributed.run_key(run_id, "claimed") in keys
     assert all(0 < client.ttl(key) <= distributed.RUN_TTL_SECONDS for key in keys), {k: client.ttl(k) for k in keys}
+
+
+def test_an_article_a_worker_took_and_nothing_settled_is_a_failure_of_its_run(redis_server):
+    # A worker killed with an article in flight (or a pop whose answer was lost) left
+    # nothing behind: the run ended without it, and only a feed still listing it
+    # brought it back.
+    from archive.runs import Failure
+    from crawler import distributed, runcounts
+
+    client = distributed.redis_client(redis_server.url)
+    run_id = "20260101T000000Z-c1a1e0"
+    distributed.enqueue_crawl(client, run_id, [{"id": "s", "kind": "feed", "url": "http://127.0.0.1:9/f.xml", "schedule": "every 1h"}],
+                              busy_for=60)
+    urls = {name: f"http://127.0.0.1:9/{name}.html" for name in ("archived", "failed", "skipped", "lost")}
+    for name, url in urls.items():
+        assert runcounts.claim_article(client, run_id, name, url, "s", attempt=2 if name == "lost" else 1)
+    assert not runcounts.claim_article(client, run_id, "lost", urls["lost"], "s"), "one worker per article"
+    runcounts.count_for_source(client, "s", {"archived": 1}, claimed="archived")
+    runcounts.count_for_source(client, "s", {}, Failure(url=urls["failed"], reason="HTTP 500", source="s", kind="article"),
+                               claimed="failed")
+    runcounts.count_for_source(client, "s", {"unchanged": 1}, claimed="skipped")
+    run = distributed.finish_run(client, run_id, even_if_starting=True)
+    assert [(f.url, f.kind, f.attempt) for f in run.failures] == [(urls["failed"], "article", 1), (urls["lost"], "article", 2)]
+    assert run.failures[1].reason == distributed.UNSETTLED_CLAIM_REASON
+    assert run.counts["failed"] == 2 and run.per_source["s"]["failed"] == 2 and run.counts["archived"] == 1
 
 
 def test_archive_option_cannot_redirect_a_distributed_crawl(tmp_path):

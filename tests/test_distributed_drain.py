@@ -475,11 +475,13 @@ def test_a_late_pop_does_not_hand_out_again_what_a_later_one_handed_out(redis_se
     assert handed == [b"request 3"]
 
 
-@pytest.mark.xfail(strict=True, reason="known gap, left alone: only the consumer that held a request can hand it out again")
+@pytest.mark.xfail(strict=True, reason="known gap, left alone: only the consumer that held a request can hand it out again in its run")
 def test_what_a_lost_pop_took_is_lost_for_good_if_that_worker_does_not_pop_again(redis_server, monkeypatch):
     # A worker stopped (SIGTERM) or killed after a pop whose answer was lost, and before its
     # next pop: no other worker gets what it took, and its run is drained without it
-    # (it lapses with the Taker's key, TAKEN_TTL_SECONDS).
+    # (it lapses with the Taker's key, TAKEN_TTL_SECONDS). An article's claim, never
+    # settled, makes it a failure of the run, asked for again by the next (see
+    # test_distributed.py: what a killed worker held).
     monkeypatch.setattr(distributed, "REDIS_TIMEOUT_SECONDS", 0.5)
     client = distributed.redis_client(redis_server.url)
     distributed.enqueue_crawl(client, RUNS[1], [_source("a")], busy_for=60)

@@ -78,32 +78,37 @@ class RedisRunExtension:
     def item_scraped(self, item, spider=None) -> None:
         if isinstance(item, ArticlePage) and item.status and item.source:
             runcounts.count_for_source(self.client, item.source, {
-                item.status: 1, "images_stored": len(item.images_stored), "image_bytes": sum(i["bytes"] for i in item.images_stored)})
+                item.status: 1, "images_stored": len(item.images_stored), "image_bytes": sum(i["bytes"] for i in item.images_stored)},
+                claimed=item.claimed)
 
     def item_dropped(self, item, exception, spider=None, response=None) -> None:
         if not (source := getattr(item, "source", None)):
             return
+        claimed = getattr(item, "claimed", None)
         if isinstance(exception, DuplicateArticle):
-            runcounts.count_for_source(self.client, source, {"duplicates": 1})
+            runcounts.count_for_source(self.client, source, {"duplicates": 1}, claimed=claimed)
         else:
             runcounts.count_for_source(self.client, source, {}, Failure(url=getattr(item, "url", ""), reason=str(exception), source=source,
-                                                                          kind="article", attempt=getattr(item, "attempt", 1)))
+                                                                          kind="article", attempt=getattr(item, "attempt", 1)),
+                                       claimed=claimed)
 
     def item_error(self, item, response, spider=None, failure=None) -> None:
         """A write the store refused: a failure of kind store, retried like any other."""
         if source := getattr(item, "source", None):
             reason = failure.getErrorMessage() if failure is not None else "pipeline error"
             runcounts.count_for_source(self.client, source, {}, Failure(url=getattr(item, "url", ""), reason=f"could not archive: {reason}",
-                                                                          source=source, kind="store", attempt=getattr(item, "attempt", 1)))
+                                                                          source=source, kind="store", attempt=getattr(item, "attempt", 1)),
+                                       claimed=getattr(item, "claimed", None))
 
-    def fetch_failed(self, url: str, reason: str, source: str, kind: str, article_url: str | None = None, attempt: int = 1) -> None:
+    def fetch_failed(self, url: str, reason: str, source: str, kind: str, article_url: str | None = None, attempt: int = 1,
+                     claimed: str | None = None) -> None:
         if source:
             runcounts.count_for_source(self.client, source, {}, Failure(url=url, reason=reason, source=source, kind=kind,
-                                                                          article_url=article_url, attempt=attempt))
+                                                                          article_url=article_url, attempt=attempt), claimed=claimed)
 
-    def article_skipped(self, url: str, source: str, status: str = "skipped") -> None:
+    def article_skipped(self, url: str, source: str, status: str = "skipped", claimed: str | None = None) -> None:
         if source:
-            runcounts.count_for_source(self.client, source, {status: 1})
+            runcounts.count_for_source(self.client, source, {status: 1}, claimed=claimed)
 
     def source_blocked(self, source: str, reason: str) -> None:
         if run := self._run(source):

@@ -107,8 +107,8 @@ class NewsSpider(scrapy.Spider):
         archived article one of whose images failed."""
         for failure in failures:
             force = failure.article_url is not None
-            if failure.source in self.sources and (request := self.article_request(failure.url, failure.source, force=force)):
-                request.meta[ATTEMPT_META] = failure.attempt + 1
+            if failure.source in self.sources and (request := self.article_request(failure.url, failure.source, force=force,
+                                                                                 attempt=failure.attempt + 1)):
                 request.meta[IMAGES_RETRY_META] = force
                 yield request
 
@@ -161,7 +161,8 @@ class NewsSpider(scrapy.Spider):
             meta={SOURCE_META: source.id, KIND_META: kind},
         )
 
-    def article_request(self, url: str, source_id: str, hints: FeedHints | None = None, *, force: bool = False) -> scrapy.Request | None:
+    def article_request(self, url: str, source_id: str, hints: FeedHints | None = None, *, force: bool = False,
+                        attempt: int = 1) -> scrapy.Request | None:
         """None when this run already asked for the same article through another URL."""
         url = unwrap_link(url)
         candidate = url_article_id(url)
@@ -174,14 +175,14 @@ class NewsSpider(scrapy.Spider):
             self.requested_ids.add(candidate)
             self.crawler.signals.send_catch_log(signals.article_skipped, url=url, source=source_id)
             return None
-        if candidate in self.requested_ids or not self.claim_article(candidate, source_id):
+        if candidate in self.requested_ids or not self.claim_article(candidate, source_id, url, attempt):
             self.crawler.stats.inc_value("newsarchive/duplicate_links")
             if hints is not None and hints.body_html:
                 # Kept in case the page turns out to be a WAF challenge.
                 self.feed_bodies.setdefault(candidate, (source_id, hints))
             return None
         self.requested_ids.add(candidate)
-        meta = {SOURCE_META: source_id, KIND_META: "article", ARTICLE_ID_META: candidate}
+        meta = {SOURCE_META: source_id, KIND_META: "article", ARTICLE_ID_META: candidate, ATTEMPT_META: attempt}
         headers = {}
         if revisit:
             # Revisited while young: conditionally, and a 304 means unchanged.
@@ -199,7 +200,7 @@ class NewsSpider(scrapy.Spider):
             meta=meta,
         )
 
-    def claim_article(self, candidate: str, source_id: str) -> bool:
+    def claim_article(self, candidate: str, source_id: str, url: str, attempt: int = 1) -> bool:
         """Whether this process may fetch the article (distributed workers share the claim)."""
         return True
 
@@ -213,10 +214,11 @@ class NewsSpider(scrapy.Spider):
         return self.article_page(response, source_id, hints, challenge=True)
 
     def report_failure(self, url: str, reason: str, source_id: str, *, kind: str, attempt: int = 1,
-                       article_url: str | None = None) -> None:
+                       article_url: str | None = None, claimed: str | None = None) -> None:
+        """A failure of the run; ``claimed``: the article id it settles (a distributed run's claim of it)."""
         self.logger.warning("%s %s failed: %s", kind, url, reason)
         self.crawler.signals.send_catch_log(signals.fetch_failed, url=url, reason=reason, source=source_id, kind=kind, attempt=attempt,
-                                            article_url=article_url)
+                                            article_url=article_url, claimed=claimed)
 
     def on_error(self, failure: Failure):
         request = failure.request
@@ -236,7 +238,7 @@ class NewsSpider(scrapy.Spider):
         # fetch whatever the catalog says, until its images are in.
         article_url = request.url if request.meta.get(IMAGES_RETRY_META) else None
         self.report_failure(request.url, reason, source_id, kind=kind, attempt=request.meta.get(ATTEMPT_META, 1),
-                            article_url=article_url)
+                            article_url=article_url, claimed=request.meta.get(ARTICLE_ID_META))
         return None
 
     # -- callbacks -----------------------------------------------------------
@@ -337,12 +339,13 @@ class NewsSpider(scrapy.Spider):
 
     def parse_article(self, response: Response, source_id: str, hints: FeedHints):
         if response.status == 304:
-            self.crawler.signals.send_catch_log(signals.article_skipped, url=response.url, source=source_id, status="unchanged")
+            self.crawler.signals.send_catch_log(signals.article_skipped, url=response.url, source=source_id, status="unchanged",
+                                                claimed=response.meta.get(ARTICLE_ID_META))
             return
         mime = (content_type(response) or "text/html").split(";")[0].strip().lower()
         if mime not in HTML_CONTENT_TYPES:
             self.report_failure(response.url, f"not an HTML page ({mime})", source_id, kind="article",
-                                attempt=response.meta.get(ATTEMPT_META, 1))
+                                attempt=response.meta.get(ATTEMPT_META, 1), claimed=response.meta.get(ARTICLE_ID_META))
             return
         # Looked for here, and extraction does not look again; left to it (None)
         # with a feed body at hand, which it reads instead of a challenge.
@@ -376,7 +379,7 @@ class NewsSpider(scrapy.Spider):
         """At the end of the run: challenge pages no feed stood in for are failures."""
         for response, source_id in self.challenged.values():
             self.report_failure(response.url, "WAF challenge page instead of the article (not solved; no feed of this run carries it)",
-                                source_id, kind="article")
+                                source_id, kind="article", claimed=response.meta.get(ARTICLE_ID_META))
         self.challenged.clear()
 
     def article_page(self, response: Response, source_id: str, hints: FeedHints, *, challenge: bool | None = None) -> ArticlePage:
@@ -392,6 +395,7 @@ class NewsSpider(scrapy.Spider):
             capture=response.meta.get(CAPTURE_META),
             attempt=response.meta.get(ATTEMPT_META, 1),
             challenge=challenge,
+            claimed=response.meta.get(ARTICLE_ID_META),
             options=ExtractOptions(
                 timezone=source.timezone,
                 include_images=self.settings.getbool("NEWSARCHIVE_IMAGES"),
