@@ -103,19 +103,6 @@ def test_a_figure_caption_goes_to_its_photo_not_to_a_zoom_icon_after_it(zoom):
     assert figures(article.html) == [(["https://news.example/img/a.jpg"], " ".join(CAPTION.split()))]
 
 
-@pytest.mark.parametrize("last", [
-    '<img src="/img/silicon-valley.jpg">',  # "icon" inside a word
-    '<img class="zoomable" src="/img/b.jpg">',  # a lightbox's photo
-], ids=["silicon", "zoomable"])
-def test_a_figures_last_photo_named_like_a_button_by_part_of_a_word_keeps_the_caption(last):
-    # Any "icon" or "zoom" in its class or file name made an image an icon: the
-    # caption went to the photo before it.
-    middle = f'<figure><img src="/img/a.jpg">{last}<figcaption>{CAPTION}</figcaption></figure>'
-    article = extract_article(page(middle), URL)
-    (captioned,) = article.image_captions
-    assert captioned != "https://news.example/img/a.jpg" and captioned in article.image_urls
-
-
 def test_a_figure_photo_linked_to_its_large_version_keeps_its_caption():
     middle = f'<figure><a href="/img/a_big.jpg"><img src="/img/a.jpg"></a><figcaption>{CAPTION}</figcaption></figure>'
     article = extract_article(page(middle), URL)

@@ -30,20 +30,10 @@ FIGURE_TAG = "figure"
 # site's data-caption is no rule's.
 CAPTION_ATTRIBUTE = "data-newsarchive-caption"
 # A figure's image declared this small (width or height attribute), or named
-# a button outright (named_a_button), is furniture beside the photo (a
-# magnifier linking to the large version), never what is captioned.
+# an icon or a zoom button by its class or file name, is furniture beside the
+# photo (a magnifier linking to the large version), never what is captioned.
 ICON_MAX_PIXELS = 32
-# Named a button outright: a drawing's file whose name is button words alone
-# (zoom.png, btn_magnifier.gif, icon-zoom-in.svg), a class that names an icon
-# (icon-enlarge). Words, not substrings: silicon-valley.jpg, a class="zoom" or
-# "zoomable" photo in a lightbox, a thumbnail named thumb_123.jpg are pictures.
-ZOOM_WORDS = frozenset("zoom zoomin enlarge magnifier magnify magnifying fangda".split())
-ICON_WORDS = frozenset("icon ico btn button".split())
-BUTTON_WORDS = ZOOM_WORDS | ICON_WORDS | {"in", "glass"}
-# A button is drawn, so its file is of a drawing's type; a photo's name alone
-# says nothing (zoom.jpg of a story on Zoom, zoom-in.jpg of a zoomed-in view).
-BUTTON_FILE_TYPES = frozenset("png gif svg ico".split())
-NAME_WORD_SPLIT_RE = re.compile(r"[^a-z]+")  # digits split too: icon_16, zoom2
+ICON_NAME_RE = re.compile(r"icon|zoom|magnif|enlarge|fangda", re.IGNORECASE)
 
 
 def caption_text(element: etree._Element) -> str:
@@ -94,21 +84,11 @@ def url_file_name(url: str) -> str:
     return url.split("?")[0].rsplit("/", 1)[-1]
 
 
-def named_a_button(img: HtmlElement, url: str) -> bool:
-    """Whether the image is named a button outright (see BUTTON_WORDS), ``url`` its address."""
-    stem, _, file_type = url_file_name(url).rpartition(".")
-    return ((file_type.lower() in BUTTON_FILE_TYPES and _button_words(stem, ZOOM_WORDS | ICON_WORDS))
-            or any(_button_words(token, ICON_WORDS) for token in img.get("class", "").split()))
-
-
-def _button_words(name: str, required: frozenset[str]) -> bool:
-    """Whether ``name`` is made of BUTTON_WORDS alone, one of them in ``required``."""
-    words = set(filter(None, NAME_WORD_SPLIT_RE.split(name.lower())))
-    return words <= BUTTON_WORDS and bool(words & required)
-
-
 def _is_icon(img: HtmlElement) -> bool:
-    return declared_at_most(img, ICON_MAX_PIXELS) or named_a_button(img, img.get("src") or "")
+    if declared_at_most(img, ICON_MAX_PIXELS):
+        return True
+    file_name = url_file_name(img.get("src") or "")
+    return bool(ICON_NAME_RE.search(f"{img.get('class', '')} {file_name}"))
 
 
 def gather_rule_captions(tree: HtmlElement, selector: str | None) -> None:

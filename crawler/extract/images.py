@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl, unquote, urljoin, urlsplit
 from lxml import etree
 from lxml.html import HtmlElement
 
-from crawler.extract.captions import ICON_MAX_PIXELS, declared_at_most, declared_sizes, image_caption, named_a_button, url_file_name
+from crawler.extract.captions import ICON_MAX_PIXELS, declared_at_most, declared_sizes, image_caption, url_file_name
 
 # Attributes lazy-loading scripts read the real address from, best first.
 LAZY_SRC_ATTRIBUTES = (
@@ -43,10 +43,19 @@ PLACEHOLDER_RE = re.compile(r"(^data:)|(blank|placeholder|loading|spacer|lazy|gr
 # page furniture, never one of the article's images. It says what it does, by
 # its file, class, alt or title or those of the link around it (点击放大) ...
 ZOOM_HINT_RE = re.compile(r"zoom|enlarge|magnif|fangda|放大|大图", re.IGNORECASE)
-# ... and is either declared small (ICON_MAX_PIXELS) or named a button outright
-# (captions.named_a_button). A lightbox thumbnail in a zoom link
-# (thumb_123.jpg), a class="zoom" or "zoomable" photo, or one whose alt is
-# about a magnifier (放大镜下的细胞) is hinted at too, and is an article's picture.
+# ... and is either declared small (ICON_MAX_PIXELS) or named a button outright:
+# a drawing's file whose name is button words alone (zoom.png, btn_magnifier.gif,
+# icon-zoom-in.svg), a class that names an icon (icon-enlarge). Words, not
+# substrings: a lightbox thumbnail in a zoom link (thumb_123.jpg), a
+# class="zoom" or "zoomable" photo, or one whose alt is about a magnifier
+# (放大镜下的细胞) is hinted at too, and is an article's picture.
+ZOOM_WORDS = frozenset("zoom zoomin enlarge magnifier magnify magnifying fangda".split())
+ICON_WORDS = frozenset("icon ico btn button".split())
+BUTTON_WORDS = ZOOM_WORDS | ICON_WORDS | {"in", "glass"}
+# A button is drawn, so its file is of a drawing's type; a photo's name alone
+# says nothing (zoom.jpg of a story on Zoom, zoom-in.jpg of a zoomed-in view).
+BUTTON_FILE_TYPES = frozenset("png gif svg ico".split())
+NAME_WORD_SPLIT_RE = re.compile(r"[^a-z]+")  # digits split too: icon_16, zoom2
 SRCSET_DESCRIPTOR_RE = re.compile(r"^(\d+(?:\.\d+)?)[wx]$")
 ABSOLUTE_URL_RE = re.compile(r"^https?://", re.I)
 # Query parameters a proxy commonly carries its target in.
@@ -120,7 +129,16 @@ def is_zoom_button(img: HtmlElement, url: str) -> bool:
         return True
     if declared_sizes(img):
         return False  # declared larger: a picture, whatever it is called
-    return named_a_button(img, url)
+    stem, _, file_type = file_name.rpartition(".")
+    # A class of zoom words alone (zoom) is a lightbox's photo: a class must name an icon.
+    return ((file_type.lower() in BUTTON_FILE_TYPES and _button_words(stem, ZOOM_WORDS | ICON_WORDS))
+            or any(_button_words(token, ICON_WORDS) for token in img.get("class", "").split()))
+
+
+def _button_words(name: str, required: frozenset[str]) -> bool:
+    """Whether ``name`` is made of BUTTON_WORDS alone, one of them in ``required``."""
+    words = set(filter(None, NAME_WORD_SPLIT_RE.split(name.lower())))
+    return words <= BUTTON_WORDS and bool(words & required)
 
 
 def use_noscript_images(tree: HtmlElement) -> None:
