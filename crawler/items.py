@@ -30,7 +30,7 @@ class ArticlePage:
     capture: Any = None  # archive.warc.Capture of the page's response
     attempt: int = 1  # the how-manieth run in a row this page is tried
     challenge: bool | None = None  # a WAF challenge page, as the spider found; None: not looked at
-    claimed: str | None = None  # the article id the spider asked for it under (a distributed run's claim)
+    claimed: str | None = None  # its claim in a distributed run (runcounts.claim_token), settled by its outcome
     # Set by ExtractPipeline:
     article: ExtractedArticle | None = None
     image_urls: list[str] = field(default_factory=list)

@@ -11,8 +11,8 @@ from crawler import distributed
 
 # Counts into a source's open run, found in the same step; the run's keys as run_key makes them.
 # KEYS: the source's run key. ARGV: RUN_PREFIX, the source, RUN_TTL_SECONDS, a failure
-# (JSON, or ""), the article id the outcome settles (its claim, see CLAIM_ARTICLE; or ""),
-# then counter and amount pairs. Returns the run, or nil.
+# (JSON, or ""), the claim the outcome settles (claim_token: its run, a tab, the article
+# id; or ""), then counter and amount pairs. Returns the run, or nil.
 COUNT_FOR_SOURCE = """
 local run = redis.call('get', KEYS[1])
 if not run then return false end
@@ -30,7 +30,10 @@ if ARGV[4] ~= '' then
   redis.call('rpush', failures, ARGV[4])
   redis.call('expire', failures, ARGV[3])
 end
-if ARGV[5] ~= '' then redis.call('hdel', ARGV[1] .. run .. ':claimed', ARGV[5]) end
+-- The claim's own run, not the source's run now: a late outcome (a challenge page
+-- reported when its worker went idle) must not settle the next run's claim.
+local tab = string.find(ARGV[5], '\t', 1, true)
+if tab then redis.call('hdel', ARGV[1] .. string.sub(ARGV[5], 1, tab - 1) .. ':claimed', string.sub(ARGV[5], tab + 1)) end
 return run
 """
 # The first worker to ask for an article in a run gets it; what it asked for is kept
@@ -56,8 +59,8 @@ def count_for_source(client, source: str, counts: dict[str, int], failure: Failu
                      claimed: str | None = None) -> str | None:
     """Counts (and a failure, counted too) into the source's open run; returns the run, None if it has none.
 
-    ``claimed``: the article id this outcome settles (its claim in the run is
-    dropped, see CLAIM_ARTICLE). The run is looked up in the same Lua step as
+    ``claimed``: the claim this outcome settles (a claim_token; it is dropped
+    from its run's claims, see CLAIM_ARTICLE). The run is looked up in the same Lua step as
     the counts go in: one round trip per item, and always the source's run of
     that moment (a cache of it could outlive the run, as another worker takes
     the source's next job).
@@ -73,6 +76,11 @@ def count_for_source(client, source: str, counts: dict[str, int], failure: Failu
 def mark_blocked(client, run_id: str, source: str, reason: str) -> None:
     client.hset(distributed.run_key(run_id, "blocked"), source, reason)
     client.expire(distributed.run_key(run_id, "blocked"), distributed.RUN_TTL_SECONDS)  # as every key of a run: none is kept forever
+
+
+def claim_token(run_id: str, article_id: str) -> str:
+    """What an article's request carries of its claim, for its outcome to settle (COUNT_FOR_SOURCE)."""
+    return f"{run_id}\t{article_id}"
 
 
 def claim_article(client, run_id: str, article_id: str, url: str = "", source: str = "", attempt: int = 1) -> bool:

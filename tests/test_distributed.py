@@ -230,14 +230,25 @@ def test_an_article_a_worker_took_and_nothing_settled_is_a_failure_of_its_run(re
     for name, url in urls.items():
         assert runcounts.claim_article(client, run_id, name, url, "s", attempt=2 if name == "lost" else 1)
     assert not runcounts.claim_article(client, run_id, "lost", urls["lost"], "s"), "one worker per article"
-    runcounts.count_for_source(client, "s", {"archived": 1}, claimed="archived")
+    runcounts.count_for_source(client, "s", {"archived": 1}, claimed=runcounts.claim_token(run_id, "archived"))
     runcounts.count_for_source(client, "s", {}, Failure(url=urls["failed"], reason="HTTP 500", source="s", kind="article"),
-                               claimed="failed")
-    runcounts.count_for_source(client, "s", {"unchanged": 1}, claimed="skipped")
+                               claimed=runcounts.claim_token(run_id, "failed"))
+    runcounts.count_for_source(client, "s", {"unchanged": 1}, claimed=runcounts.claim_token(run_id, "skipped"))
     run = distributed.finish_run(client, run_id, even_if_starting=True)
     assert [(f.url, f.kind, f.attempt) for f in run.failures] == [(urls["failed"], "article", 1), (urls["lost"], "article", 2)]
     assert run.failures[1].reason == distributed.UNSETTLED_CLAIM_REASON
     assert run.counts["failed"] == 2 and run.per_source["s"]["failed"] == 2 and run.counts["archived"] == 1
+
+    # The next run asks for it again; a late outcome of the first run's request settles
+    # the first run's claim, never the next run's.
+    distributed.record_written(client, run)
+    next_run = "20260101T010000Z-c1a1e1"
+    distributed.enqueue_crawl(client, next_run, [{"id": "s", "kind": "feed", "url": "http://127.0.0.1:9/f.xml", "schedule": "every 1h"}],
+                              busy_for=60)
+    assert runcounts.claim_article(client, next_run, "lost", urls["lost"], "s", attempt=3)
+    runcounts.count_for_source(client, "s", {}, Failure(url=urls["lost"], reason="WAF challenge", source="s", kind="article"),
+                               claimed=runcounts.claim_token(run_id, "lost"))
+    assert [f.attempt for f in distributed.unsettled_claims(client, next_run)] == [3]
 
 
 def test_archive_option_cannot_redirect_a_distributed_crawl(tmp_path):

@@ -14,7 +14,7 @@ from crawler import distributed, runcounts
 from crawler.config import Source
 from crawler.items import KIND_META, SOURCE_META
 from crawler.redisqueue import Taker, pop_job
-from crawler.spiders.news import ARTICLE_ID_META, ATTEMPT_META, IMAGES_RETRY_META, NewsSpider
+from crawler.spiders.news import ATTEMPT_META, CLAIM_META, IMAGES_RETRY_META, NewsSpider
 
 SOURCE_ADAPTER = TypeAdapter(Source)
 
@@ -123,7 +123,7 @@ class DistributedNewsSpider(RedisMixin, NewsSpider):
         article_url = request.url if request.meta.get(IMAGES_RETRY_META) else None
         self.report_failure(request.url, f"not queued: {type(exc).__name__}: {exc}", request.meta.get(SOURCE_META, ""),
                             kind=request.meta.get(KIND_META, "article"), attempt=request.meta.get(ATTEMPT_META, 1),
-                            article_url=article_url, claimed=request.meta.get(ARTICLE_ID_META))
+                            article_url=article_url, claimed=request.meta.get(CLAIM_META))
 
     def spider_idle(self) -> None:
         """RedisMixin's, without its count of the job list: a worker waits for jobs until
@@ -198,8 +198,10 @@ class DistributedNewsSpider(RedisMixin, NewsSpider):
         loading.addErrback(lambda failure: self.logger.warning("failed pages of %s not asked for again: %s", source_id, failure.value))
         loading.addBoth(done)
 
-    def claim_article(self, candidate: str, source_id: str, url: str, attempt: int = 1) -> bool:
+    def claim_article(self, candidate: str, source_id: str, url: str, attempt: int = 1) -> str | None:
         """First worker to ask for an article in this run gets it: no page fetched twice. The claim
         stays in the run until an outcome of the article settles it (see runcounts.CLAIM_ARTICLE)."""
         run_id = distributed.source_run(self.redis_client, source_id) or "unknown"
-        return runcounts.claim_article(self.redis_client, run_id, candidate, url, source_id, attempt)
+        if not runcounts.claim_article(self.redis_client, run_id, candidate, url, source_id, attempt):
+            return None
+        return runcounts.claim_token(run_id, candidate)

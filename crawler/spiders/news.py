@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 
 HTML_CONTENT_TYPES = ("text/html", "application/xhtml+xml")
 ARTICLE_ID_META = "newsarchive_article_id"
+# An article request's claim in a distributed run (runcounts.claim_token), settled by its outcome.
+CLAIM_META = "newsarchive_claim"
 ATTEMPT_META = "newsarchive_attempt"  # the how-manieth run in a row this page is tried
 # Article pages answered by a WAF challenge in a row that block their source
 # for the rest of the run (one may be a fluke of one page; several mean the
@@ -175,7 +177,7 @@ class NewsSpider(scrapy.Spider):
             self.requested_ids.add(candidate)
             self.crawler.signals.send_catch_log(signals.article_skipped, url=url, source=source_id)
             return None
-        if candidate in self.requested_ids or not self.claim_article(candidate, source_id, url, attempt):
+        if candidate in self.requested_ids or (claim := self.claim_article(candidate, source_id, url, attempt)) is None:
             self.crawler.stats.inc_value("newsarchive/duplicate_links")
             if hints is not None and hints.body_html:
                 # Kept in case the page turns out to be a WAF challenge.
@@ -183,6 +185,8 @@ class NewsSpider(scrapy.Spider):
             return None
         self.requested_ids.add(candidate)
         meta = {SOURCE_META: source_id, KIND_META: "article", ARTICLE_ID_META: candidate, ATTEMPT_META: attempt}
+        if claim:
+            meta[CLAIM_META] = claim
         headers = {}
         if revisit:
             # Revisited while young: conditionally, and a 304 means unchanged.
@@ -200,9 +204,12 @@ class NewsSpider(scrapy.Spider):
             meta=meta,
         )
 
-    def claim_article(self, candidate: str, source_id: str, url: str, attempt: int = 1) -> bool:
-        """Whether this process may fetch the article (distributed workers share the claim)."""
-        return True
+    def claim_article(self, candidate: str, source_id: str, url: str, attempt: int = 1) -> str | None:
+        """None when another process fetches the article, else the claim its outcome settles ("": none to settle).
+
+        Distributed workers share the claims; a local crawl has the article to itself.
+        """
+        return ""
 
     def feed_stand_in(self, url: str) -> ArticlePage | None:
         """The article of a challenge page met earlier, now that a feed carries its body."""
@@ -215,7 +222,7 @@ class NewsSpider(scrapy.Spider):
 
     def report_failure(self, url: str, reason: str, source_id: str, *, kind: str, attempt: int = 1,
                        article_url: str | None = None, claimed: str | None = None) -> None:
-        """A failure of the run; ``claimed``: the article id it settles (a distributed run's claim of it)."""
+        """A failure of the run; ``claimed``: the claim it settles (CLAIM_META, a distributed run's)."""
         self.logger.warning("%s %s failed: %s", kind, url, reason)
         self.crawler.signals.send_catch_log(signals.fetch_failed, url=url, reason=reason, source=source_id, kind=kind, attempt=attempt,
                                             article_url=article_url, claimed=claimed)
@@ -238,7 +245,7 @@ class NewsSpider(scrapy.Spider):
         # fetch whatever the catalog says, until its images are in.
         article_url = request.url if request.meta.get(IMAGES_RETRY_META) else None
         self.report_failure(request.url, reason, source_id, kind=kind, attempt=request.meta.get(ATTEMPT_META, 1),
-                            article_url=article_url, claimed=request.meta.get(ARTICLE_ID_META))
+                            article_url=article_url, claimed=request.meta.get(CLAIM_META))
         return None
 
     # -- callbacks -----------------------------------------------------------
@@ -340,12 +347,12 @@ class NewsSpider(scrapy.Spider):
     def parse_article(self, response: Response, source_id: str, hints: FeedHints):
         if response.status == 304:
             self.crawler.signals.send_catch_log(signals.article_skipped, url=response.url, source=source_id, status="unchanged",
-                                                claimed=response.meta.get(ARTICLE_ID_META))
+                                                claimed=response.meta.get(CLAIM_META))
             return
         mime = (content_type(response) or "text/html").split(";")[0].strip().lower()
         if mime not in HTML_CONTENT_TYPES:
             self.report_failure(response.url, f"not an HTML page ({mime})", source_id, kind="article",
-                                attempt=response.meta.get(ATTEMPT_META, 1), claimed=response.meta.get(ARTICLE_ID_META))
+                                attempt=response.meta.get(ATTEMPT_META, 1), claimed=response.meta.get(CLAIM_META))
             return
         # Looked for here, and extraction does not look again; left to it (None)
         # with a feed body at hand, which it reads instead of a challenge.
@@ -379,7 +386,7 @@ class NewsSpider(scrapy.Spider):
         """At the end of the run: challenge pages no feed stood in for are failures."""
         for response, source_id in self.challenged.values():
             self.report_failure(response.url, "WAF challenge page instead of the article (not solved; no feed of this run carries it)",
-                                source_id, kind="article", claimed=response.meta.get(ARTICLE_ID_META))
+                                source_id, kind="article", claimed=response.meta.get(CLAIM_META))
         self.challenged.clear()
 
     def article_page(self, response: Response, source_id: str, hints: FeedHints, *, challenge: bool | None = None) -> ArticlePage:
@@ -395,7 +402,7 @@ class NewsSpider(scrapy.Spider):
             capture=response.meta.get(CAPTURE_META),
             attempt=response.meta.get(ATTEMPT_META, 1),
             challenge=challenge,
-            claimed=response.meta.get(ARTICLE_ID_META),
+            claimed=response.meta.get(CLAIM_META),
             options=ExtractOptions(
                 timezone=source.timezone,
                 include_images=self.settings.getbool("NEWSARCHIVE_IMAGES"),
