@@ -88,10 +88,7 @@ def run_crawl(config: Config, sources: list[SourceBase], settings: Settings) -> 
         settings.set("NEWSARCHIVE_RUN_RECORD_FILE", str(run_file(state_dir, settings["NEWSARCHIVE_RUN_ID"] or new_run_id())),
                      priority="cmdline")
     record_file = Path(settings["NEWSARCHIVE_RUN_RECORD_FILE"])
-    import_without_source_lookups(HTTP_HANDLER_MODULE)
-    process = CrawlerProcess(settings)
-    process.crawl(NewsSpider, sources=sources)
-    start_reactor(process)
+    run_spider(settings, NewsSpider, sources=sources)
     if not record_file.exists():
         raise RuntimeError("the crawl ended without writing its run record (see the log above)")
     try:
@@ -118,10 +115,7 @@ def run_worker(settings: Settings) -> None:
     """Take crawl work from Redis until SIGTERM/SIGINT."""
     from crawler.spiders.distributed import DistributedNewsSpider
 
-    import_without_source_lookups(HTTP_HANDLER_MODULE)
-    process = CrawlerProcess(settings)
-    process.crawl(DistributedNewsSpider)
-    start_reactor(process)
+    run_spider(settings, DistributedNewsSpider)
 
 
 class _FramesOnlyInspect:
@@ -176,8 +170,11 @@ def import_without_source_lookups(module: str) -> None:
         importlib.import_module(module)
 
 
-def start_reactor(process: CrawlerProcess) -> None:
-    """Run the crawl to its end, its set-up objects kept out of garbage collection."""
+def run_spider(settings: Settings, spider_class: type, **spider_arguments) -> None:
+    """Run one spider's crawl to its end in this process, its set-up objects kept out of garbage collection."""
+    import_without_source_lookups(HTTP_HANDLER_MODULE)  # before the engine is built, which imports it
+    process = CrawlerProcess(settings)
+    process.crawl(spider_class, **spider_arguments)
     # Everything imported and built so far (about 90,000 objects the collector
     # tracks: Scrapy, Twisted, our tables) lives as long as the process.
     # Frozen, the older-generation collections a crawl triggers stop walking

@@ -12,9 +12,8 @@ from scrapy_redis.spiders import RedisMixin
 
 from crawler import distributed, runcounts
 from crawler.config import Source
-from crawler.items import KIND_META, SOURCE_META
 from crawler.redisqueue import Taker, pop_job
-from crawler.spiders.news import ATTEMPT_META, CLAIM_META, IMAGES_RETRY_META, NewsSpider
+from crawler.spiders.news import NewsSpider
 
 SOURCE_ADAPTER = TypeAdapter(Source)
 
@@ -120,10 +119,7 @@ class DistributedNewsSpider(RedisMixin, NewsSpider):
     def request_not_queued(self, request, exc: Exception) -> None:
         """A request Redis did not take (or did not say it took: a timeout), from a job or
         a callback (see redisqueue.RunScheduler): a failure of its run, asked for again by the next."""
-        article_url = request.url if request.meta.get(IMAGES_RETRY_META) else None
-        self.report_failure(request.url, f"not queued: {type(exc).__name__}: {exc}", request.meta.get(SOURCE_META, ""),
-                            kind=request.meta.get(KIND_META, "article"), attempt=request.meta.get(ATTEMPT_META, 1),
-                            article_url=article_url, claimed=request.meta.get(CLAIM_META))
+        self.request_failed(request, f"not queued: {type(exc).__name__}: {exc}")
 
     def spider_idle(self) -> None:
         """RedisMixin's, without its count of the job list: a worker waits for jobs until

@@ -241,12 +241,16 @@ class NewsSpider(scrapy.Spider):
             reason = f"WAF challenge page ({reason}) at {response.url}"
             if kind in LISTING_KINDS:
                 self.crawler.signals.send_catch_log(signals.source_blocked, source=source_id, reason=reason)
+        self.request_failed(request, reason)
+        return None
+
+    def request_failed(self, request: scrapy.Request, reason: str) -> None:
+        """report_failure for one of this spider's requests: its source, kind, attempt and claim from its meta."""
         # An archived article fetched again for its failed images stays one to
         # fetch whatever the catalog says, until its images are in.
         article_url = request.url if request.meta.get(IMAGES_RETRY_META) else None
-        self.report_failure(request.url, reason, source_id, kind=kind, attempt=request.meta.get(ATTEMPT_META, 1),
-                            article_url=article_url, claimed=request.meta.get(CLAIM_META))
-        return None
+        self.report_failure(request.url, reason, request.meta.get(SOURCE_META, ""), kind=request.meta.get(KIND_META, "article"),
+                            attempt=request.meta.get(ATTEMPT_META, 1), article_url=article_url, claimed=request.meta.get(CLAIM_META))
 
     # -- callbacks -----------------------------------------------------------
     def parse_feed(self, response: Response, source_id: str):
