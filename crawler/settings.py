@@ -68,6 +68,9 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.middlewares.RetryAfterMiddleware": 550,
     "crawler.middlewares.ProxyFallbackMiddleware": 560,
+    # Scrapy's meta refresh, without decoding every page to find the tag.
+    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+    "crawler.middlewares.HeadMetaRefreshMiddleware": 580,
     # Next to the downloader: sees every response as received, before decompression.
     "crawler.capture.WarcCaptureMiddleware": 950,
 }

@@ -84,6 +84,7 @@ def faulty_site():
         "robots": site.url("/private/drafts/preview.html"),
         "truncated": f"http://127.0.0.1:{truncating.port}/cut.html",
         "loop": site.url("/faults/loop-a.html"),
+        "moved": site.url("/faults/moved.html"),
     }
     items = "".join(f"<item><title>{name}</title><link>{url}</link></item>" for name, url in links.items())
     feed = f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>faults</title>{items}</channel></rss>'
@@ -95,6 +96,12 @@ def faulty_site():
     site.add_route("/faults/reset.html", lambda r: Response(reset=True))
     site.add_route("/faults/report.pdf", lambda r: Response(200, b"%PDF-1.4\n%fake\n", "application/pdf"))
     site.add_route("/faults/inject.html", lambda r: Response(200, INJECTION.encode()))
+    # Moved by a refresh tag 2,200 characters (4,400 bytes of GBK) into a 25 KB page.
+    moved = (f"<html><head><meta charset='gbk'><title>{'旧址' * 1100}</title>"
+             "<meta http-equiv='refresh' content='0; url=/faults/moved-here.html'></head>"
+             f"<body>{('<p>' + PARAGRAPH + '</p>') * 60}</body></html>").encode("gbk")
+    site.add_route("/faults/moved.html", lambda r: Response(200, moved, "text/html"))
+    site.add_route("/faults/moved-here.html", lambda r: Response(200, _article_page("搬到新址的文章")))
     site.add_route("/faults/loop-a.html", lambda r: Response(302, b"", "text/plain", headers={"Location": "/faults/loop-b.html"}))
     site.add_route("/faults/loop-b.html", lambda r: Response(302, b"", "text/plain", headers={"Location": "/faults/loop-a.html"}))
     yield site, links, flaky_calls, truncating
@@ -145,6 +152,14 @@ def test_no_fault_is_archived_and_good_pages_are(faulty_site, fault_run):
     assert links["good"] in urls and links["flaky"] in urls and links["inject"] in urls
     for name in ("500", "slow", "reset", "pdf", "robots", "truncated", "loop"):
         assert links[name] not in urls, name
+
+
+def test_a_page_moved_by_a_refresh_tag_is_followed(faulty_site, fault_run):
+    site, links, _calls, _trunc = faulty_site
+    _config, store, _run = fault_run
+    record = next(r for r in article_records(store).values() if r["title"] == "搬到新址的文章")
+    assert record["url"] == site.url("/faults/moved-here.html")
+    assert all(r["url"] != links["moved"] for r in article_records(store).values())
 
 
 def test_retry_after_is_honoured(faulty_site, fault_run):
