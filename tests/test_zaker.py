@@ -354,6 +354,24 @@ def test_the_spider_hands_its_challenge_verdict_to_extraction():
     assert spider.feed_stand_in(url).challenge is True
 
 
+def test_a_challenge_no_feed_stood_in_for_keeps_its_attempt_count():
+    """Walled run after run, the article is given up on after MAX_ATTEMPTS like any failure, not asked for forever."""
+    from crawler import signals
+    from crawler.spiders.news import ATTEMPT_META
+
+    spider, response = _spider_and_response(challenge_page(CHALLENGED.path).encode(), CHALLENGED.url(BASE))
+    response.meta[ATTEMPT_META] = 3  # the third run in a row to ask for it
+    failed = []
+
+    def on_failed(**kwargs):
+        failed.append(kwargs)
+
+    spider.crawler.signals.connect(on_failed, signal=signals.fetch_failed)
+    assert list(spider.parse_article(response, "z", FeedHints())) == []
+    spider.report_unanswered_challenges()
+    assert [(f["url"], f["attempt"]) for f in failed] == [(CHALLENGED.url(BASE), 3)]
+
+
 @pytest.mark.parametrize("encoding", ["utf-16", "iso2022_jp_2"])
 def test_a_page_scrapy_cannot_read_as_text_is_looked_at_too(encoding):
     """No Content-Type and control bytes: a plain Response, decoded by the spider as extraction would."""

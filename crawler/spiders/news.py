@@ -390,7 +390,8 @@ class NewsSpider(scrapy.Spider):
         """At the end of the run: challenge pages no feed stood in for are failures."""
         for response, source_id in self.challenged.values():
             self.report_failure(response.url, "WAF challenge page instead of the article (not solved; no feed of this run carries it)",
-                                source_id, kind="article", claimed=response.meta.get(CLAIM_META))
+                                source_id, kind="article", attempt=response.meta.get(ATTEMPT_META, 1),
+                                claimed=response.meta.get(CLAIM_META))
         self.challenged.clear()
 
     def article_page(self, response: Response, source_id: str, hints: FeedHints, *, challenge: bool | None = None) -> ArticlePage:
