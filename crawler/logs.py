@@ -21,6 +21,12 @@ log_run_id: contextvars.ContextVar[str] = contextvars.ContextVar("log_run_id", d
 _static_context: dict[str, str] = {}
 TEXT_FORMAT = "%(asctime)s %(levelname)s [%(name)s] source=%(source)s run=%(run_id)s %(message)s"
 CHILD_LOGGER = "newsarchive.crawl"
+# Scrapy's logging set-up (its DEFAULT_LOGGING) puts this logger at DEBUG for
+# any root level: every debug message of Scrapy's was made into a record
+# (the caller's frame looked up, the time, thread and process read) only for
+# the root handler to drop it. Four an article ("Crawled" for the page and
+# its image, "Scraped", "File (downloaded)"), on the reactor thread.
+SCRAPY_LOGGER = "scrapy"
 
 
 class ContextFilter(logging.Filter):
@@ -86,6 +92,14 @@ def setup_logging(log_format: str = "text", level: str = "INFO", *, source: str 
     # Warnings and uncaught exceptions become log lines too, never raw stderr.
     logging.captureWarnings(True)
     _install_excepthooks()
+
+
+def scrapy_logs_at_root_level() -> None:
+    """Undo Scrapy's DEBUG level on its loggers (see SCRAPY_LOGGER): they log at the root's level, as all others.
+
+    To be called after Scrapy set up logging (a CrawlerProcess does when made).
+    """
+    logging.getLogger(SCRAPY_LOGGER).setLevel(logging.NOTSET)
 
 
 def _install_excepthooks() -> None:

@@ -21,6 +21,7 @@ from scrapy.settings import Settings
 
 from archive.runs import RunRecord, new_run_id
 from crawler.config import Config, SourceBase
+from crawler.logs import scrapy_logs_at_root_level
 from crawler.state import SECONDS_PER_DAY, STALE_RUN_FILE_DAYS, remove_stale_run_files, run_file
 
 SETTINGS_MODULE = "crawler.settings"
@@ -170,10 +171,17 @@ def import_without_source_lookups(module: str) -> None:
         importlib.import_module(module)
 
 
-def run_spider(settings: Settings, spider_class: type, **spider_arguments) -> None:
-    """Run one spider's crawl to its end in this process, its set-up objects kept out of garbage collection."""
+def crawler_process(settings: Settings) -> CrawlerProcess:
+    """Scrapy's CrawlerProcess for a crawl or a worker, with its logging brought back to the root's level."""
     import_without_source_lookups(HTTP_HANDLER_MODULE)  # before the engine is built, which imports it
     process = CrawlerProcess(settings)
+    scrapy_logs_at_root_level()
+    return process
+
+
+def run_spider(settings: Settings, spider_class: type, **spider_arguments) -> None:
+    """Run one spider's crawl to its end in this process, its set-up objects kept out of garbage collection."""
+    process = crawler_process(settings)
     process.crawl(spider_class, **spider_arguments)
     # Everything imported and built so far (about 90,000 objects the collector
     # tracks: Scrapy, Twisted, our tables) lives as long as the process.
