@@ -74,6 +74,14 @@ DOWNLOADER_MIDDLEWARES = {
     # Next to the downloader: sees every response as received, before decompression.
     "crawler.capture.WarcCaptureMiddleware": 950,
 }
+SPIDER_MIDDLEWARES = {
+    # Scrapy's URL length limit, each URL it drops recorded as a failure of the run.
+    "scrapy.spidermiddlewares.urllength.UrlLengthMiddleware": None,
+    "crawler.spidermiddlewares.RecordedUrlLengthMiddleware": 800,
+}
+# Scrapy's default (2083) is an old browser's limit; servers take request
+# lines of 8 KB (Apache's LimitRequestLine 8190, nginx's 8k header buffers).
+URLLENGTH_LIMIT = 8000
 EXTENSIONS = {
     "crawler.extensions.runrecord.RunRecordExtension": 100,
     "crawler.extensions.progress.ProgressExtension": 110,

@@ -85,6 +85,9 @@ def faulty_site():
         "truncated": f"http://127.0.0.1:{truncating.port}/cut.html",
         "loop": site.url("/faults/loop-a.html"),
         "moved": site.url("/faults/moved.html"),
+        # Past Scrapy's default URL length limit (2083), within ours.
+        "long": site.url("/faults/long-query.html?ref=" + "x" * 3000),
+        "too_long": site.url("/faults/too-long.html?ref=" + "y" * 9000),
     }
     items = "".join(f"<item><title>{name}</title><link>{url}</link></item>" for name, url in links.items())
     feed = f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>faults</title>{items}</channel></rss>'
@@ -102,6 +105,8 @@ def faulty_site():
              f"<body>{('<p>' + PARAGRAPH + '</p>') * 60}</body></html>").encode("gbk")
     site.add_route("/faults/moved.html", lambda r: Response(200, moved, "text/html"))
     site.add_route("/faults/moved-here.html", lambda r: Response(200, _article_page("搬到新址的文章")))
+    site.add_route("/faults/long-query.html", lambda r: Response(200, _article_page("网址很长的文章")))
+    site.add_route("/faults/too-long.html", lambda r: Response(200, _article_page("网址太长的文章")))
     site.add_route("/faults/loop-a.html", lambda r: Response(302, b"", "text/plain", headers={"Location": "/faults/loop-b.html"}))
     site.add_route("/faults/loop-b.html", lambda r: Response(302, b"", "text/plain", headers={"Location": "/faults/loop-a.html"}))
     yield site, links, flaky_calls, truncating
@@ -160,6 +165,15 @@ def test_a_page_moved_by_a_refresh_tag_is_followed(faulty_site, fault_run):
     record = next(r for r in article_records(store).values() if r["title"] == "搬到新址的文章")
     assert record["url"] == site.url("/faults/moved-here.html")
     assert all(r["url"] != links["moved"] for r in article_records(store).values())
+
+
+def test_a_url_past_the_length_limit_is_a_failure_of_the_run_and_a_long_one_is_fetched(faulty_site, fault_run):
+    site, links, _calls, _trunc = faulty_site
+    _config, store, run = fault_run
+    assert "URL longer than 8000 characters" in _reason(run, links["too_long"])
+    assert site.count("/faults/too-long.html") == 0
+    titles = {r["title"] for r in article_records(store).values()}
+    assert "网址很长的文章" in titles and "网址太长的文章" not in titles
 
 
 def test_retry_after_is_honoured(faulty_site, fault_run):
