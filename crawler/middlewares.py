@@ -21,10 +21,15 @@ from twisted.internet.task import deferLater
 
 from crawler.items import FALLBACK_META, SOURCE_META
 
-# Scrapy looks for a refresh tag in a page's first 4096 characters; no
-# character of the encodings pages come in (UTF-8, GB18030, UTF-16/32)
-# takes more than 4 bytes, so these bytes hold them all.
-META_REFRESH_HEAD_BYTES = 4096 * 4
+# Scrapy looks for a refresh tag in a page's first 4096 characters. A
+# character of UTF-8, GB18030 or UTF-16/32 takes at most 4 bytes, so these
+# bytes hold them all, unless a byte order mark or the escapes of an encoding
+# that switches mode (ISO-2022-JP, HZ) take room: then fewer characters come
+# out, and the whole page is decoded as Scrapy does.
+META_REFRESH_CHARS = 4096
+META_REFRESH_HEAD_BYTES = META_REFRESH_CHARS * 4
+# Characters a cut multi-byte sequence at the end of the copy may decode to.
+CUT_SEQUENCE_CHARS = 4
 # A server asking for longer than this is not waited for within a run: the
 # page is recorded as failed and tried again next run.
 MAX_RETRY_AFTER_SECONDS = 120.0
@@ -89,7 +94,9 @@ class HeadMetaRefreshMiddleware(MetaRefreshMiddleware):
     def process_response(self, request, response, spider=None):
         if not isinstance(response, HtmlResponse) or len(response.body) <= META_REFRESH_HEAD_BYTES:
             return super().process_response(request, response)
-        head = response.replace(body=response.body[:META_REFRESH_HEAD_BYTES], encoding=response.encoding)
+        head = response.replace(body=response.body[:META_REFRESH_HEAD_BYTES])  # its encoding: the page's
+        if len(head.text) <= META_REFRESH_CHARS + CUT_SEQUENCE_CHARS:  # see META_REFRESH_HEAD_BYTES
+            return super().process_response(request, response)
         result = super().process_response(request, head)
         return response if result is head else result
 

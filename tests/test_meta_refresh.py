@@ -29,6 +29,22 @@ def _response(body: bytes, content_type: str = "text/html") -> HtmlResponse:
     return HtmlResponse(URL, body=body, headers={"Content-Type": content_type}, request=Request(URL))
 
 
+def _utf32_page_ending_the_url_at_char_4096() -> bytes:
+    tag, start = "<meta http-equiv=refresh content=0;url=/abcdef>", "<html><head><title>"
+    html = start + "题" * (4096 - len(start) - len(tag) + 1) + tag + "</head><body>" + "x" * 20000
+    assert html[:4096].endswith("/abcdef")  # Scrapy reads the whole URL, the last letter its 4096th character
+    return html.encode("utf-32-le")
+
+
+def _iso2022_page(pairs: int) -> bytes:
+    """Each 漢a pair switches mode twice: 8 bytes for 2 characters."""
+    html = (f'<html><head><meta charset="iso-2022-jp"><title>{"漢a" * pairs}</title>{REFRESH}</head>'
+            f"<body>{'本文' * 5000}</body></html>")
+    body = html.encode("iso2022_jp")
+    assert html.index(REFRESH) < 4096 and body.index(b"http-equiv") > META_REFRESH_HEAD_BYTES
+    return body
+
+
 @pytest.fixture
 def middlewares():
     crawler = get_crawler(settings_dict={"METAREFRESH_MAXDELAY": 100})
@@ -49,6 +65,11 @@ CASES = {
     "utf-8, tag past 4096 bytes": (_page("标题" * 1100, REFRESH, "utf-8"), "text/html"),
     "charset in the header only": (_page("标题" * 1100, REFRESH, "gb18030", declared=False), "text/html; charset=gb18030"),
     "utf-16 with its byte order mark": (b"\xff\xfe" + _page("标题" * 1100, REFRESH, "utf-16-le", declared=False), "text/html"),
+    "no declaration (told from the body)": (_page("标题" * 1100, REFRESH, "gbk", declared=False), "text/html"),
+    # Fewer than 4096 characters in the first 16 KB: a byte order mark before
+    # 4-byte characters, an encoding whose escapes take room.
+    "utf-32 with its byte order mark": (b"\xff\xfe\x00\x00" + _utf32_page_ending_the_url_at_char_4096(), "text/html"),
+    "iso-2022-jp, tag past 16 KB but within 4096 characters": (_iso2022_page(1850), "text/html"),
     # Past Scrapy's 4096 characters: neither looks that far.
     "tag past 4096 characters": (_page("标题" * 2100, REFRESH, "utf-8"), "text/html"),
     "a refresh longer than the maximum delay": (
