@@ -83,6 +83,7 @@ class NewsSpider(scrapy.Spider):
         self.challenged: dict[str, tuple[Response, str]] = {}
         self.feed_bodies: dict[str, tuple[str, FeedHints]] = {}
         self.challenges_in_a_row: dict[str, int] = {}  # source id -> article pages
+        self.overlong_links: set[str] = set()  # links past URLLENGTH_LIMIT this run, each a failure once
 
     @classmethod
     def from_crawler(cls, crawler, *args: Any, **kwargs: Any) -> "NewsSpider":
@@ -167,6 +168,8 @@ class NewsSpider(scrapy.Spider):
                         attempt: int = 1) -> scrapy.Request | None:
         """None when this run already asked for the same article through another URL."""
         url = unwrap_link(url)
+        if self._overlong(url, source_id, attempt):
+            return None
         candidate = url_article_id(url)
         archived = getattr(self, "archived", {}).get(candidate)
         # Forced (fetched again for failed images), never conditionally: a 304
@@ -203,6 +206,21 @@ class NewsSpider(scrapy.Spider):
             cb_kwargs={"source_id": source_id, "hints": hints or FeedHints()},
             meta=meta,
         )
+
+    def _overlong(self, url: str, source_id: str, attempt: int) -> bool:
+        """A link Scrapy would drop for its length (URLLENGTH_LIMIT; see RecordedUrlLengthMiddleware): a failure.
+
+        Told here, before the article counts as asked for (or is claimed): a
+        shorter link to it (the same article without its tracking query) is
+        still fetched in this run.
+        """
+        limit = self.settings.getint("URLLENGTH_LIMIT")
+        if not limit or len(url) <= limit:
+            return False
+        if url not in self.overlong_links:
+            self.overlong_links.add(url)
+            self.report_failure(url, f"URL longer than {limit} characters (not fetched)", source_id, kind="article", attempt=attempt)
+        return True
 
     def claim_article(self, candidate: str, source_id: str, url: str, attempt: int = 1) -> str | None:
         """None when another process fetches the article, else the claim its outcome settles ("": none to settle).
