@@ -7,6 +7,11 @@ from scrapy.http import Response
 from scrapy.spidermiddlewares.urllength import UrlLengthMiddleware
 
 
+def overlong_reason(limit: int) -> str:
+    """A failure's reason for a link past URLLENGTH_LIMIT."""
+    return f"URL longer than {limit} characters (not fetched)"
+
+
 class RecordedUrlLengthMiddleware(UrlLengthMiddleware):
     """Scrapy's URL length limit (URLLENGTH_LIMIT), each request it drops a failure of the run.
 
@@ -20,5 +25,5 @@ class RecordedUrlLengthMiddleware(UrlLengthMiddleware):
     def get_processed_request(self, request: Request, response: Response | None) -> Request | None:
         kept = super().get_processed_request(request, response)
         if kept is None and (request_failed := getattr(self.crawler.spider, "request_failed", None)):
-            request_failed(request, f"URL longer than {self.maxlength} characters (not fetched)")
+            request_failed(request, overlong_reason(self.maxlength))
         return kept

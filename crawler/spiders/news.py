@@ -30,6 +30,7 @@ from crawler.sources.listing import parse_listing
 from crawler.sources.sitemap import SitemapError, parse_sitemap
 from crawler.sources.xmlsafety import UnsafeXML
 from crawler.sources.zaker import parse_zaker_list
+from crawler.spidermiddlewares import overlong_reason
 
 if TYPE_CHECKING:
     from archive.runs import Failure as RunFailure  # Failure here is Twisted's
@@ -219,7 +220,7 @@ class NewsSpider(scrapy.Spider):
             return False
         if url not in self.overlong_links:
             self.overlong_links.add(url)
-            self.report_failure(url, f"URL longer than {limit} characters (not fetched)", source_id, kind="article", attempt=attempt)
+            self.report_failure(url, overlong_reason(limit), source_id, kind="article", attempt=attempt)
         return True
 
     def claim_article(self, candidate: str, source_id: str, url: str, attempt: int = 1) -> str | None:
