@@ -20,6 +20,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -44,6 +45,10 @@ SEQUENCE_FILE = ".sequence"
 ENTRY_SUFFIX = ".op"
 # The size bound is summed afresh this often, and between, kept up by this process's own writes.
 USED_BYTES_RECOUNT_SECONDS = 5.0
+COPY_CHUNK_BYTES = 1 << 20  # a file spooled goes through memory a megabyte at a time
+# What a write carries: the bytes, or a local file holding them (a WARC file,
+# streamed to the store or the spool, never read into memory whole).
+Payload = bytes | Path
 
 
 def spool_directory(state_dir: Path, store: ArchiveStore) -> Path:
@@ -55,8 +60,13 @@ class SpoolFull(StoreUnavailable):
     """The store is down and the spool has no room left: the write is refused."""
 
 
-def apply_write(store: ArchiveStore, op: str, key: str, data: bytes, content_type: str) -> str:
-    """Carry out one write against the store. ``op``: put | put_once | article."""
+def apply_write(store: ArchiveStore, op: str, key: str, data: Payload, content_type: str) -> str:
+    """Carry out one write against the store. ``op``: put | put_once | article (a file: put only)."""
+    if isinstance(data, Path):
+        if op != "put":
+            raise ValueError(f"a {op!r} write takes bytes, not a file")
+        store.put_file(key, data, content_type)
+        return "stored"
     if op == "article":
         return store_article(store, json.loads(data))
     if op == "put_once":
@@ -131,7 +141,7 @@ class StoreSpool:
         os.replace(temp, record)  # made durable by the directory fsync after the entry
         return sequence
 
-    def add(self, op: str, key: str, data: bytes, content_type: str, *, behind_only: bool = False) -> bool:
+    def add(self, op: str, key: str, data: Payload, content_type: str, *, behind_only: bool = False) -> bool:
         """Spool one write; with ``behind_only``, only behind writes still waiting (else False).
 
         Whether any wait is decided under the lock a replay's end is decided
@@ -141,15 +151,21 @@ class StoreSpool:
         with self._lock, exclusive(self.directory / ADD_LOCK_FILE):
             if behind_only and not self.waiting():
                 return False
+            size = data.stat().st_size if isinstance(data, Path) else len(data)
             # Full by the running count: counted afresh before refusing (replays shrink the spool too).
-            if self._used_bytes() + len(data) > self.max_bytes and self._used_bytes(fresh=True) + len(data) > self.max_bytes:
+            if self._used_bytes() + size > self.max_bytes and self._used_bytes(fresh=True) + size > self.max_bytes:
                 raise SpoolFull(f"the store is unreachable and the spool at {self.directory} is full")
             sequence = self._next_sequence()
             header = json.dumps({"op": op, "key": key, "content_type": content_type}).encode() + b"\n"
             temp = self.directory / f".{sequence:012d}.tmp"
             try:
                 with open(temp, "wb") as handle:
-                    handle.write(header + data)
+                    handle.write(header)
+                    if isinstance(data, Path):
+                        with open(data, "rb") as source:
+                            shutil.copyfileobj(source, handle, COPY_CHUNK_BYTES)
+                    else:
+                        handle.write(data)
                     handle.flush()
                     os.fsync(handle.fileno())
                 os.replace(temp, self.directory / f"{sequence:012d}{ENTRY_SUFFIX}")
@@ -157,7 +173,7 @@ class StoreSpool:
                 temp.unlink(missing_ok=True)  # a full disk leaves no half entry behind
                 raise
             _fsync_dir(self.directory)
-            self._used = (self._used[0], self._used[1] + len(header) + len(data))
+            self._used = (self._used[0], self._used[1] + len(header) + size)
         return True
 
     def replay(self, store: ArchiveStore, *, force: bool = False) -> int:
@@ -212,7 +228,7 @@ class SpooledWriter:
         self.store = store
         self.spool = spool
 
-    def write(self, op: str, key: str, data: bytes, content_type: str = "application/octet-stream") -> str:
+    def write(self, op: str, key: str, data: Payload, content_type: str = "application/octet-stream") -> str:
         # Order matters (a record after the image it shows): nothing overtakes the spool.
         if self.spool.waiting() and (self.spool.replay(self.store) == 0 or self.spool.waiting()):
             if self.spool.add(op, key, data, content_type, behind_only=True):

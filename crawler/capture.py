@@ -101,8 +101,8 @@ class WarcCaptureMiddleware:
             await maybe_deferred_to_future(deferToThread(self._upload_file, key, path, cdxj))
 
     def _upload_file(self, key: str, path: Path, cdxj: str) -> None:
-        """The WARC first, then its index: an index never points at a missing file."""
-        self.writer.write("put", key, path.read_bytes(), "application/warc")
+        """The WARC first (streamed from its file, up to warc_max_bytes), then its index: an index never points at a missing file."""
+        self.writer.write("put", key, path, "application/warc")
         self.writer.write("put", cdxj_key(key), cdxj.encode("utf-8"), "application/x-cdxj; charset=utf-8")
         path.unlink(missing_ok=True)
 

@@ -221,3 +221,28 @@ def test_a_write_the_store_refuses_stops_the_replay_and_nothing_moves(tmp_path):
     assert spool.pending == 2 and store.exists("k/0") and not store.exists("k/2"), "nothing overtakes the refused write"
     refusing.clear()
     assert spool.replay(store, force=True) == 2 and spool.pending == 0
+
+
+def test_a_file_written_while_the_store_is_down_is_spooled_and_replayed_whole(tmp_path):
+    # WARC files go to the store streamed from their file (put_file), and into the
+    # spool the same way when the store is out of reach.
+    from archive.spool import SpooledWriter
+    from archive.store import StoreUnavailable
+
+    store = open_store(str(tmp_path / "archive"))
+    store.ensure()
+
+    class Down:
+        url = store.url
+
+        def put_file(self, key, path, content_type="application/octet-stream"):
+            raise StoreUnavailable("down")
+
+    source = tmp_path / "run-00000.warc.gz"
+    data = bytes(range(256)) * 9000  # 2.3 MB, past a copy's megabyte
+    source.write_bytes(data)
+    spool = StoreSpool(tmp_path / "spool")
+    assert SpooledWriter(Down(), spool).write("put", "warc/run-00000.warc.gz", source, "application/warc") == "spooled"
+    source.unlink()  # the capture's spool file goes once written: the spool holds its own copy
+    assert spool.replay(store, force=True) == 1
+    assert store.get("warc/run-00000.warc.gz") == data

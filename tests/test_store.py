@@ -97,6 +97,40 @@ def test_overwrite_replaces_whole_object(store):
     assert list(store.list("articles/")) == [key]
 
 
+def test_put_file_streams_a_local_file_in(store, tmp_path):
+    source = tmp_path / "capture.warc.gz"
+    data = os.urandom(3 * 1024 * 1024 + 17)  # past a read's megabyte
+    source.write_bytes(data)
+    store.put_file("warc/2026/01/01/run-00000.warc.gz", source, "application/warc")
+    assert store.get("warc/2026/01/01/run-00000.warc.gz") == data
+    assert source.read_bytes() == data  # left where it was
+
+
+def test_put_file_never_holds_the_file_in_memory(store, tmp_path):
+    # A WARC file of warc_max_bytes (100 MB by default) was read whole to be stored.
+    import tracemalloc
+
+    source = tmp_path / "big.warc.gz"
+    with open(source, "wb") as handle:
+        for _ in range(16):
+            handle.write(os.urandom(1024 * 1024))
+    tracemalloc.start()
+    try:
+        store.put_file("warc/big.warc.gz", source, "application/warc")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 6 * 1024 * 1024, f"{peak / 1e6:.1f} MB held at once for a 16 MB file"
+    assert store.exists("warc/big.warc.gz")
+
+
+def test_put_file_of_a_missing_file_says_so_and_writes_nothing(store, tmp_path):
+    with pytest.raises(StoreError, match="cannot read") as raised:
+        store.put_file("warc/gone.warc.gz", tmp_path / "gone.warc.gz", "application/warc")
+    assert not isinstance(raised.value, StoreUnavailable), "the store is fine: nothing to wait for"
+    assert not store.exists("warc/gone.warc.gz")
+
+
 def test_exists_and_delete(store):
     key = "images/ab/cd/thing.jpg"
     assert store.exists(key) is False

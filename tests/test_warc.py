@@ -256,3 +256,33 @@ def test_a_capture_is_on_disk_before_its_record_can_name_it(tmp_path):
     member = on_disk[capture.offset: capture.offset + capture.length]
     assert len(member) == capture.length
     assert b"WARC-Type: response" in gzip.decompress(member)
+
+
+def test_a_finished_warc_file_is_handed_to_the_store_as_a_file(tmp_path):
+    # Streamed from its file (put_file): a file of warc_max_bytes was read into memory whole.
+    from datetime import datetime, timezone
+    from pathlib import Path
+
+    from archive.warc import WarcSpool
+    from crawler.capture import WarcCaptureMiddleware
+
+    written = []
+
+    class Writer:
+        def write(self, op, key, data, content_type="application/octet-stream"):
+            written.append((op, key, data if isinstance(data, Path) else bytes(data), content_type))
+            assert not isinstance(data, Path) or data.exists(), "the file is there while it is written"
+            return "stored"
+
+    spool = WarcSpool(tmp_path / "spool", "20260101T000000Z-abcdef", datetime(2026, 1, 1, tzinfo=timezone.utc))
+    middleware = WarcCaptureMiddleware(Writer(), spool, tmp_path)
+    path = tmp_path / "spool" / "file.warc.gz"
+    path.parent.mkdir()
+    path.write_bytes(b"warc bytes")
+    middleware._upload_file("warc/2026/01/01/file.warc.gz", path, "index line\n")
+    assert [(op, key, content_type) for op, key, _data, content_type in written] == [
+        ("put", "warc/2026/01/01/file.warc.gz", "application/warc"),
+        ("put", "index/cdxj/2026/01/01/file.cdxj", "application/x-cdxj; charset=utf-8"),
+    ]
+    assert written[0][2] == path and written[1][2] == b"index line\n"
+    assert not path.exists(), "removed once stored"

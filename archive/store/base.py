@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 from typing import Callable, Iterator, Protocol, TypeVar, runtime_checkable
 
 logger = logging.getLogger(__name__)
@@ -69,6 +70,9 @@ class ArchiveStore(Protocol):
 
     def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
         """Write an object whole: readers see the old object or the new one, never a part."""
+
+    def put_file(self, key: str, path: Path, content_type: str = "application/octet-stream") -> None:
+        """``put`` of a local file's bytes, streamed from the file: a WARC file is never read into memory whole."""
 
     def get(self, key: str) -> bytes:
         """Read an object; raise KeyNotFound when absent."""

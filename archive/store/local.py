@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import BinaryIO, Callable, Iterator
 from urllib.parse import unquote, urlsplit
 
 from archive.keys import check_key
@@ -16,6 +17,7 @@ from archive.store.base import KeyNotFound, StoreError, StoreRefused, StoreUnava
 # Temp files live in one folder at the root, never beside the objects, so a
 # crash cannot leave a half-written object under articles/ or images/.
 TEMP_DIR = ".tmp"
+COPY_CHUNK_BYTES = 1 << 20  # put_file's reads: a WARC file goes through memory a megabyte at a time
 # OSErrors that say the file system under the archive went away, not that one
 # file is bad: every key after fails alike (verify stops rather than report
 # each as damaged; a crawl's writes wait in its spool). A network mount that
@@ -62,6 +64,18 @@ class LocalStore:
             raise StoreError(f"cannot clean {self.root / TEMP_DIR}: {exc}") from exc
 
     def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        self._write(key, lambda handle: handle.write(data))
+
+    def put_file(self, key: str, path: Path, content_type: str = "application/octet-stream") -> None:
+        try:
+            source = open(path, "rb")
+        except OSError as exc:  # the file to store, not the store: said as such
+            raise StoreError(f"cannot read {path} to write {key}: {exc}") from exc
+        with source:
+            self._write(key, lambda handle: shutil.copyfileobj(source, handle, COPY_CHUNK_BYTES))
+
+    def _write(self, key: str, fill: Callable[[BinaryIO], object]) -> None:
+        """Write a temp file with ``fill``, make it durable, and rename it over the key's file."""
         target = self._path(key)
         temp_dir = self.root / TEMP_DIR
         try:
@@ -70,7 +84,7 @@ class LocalStore:
             fd, temp_name = tempfile.mkstemp(prefix=f"{os.getpid()}-", suffix=".tmp", dir=temp_dir)
             try:
                 with os.fdopen(fd, "wb") as handle:
-                    handle.write(data)
+                    fill(handle)
                     handle.flush()
                     os.fsync(handle.fileno())
                 os.replace(temp_name, target)

@@ -7,6 +7,7 @@ instance roles): never from the config file, never logged.
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Any, Iterator
 from urllib.parse import urlsplit
 
@@ -106,6 +107,15 @@ class S3Store:
 
     def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
         self._call(f"put {key}", self.client.put_object, Bucket=self.bucket, Key=self._key(key), Body=data, ContentType=content_type)
+
+    def put_file(self, key: str, path: Path, content_type: str = "application/octet-stream") -> None:
+        try:
+            body = open(path, "rb")
+        except OSError as exc:  # the file to store, not the store: said as such
+            raise StoreError(f"cannot read {path} to write {key}: {exc}") from exc
+        with body:  # boto3 reads it as it sends (and again from the start if it retries)
+            self._call(f"put {key}", self.client.put_object, Bucket=self.bucket, Key=self._key(key), Body=body,
+                       ContentType=content_type)
 
     def get(self, key: str) -> bytes:
         return self._call(f"get {key}", self._body, Bucket=self.bucket, Key=self._key(key))
