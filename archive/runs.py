@@ -35,7 +35,7 @@ class Failure:
     url: str
     reason: str
     source: str
-    kind: str  # article | feed | sitemap | listing | image | source | store
+    kind: str  # article | feed | sitemap | listing | image | source | store | link (not followed: too long)
     article_url: str | None = None
     attempt: int = 1  # runs in a row this URL has failed in
 

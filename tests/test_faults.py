@@ -173,7 +173,7 @@ def test_a_url_past_the_length_limit_is_a_failure_of_the_run_and_a_long_one_is_f
     site, links, _calls, _trunc = faulty_site
     _config, store, run = fault_run
     assert "URL longer than 8000 characters" in _reason(run, links["too_long"])
-    assert [f["url"] for f in run["failures"]].count(links["too_long"]) == 1
+    assert [(f["kind"], f["attempt"]) for f in run["failures"] if f["url"] == links["too_long"]] == [("link", 1)]
     # The article itself is fetched once, under its clean link.
     assert site.count("/faults/too-long.html") == 1
     titles = {r["title"] for r in article_records(store).values()}
@@ -204,6 +204,8 @@ def test_failed_pages_are_tried_again_next_run(faulty_site, fault_run):
     crawl(config)
     for name, count in before.items():
         assert site.count(links[name].replace(site.base_url, "")) > count, name
+    # An over-long link is not asked for again (it would be dropped again): only the feed names it.
+    assert [f["attempt"] for f in latest_run(store)["failures"] if f["url"] == links["too_long"]] == [1]
     assert truncating.hits > hits
     assert all(json.loads(store.get(k))["url"] != links["500"] for k in store.list(ARTICLES_PREFIX))
 

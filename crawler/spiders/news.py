@@ -213,14 +213,15 @@ class NewsSpider(scrapy.Spider):
 
         Told here, before the article counts as asked for (or is claimed): a
         shorter link to it (the same article without its tracking query) is
-        still fetched in this run.
+        still fetched in this run. Of kind "link", which the next run does not
+        ask for again: it would be as long then.
         """
         limit = self.settings.getint("URLLENGTH_LIMIT")
         if not limit or len(url) <= limit:
             return False
         if url not in self.overlong_links:
             self.overlong_links.add(url)
-            self.report_failure(url, overlong_reason(limit), source_id, kind="article", attempt=attempt)
+            self.report_failure(url, overlong_reason(limit), source_id, kind="link", attempt=attempt)
         return True
 
     def claim_article(self, candidate: str, source_id: str, url: str, attempt: int = 1) -> str | None:
