@@ -198,10 +198,8 @@ class StoreSpool:
         done = 0
         while entries := self._entries() or self._last_entries():
             for path in entries:
-                header, _, data = path.read_bytes().partition(b"\n")
-                meta: dict[str, Any] = json.loads(header)
                 try:
-                    apply_write(store, meta["op"], meta["key"], data, meta["content_type"])
+                    _replay_entry(store, path)
                 except StoreUnavailable:
                     return done
                 except StoreError as exc:
@@ -219,6 +217,17 @@ class StoreSpool:
         """The spool's emptiness confirmed under the adding lock: see add."""
         with exclusive(self.directory / ADD_LOCK_FILE):
             return self._entries()
+
+
+def _replay_entry(store: ArchiveStore, path: Path) -> None:
+    """One spooled write, against the store: a put streamed from the entry (a WARC file is never read whole)."""
+    with open(path, "rb") as entry:
+        meta: dict[str, Any] = json.loads(entry.readline())
+        if meta["op"] == "put":
+            store.put_file(meta["key"], path, meta["content_type"], offset=entry.tell())
+            return
+        data = entry.read()
+    apply_write(store, meta["op"], meta["key"], data, meta["content_type"])
 
 
 class SpooledWriter:

@@ -208,15 +208,15 @@ def test_a_write_the_store_refuses_stops_the_replay_and_nothing_moves(tmp_path):
     for n in range(3):
         spool.add("put", f"k/{n}", b"x", "text/plain")
     store = open_store(str(tmp_path / "archive"))
-    real_put = store.put
+    real_put_file = store.put_file  # a spooled put is replayed streamed from its entry
     refusing = {"k/1"}
 
-    def put(key, data, content_type="application/octet-stream"):
+    def put_file(key, path, content_type="application/octet-stream", offset=0):
         if key in refusing:
             raise StoreError("403 RequestTimeTooSkewed")
-        return real_put(key, data, content_type)
+        return real_put_file(key, path, content_type, offset)
 
-    store.put = put
+    store.put_file = put_file
     assert spool.replay(store, force=True) == 1
     assert spool.pending == 2 and store.exists("k/0") and not store.exists("k/2"), "nothing overtakes the refused write"
     refusing.clear()
@@ -246,3 +246,24 @@ def test_a_file_written_while_the_store_is_down_is_spooled_and_replayed_whole(tm
     source.unlink()  # the capture's spool file goes once written: the spool holds its own copy
     assert spool.replay(store, force=True) == 1
     assert store.get("warc/run-00000.warc.gz") == data
+
+
+def test_replaying_a_spooled_file_never_holds_it_in_memory(tmp_path):
+    import tracemalloc
+
+    store = open_store(str(tmp_path / "archive"))
+    store.ensure()
+    source = tmp_path / "big.warc.gz"
+    with open(source, "wb") as handle:
+        for n in range(16):
+            handle.write(bytes([n]) * (1024 * 1024))
+    spool = StoreSpool(tmp_path / "spool")
+    spool.add("put", "warc/big.warc.gz", source, "application/warc")
+    tracemalloc.start()
+    try:
+        assert spool.replay(store, force=True) == 1
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 6 * 1024 * 1024, f"{peak / 1e6:.1f} MB held at once to replay a 16 MB file"
+    assert store.get("warc/big.warc.gz") == source.read_bytes()

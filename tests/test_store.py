@@ -131,6 +131,39 @@ def test_put_file_of_a_missing_file_says_so_and_writes_nothing(store, tmp_path):
     assert not store.exists("warc/gone.warc.gz")
 
 
+def test_put_file_from_an_offset_on(store, tmp_path):
+    # What the outage spool replays: an entry's data after its header line.
+    entry = tmp_path / "000000000001.op"
+    data = "归档的正文".encode("utf-8") * 100_000
+    entry.write_bytes(b'{"op": "put"}\n' + data)
+    store.put_file("warc/replayed.warc.gz", entry, "application/warc", offset=len(b'{"op": "put"}\n'))
+    assert store.get("warc/replayed.warc.gz") == data
+
+
+def test_a_file_that_fails_to_read_midway_is_the_files_error_not_the_stores(store, tmp_path, monkeypatch):
+    # An OSError from the file being stored read as the store's own I/O failing:
+    # locally "its file system is gone" (ESTALE), and the write spooled for nothing.
+    import errno
+    import io as io_module
+
+    import archive.store.base as base
+
+    source = tmp_path / "capture.warc.gz"
+    source.write_bytes(os.urandom(3 * 1024 * 1024))
+
+    class Failing(io_module.FileIO):
+        def read(self, size=-1):
+            if self.tell() >= 1024 * 1024:
+                raise OSError(errno.ESTALE, "Stale file handle")
+            return super().read(size)
+
+    monkeypatch.setattr(base, "open", lambda path, mode: Failing(path, "r"), raising=False)
+    with pytest.raises(StoreError, match="cannot read") as raised:
+        store.put_file("warc/cut.warc.gz", source, "application/warc")
+    assert not isinstance(raised.value, StoreUnavailable)
+    assert not store.exists("warc/cut.warc.gz")
+
+
 def test_exists_and_delete(store):
     key = "images/ab/cd/thing.jpg"
     assert store.exists(key) is False

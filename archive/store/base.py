@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import time
 from pathlib import Path
@@ -45,6 +46,53 @@ class StoreRefused(StoreError):
 WHOLE_STORE_ERRORS = (StoreUnavailable, StoreRefused)
 
 
+class SourceFile:
+    """The local file ``put_file`` stores, from ``offset`` to its end, read as it is sent.
+
+    Positions count from ``offset`` (boto3 rewinds a body to 0 to send it
+    again). A failure to read it is the file's, not the store's: raised as
+    StoreError, never as an OSError, which the backends (and boto3's retries)
+    take for the store's own file system or connection failing, to be waited
+    out and spooled.
+    """
+
+    def __init__(self, path: Path, offset: int = 0) -> None:
+        self.path = path
+        self._offset = offset
+        try:
+            self._file = open(path, "rb")
+        except OSError as exc:
+            raise self._failed(exc) from exc
+        self.seek(0)
+
+    def _failed(self, exc: OSError) -> StoreError:
+        return StoreError(f"cannot read {self.path}: {exc}")
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self._file.read(size)
+        except OSError as exc:
+            raise self._failed(exc) from exc
+
+    def seek(self, position: int, whence: int = io.SEEK_SET) -> int:
+        try:
+            return self._file.seek(position + self._offset if whence == io.SEEK_SET else position, whence) - self._offset
+        except OSError as exc:
+            raise self._failed(exc) from exc
+
+    def tell(self) -> int:
+        return self._file.tell() - self._offset
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> "SourceFile":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
 def patiently(read: Callable[[], T]) -> T:
     """``read()``, asked again after each pause of UNAVAILABLE_RETRY_DELAYS while the store is unavailable.
 
@@ -71,8 +119,8 @@ class ArchiveStore(Protocol):
     def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
         """Write an object whole: readers see the old object or the new one, never a part."""
 
-    def put_file(self, key: str, path: Path, content_type: str = "application/octet-stream") -> None:
-        """``put`` of a local file's bytes, streamed from the file: a WARC file is never read into memory whole."""
+    def put_file(self, key: str, path: Path, content_type: str = "application/octet-stream", offset: int = 0) -> None:
+        """``put`` of a local file's bytes from ``offset`` on, streamed (see SourceFile): never read into memory whole."""
 
     def get(self, key: str) -> bytes:
         """Read an object; raise KeyNotFound when absent."""

@@ -12,7 +12,7 @@ from urllib.parse import unquote, urlsplit
 
 from archive.keys import check_key
 from archive.processes import process_alive
-from archive.store.base import KeyNotFound, StoreError, StoreRefused, StoreUnavailable
+from archive.store.base import KeyNotFound, SourceFile, StoreError, StoreRefused, StoreUnavailable
 
 # Temp files live in one folder at the root, never beside the objects, so a
 # crash cannot leave a half-written object under articles/ or images/.
@@ -66,12 +66,8 @@ class LocalStore:
     def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
         self._write(key, lambda handle: handle.write(data))
 
-    def put_file(self, key: str, path: Path, content_type: str = "application/octet-stream") -> None:
-        try:
-            source = open(path, "rb")
-        except OSError as exc:  # the file to store, not the store: said as such
-            raise StoreError(f"cannot read {path} to write {key}: {exc}") from exc
-        with source:
+    def put_file(self, key: str, path: Path, content_type: str = "application/octet-stream", offset: int = 0) -> None:
+        with SourceFile(path, offset) as source:
             self._write(key, lambda handle: shutil.copyfileobj(source, handle, COPY_CHUNK_BYTES))
 
     def _write(self, key: str, fill: Callable[[BinaryIO], object]) -> None:

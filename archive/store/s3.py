@@ -12,7 +12,7 @@ from typing import Any, Iterator
 from urllib.parse import urlsplit
 
 from archive.keys import check_key
-from archive.store.base import KeyNotFound, StoreError, StoreRefused, StoreUnavailable
+from archive.store.base import KeyNotFound, SourceFile, StoreError, StoreRefused, StoreUnavailable
 
 # Error codes meaning "no such object" across S3 implementations.
 MISSING_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
@@ -108,12 +108,8 @@ class S3Store:
     def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
         self._call(f"put {key}", self.client.put_object, Bucket=self.bucket, Key=self._key(key), Body=data, ContentType=content_type)
 
-    def put_file(self, key: str, path: Path, content_type: str = "application/octet-stream") -> None:
-        try:
-            body = open(path, "rb")
-        except OSError as exc:  # the file to store, not the store: said as such
-            raise StoreError(f"cannot read {path} to write {key}: {exc}") from exc
-        with body:  # boto3 reads it as it sends (and again from the start if it retries)
+    def put_file(self, key: str, path: Path, content_type: str = "application/octet-stream", offset: int = 0) -> None:
+        with SourceFile(path, offset) as body:  # boto3 reads it as it sends (and again from the start if it retries)
             self._call(f"put {key}", self.client.put_object, Bucket=self.bucket, Key=self._key(key), Body=body,
                        ContentType=content_type)
 
