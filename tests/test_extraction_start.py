@@ -272,3 +272,19 @@ def test_the_switched_off_cookie_middleware_is_not_imported(tmp_path):
         "names = [type(m).__name__ for m in manager.middlewares]",
         "print('RetryAfterMiddleware' in names, 'CookiesMiddleware' in names, 'scrapy.downloadermiddlewares.cookies' in sys.modules)",
     ) == ["True", "False", "False"]
+
+
+def test_a_crawl_reads_no_callbacks_source(tmp_path):
+    # Scrapy's check for generators returning a value read each callback's source
+    # and parsed it at its first response: 5 ms of every start.
+    assert probe_a_crawler(
+        tmp_path,
+        "import inspect",
+        "from scrapy.utils.misc import warn_on_generator_with_return_value",
+        "spider = NewsSpider.from_crawler(crawler, sources=[])",
+        "def no_source(obj): raise AssertionError('source read')",
+        "inspect.getsource = no_source",
+        "for callback in (spider.parse_feed, spider.parse_article, spider.parse_sitemap, spider.parse_listing):",
+        "    warn_on_generator_with_return_value(spider, callback)",
+        "print('ok')",
+    ) == ["ok"]
