@@ -33,3 +33,25 @@ def test_a_spider_without_failures_of_its_own_only_loses_the_request():
     crawler.spider = object()
     middleware = RecordedUrlLengthMiddleware.from_crawler(crawler)
     assert middleware.get_processed_request(Request("http://127.0.0.1/" + "x" * 200), None) is None
+
+
+def test_an_overlong_article_link_is_one_failure_of_kind_link_logged_short(caplog):
+    from crawler import signals
+    from crawler.config import FeedSource
+    from crawler.spiders.news import NewsSpider
+
+    crawler = get_crawler(NewsSpider, settings_dict={"URLLENGTH_LIMIT": 100})
+    spider = NewsSpider.from_crawler(crawler, sources=[FeedSource(id="s", kind="feed", url="http://127.0.0.1/rss.xml")])
+    failed = []
+
+    def on_failed(**kwargs):
+        failed.append(kwargs)
+
+    crawler.signals.connect(on_failed, signal=signals.fetch_failed)
+    long = "http://127.0.0.1/a.html?utm_content=" + "x" * 5000
+    assert spider.article_request(long, "s") is None
+    assert spider.article_request(long, "s") is None  # listed twice: one failure
+    assert [(f["url"], f["kind"], f["reason"]) for f in failed] == [(long, "link", "URL longer than 100 characters (not fetched)")]
+    assert spider.article_request("http://127.0.0.1/a.html", "s") is not None, "the same article's clean link"
+    (logged,) = [r.getMessage() for r in caplog.records if "failed" in r.getMessage()]
+    assert len(logged) < 400 and logged.startswith("link http://127.0.0.1/a.html?utm_content=xxx")

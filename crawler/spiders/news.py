@@ -40,6 +40,7 @@ ARTICLE_ID_META = "newsarchive_article_id"
 # An article request's claim in a distributed run (runcounts.claim_token), settled by its outcome.
 CLAIM_META = "newsarchive_claim"
 ATTEMPT_META = "newsarchive_attempt"  # the how-manieth run in a row this page is tried
+LOGGED_URL_CHARS = 300  # of a failed URL, in its warning
 # Article pages answered by a WAF challenge in a row that block their source
 # for the rest of the run (one may be a fluke of one page; several mean the
 # site now challenges this crawler, and asking on gets it banned).
@@ -243,7 +244,9 @@ class NewsSpider(scrapy.Spider):
     def report_failure(self, url: str, reason: str, source_id: str, *, kind: str, attempt: int = 1,
                        article_url: str | None = None, claimed: str | None = None) -> None:
         """A failure of the run; ``claimed``: the claim it settles (CLAIM_META, a distributed run's)."""
-        self.logger.warning("%s %s failed: %s", kind, url, reason)
+        # The run record keeps the whole URL; a log line, its start (an over-long link runs to kilobytes).
+        shown = url if len(url) <= LOGGED_URL_CHARS else url[:LOGGED_URL_CHARS] + "…"
+        self.logger.warning("%s %s failed: %s", kind, shown, reason)
         self.crawler.signals.send_catch_log(signals.fetch_failed, url=url, reason=reason, source=source_id, kind=kind, attempt=attempt,
                                             article_url=article_url, claimed=claimed)
 
