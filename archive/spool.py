@@ -28,6 +28,7 @@ from typing import Any
 
 from archive.processes import exclusive, flock_file
 from archive.store import ArchiveStore, StoreError, StoreUnavailable
+from archive.store.base import COPY_CHUNK_BYTES
 from archive.writer import store_article
 
 logger = logging.getLogger(__name__)
@@ -45,7 +46,6 @@ SEQUENCE_FILE = ".sequence"
 ENTRY_SUFFIX = ".op"
 # The size bound is summed afresh this often, and between, kept up by this process's own writes.
 USED_BYTES_RECOUNT_SECONDS = 5.0
-COPY_CHUNK_BYTES = 1 << 20  # a file spooled goes through memory a megabyte at a time
 # What a write carries: the bytes, or a local file holding them (a WARC file,
 # streamed to the store or the spool, never read into memory whole).
 Payload = bytes | Path

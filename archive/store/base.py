@@ -44,6 +44,8 @@ class StoreRefused(StoreError):
 # Failures of the store as a whole, not of one object: whoever reads object
 # after object stops at them (nothing more could be read).
 WHOLE_STORE_ERRORS = (StoreUnavailable, StoreRefused)
+# A local file copied for put_file (or into the outage spool) goes through memory this much at a time.
+COPY_CHUNK_BYTES = 1 << 20
 
 
 class SourceFile:

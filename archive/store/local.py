@@ -12,12 +12,11 @@ from urllib.parse import unquote, urlsplit
 
 from archive.keys import check_key
 from archive.processes import process_alive
-from archive.store.base import KeyNotFound, SourceFile, StoreError, StoreRefused, StoreUnavailable
+from archive.store.base import COPY_CHUNK_BYTES, KeyNotFound, SourceFile, StoreError, StoreRefused, StoreUnavailable
 
 # Temp files live in one folder at the root, never beside the objects, so a
 # crash cannot leave a half-written object under articles/ or images/.
 TEMP_DIR = ".tmp"
-COPY_CHUNK_BYTES = 1 << 20  # put_file's reads: a WARC file goes through memory a megabyte at a time
 # OSErrors that say the file system under the archive went away, not that one
 # file is bad: every key after fails alike (verify stops rather than report
 # each as damaged; a crawl's writes wait in its spool). A network mount that
