@@ -29,7 +29,7 @@ def load_evaluator(aeb: Path):
 
 
 def newsarchive_predictions(pages: dict[str, Path]) -> dict[str, dict]:
-    command = [sys.executable, "-m", "crawler.cli", "extract", *map(str, pages.values())]
+    command = [sys.executable, "-m", "crawler", "extract", *map(str, pages.values())]
     result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
     by_uri = {}
     for line in result.stdout.splitlines():

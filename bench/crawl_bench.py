@@ -186,7 +186,7 @@ def process_role(proc, root) -> str:
 
 def crawl_command() -> list[str]:
     script = Path(sys.executable).with_name("newsarchive")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "crawler.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "crawler"]
 
 
 def write_config(workdir: Path, base_url: str, concurrency: int, workers: int | None, extra: dict | None = None) -> Path:
@@ -228,7 +228,7 @@ def run_crawl(n: int, concurrency: int, workers: int | None, keep: Path | None,
             command = [*crawl_command(), "crawl", "--config", str(config)]
             if cprofile:  # the crawl process's main (reactor) thread only
                 command = [sys.executable, "-m", "cProfile", "-o", str(cprofile.with_suffix(f".n{n}.prof")),
-                           "-m", "crawler.cli", "crawl", "--config", str(config)]
+                           "-m", "crawler", "crawl", "--config", str(config)]
             if profile:  # py-spy samples the whole tree (GIL holders: Python CPU); its overhead inflates the figures
                 py_spy = Path(sys.executable).with_name("py-spy")
                 command = [str(py_spy) if py_spy.exists() else "py-spy", "record", "--subprocesses", "--gil", "--rate", "250",

@@ -148,7 +148,7 @@ class Daemon:
     def crawl_command(self, source_id: str, run_id: str, record_file: Path) -> list[str]:
         # -P: the working directory stays off sys.path, so an archive kept in
         # ./archive cannot shadow the `archive` package.
-        command = [sys.executable, "-P", "-m", "crawler.cli", "crawl", source_id, "--config", str(self.config_path),
+        command = [sys.executable, "-P", "-m", "crawler", "crawl", source_id, "--config", str(self.config_path),
                    "--run-id", run_id, "--run-record-file", str(record_file),
                    "--log-format", self.log_format, "--log-level", self.log_level]
         if self.archive_url:

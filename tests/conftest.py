@@ -81,6 +81,6 @@ def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = No
     full_env = {**os.environ, **(env or {})}
     full_env.pop("NEWSARCHIVE_CONFIG", None) if env is None or "NEWSARCHIVE_CONFIG" not in env else None
     return subprocess.run(
-        [*prefix, sys.executable, "-m", "crawler.cli", *args],
+        [*prefix, sys.executable, "-m", "crawler", *args],
         capture_output=True, text=True, env=full_env, cwd=cwd or ROOT, timeout=timeout,
     )

@@ -24,7 +24,7 @@ def test_kill_9_at_random_points_loses_and_doubles_nothing(site, tmp_path):
                           download_delay=0.2, concurrency=2)
     rng = random.Random(20211027)
     for _ in range(KILLS):
-        process = subprocess.Popen([sys.executable, "-m", "crawler.cli", "crawl", "--config", str(config)], cwd=ROOT,
+        process = subprocess.Popen([sys.executable, "-m", "crawler", "crawl", "--config", str(config)], cwd=ROOT,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         time.sleep(rng.uniform(1.5, 5.0))
         # The whole process group: the crawl and its extraction workers die at once.

@@ -1,6 +1,6 @@
 """End to end: `newsarchive daemon` as a real process over the fixture news site.
 
-Each test starts the daemon (`python -m crawler.cli daemon --metrics-port 0
+Each test starts the daemon (`python -m crawler daemon --metrics-port 0
 --log-format json`) with `every 1m` schedules, jitter 0 and an empty state,
 so first runs happen at once; waits (bounded) for what the state file, the
 archive, /metrics and the JSON log show; and stops it with SIGTERM. Every
@@ -162,7 +162,7 @@ class DaemonProcess:
     def start(self) -> "DaemonProcess":
         # -P, like the `newsarchive` console script: the work dir (which may hold
         # ./archive) stays off sys.path. Its crawls must manage that themselves.
-        command = [sys.executable, "-P", "-m", "crawler.cli", "daemon", "--config", str(self.config),
+        command = [sys.executable, "-P", "-m", "crawler", "daemon", "--config", str(self.config),
                    "--metrics-port", "0", "--log-format", "json"]
         with open(self.stderr_path, "wb") as err, open(self.stdout_path, "wb") as out:
             # In the work dir, as systemd runs it: relative paths of the config resolve there.
@@ -300,7 +300,7 @@ def admin_crawls():
 
     def start(config: Path, *sources: str) -> subprocess.Popen:
         env = {k: v for k, v in os.environ.items() if k != "NEWSARCHIVE_CONFIG"}
-        process = subprocess.Popen([sys.executable, "-m", "crawler.cli", "crawl", *sources, "--config", str(config)],
+        process = subprocess.Popen([sys.executable, "-m", "crawler", "crawl", *sources, "--config", str(config)],
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env,
                                    start_new_session=True)
         started.append(process)

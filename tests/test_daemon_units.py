@@ -449,7 +449,7 @@ def test_daemon_lines_carry_the_run_context(captured_json_log):
 def test_daemon_rejects_an_unknown_log_format(tmp_path):
     config = tmp_path / "c.yaml"
     config.write_text("sources: []\n")
-    result = subprocess.run([sys.executable, "-m", "crawler.cli", "daemon", "--config", str(config), "--log-format", "xml"],
+    result = subprocess.run([sys.executable, "-m", "crawler", "daemon", "--config", str(config), "--log-format", "xml"],
                             capture_output=True, text=True, timeout=30, cwd=Path(__file__).resolve().parent.parent)
     assert result.returncode == 2 and "xml" in result.stderr
 

@@ -33,7 +33,7 @@ def _config(path: Path, site, bucket: str, endpoint: str, redis_url: str, state:
 
 
 def _start_worker(config: Path, env: dict, log: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "crawler.cli", "worker", "--config", str(config)], cwd=ROOT, env=env,
+    return subprocess.Popen([sys.executable, "-m", "crawler", "worker", "--config", str(config)], cwd=ROOT, env=env,
                             stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
 
 

@@ -102,13 +102,17 @@ def test_reading_the_copy_marks_it_used(cache_home):
     assert copy.stat().st_mtime > time.time() - 3600
 
 
-def test_pool_workers_do_not_run_the_commands_main_script(tmp_path):
-    # The `newsarchive` entry point imports the whole CLI: multiprocessing
-    # would run it again in every worker as it starts.
+@pytest.mark.parametrize("main", [["tests/probes/pool_main.py"], ["-m", "tests.probes.pool_package"]],
+                         ids=["console-script", "python-m-package"])
+def test_pool_workers_do_not_run_the_commands_main(tmp_path, main):
+    # The `newsarchive` console script, and `python -m crawler` as the daemon
+    # runs crawls, import the whole CLI: multiprocessing would run it again in
+    # every worker as it starts. A module run with -m (`-m crawler.cli`, as
+    # the daemon's crawls were) is run again whatever its forkserver does.
     markers = tmp_path / "ran"
     markers.mkdir()
-    result = subprocess.run([sys.executable, str(ROOT / "tests" / "probes" / "pool_main.py"), str(markers)],
-                            cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, *main, str(markers)], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                            capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]
     workers = set(result.stdout.split())
     assert workers and str(os.getpid()) not in workers

@@ -61,7 +61,7 @@ def serve(archived, *options: str):
     port = free_port()
     log = (archived.workdir / f"serve-{port}.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "crawler.cli", "serve", "--port", str(port), "--config", str(archived.config), *options],
+        [sys.executable, "-m", "crawler", "serve", "--port", str(port), "--config", str(archived.config), *options],
         env={**os.environ, **archived.env}, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"

@@ -18,7 +18,7 @@ from tests.fixture_site import ARTICLES
 
 
 def _crawl(config: Path, env: dict, timeout: float = 240) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "crawler.cli", "crawl", "--config", str(config)], cwd=ROOT,
+    return subprocess.Popen([sys.executable, "-m", "crawler", "crawl", "--config", str(config)], cwd=ROOT,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
