@@ -139,6 +139,19 @@ def test_starting_the_forkserver_imports_little():
     assert result.stdout.strip() == "[]"
 
 
+def test_the_record_models_are_built_at_first_use_not_at_import():
+    # The crawl and the extraction workers import archive.records for its helpers only.
+    probe = ("import archive.records as records\n"
+             "print(records.ArticleRecord.__pydantic_complete__, records.ImageRef.__pydantic_complete__)\n"
+             "try:\n"
+             "    records.load_record(b'{\"schema\": \"newsarchive.article/1\"}')\n"
+             "except Exception as exc:\n"
+             "    print(type(exc).__name__, records.ArticleRecord.__pydantic_complete__)\n")
+    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "False", "ValidationError", "True"]
+
+
 def test_without_a_home_the_model_loads_without_a_cache(monkeypatch):
     # A service account may have neither HOME nor XDG_CACHE_HOME.
     from pathlib import Path
