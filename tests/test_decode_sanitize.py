@@ -7,7 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from crawler.extract.dates import infer_timezone, parse_datetime, to_utc
+from crawler.extract import dates
+from crawler.extract.dates import dateutil_datetime, infer_timezone, parse_datetime, standard_datetime, to_utc
 from crawler.extract.decode import decode_html, detect_encoding
 from crawler.extract.sanitize import safe_html
 
@@ -296,6 +297,46 @@ def test_parse_datetime_rejects(value):
 def test_parse_datetime_date_only_and_partial_dates():
     assert parse_datetime("2021-10-26") == datetime(2021, 10, 26)
     assert parse_datetime("2021-10") == datetime(2021, 10, 1)  # W3C datetime (sitemap lastmod) granularity
+
+
+COMMON_MACHINE_DATES = [
+    "2021-10-26", "2021-10-26T22:06", "2021-10-26 22:06:31", "2021-10-26T22:06:31Z", "2021-10-26T22:06:31.250Z",
+    "2021-10-26T22:06:31.123456+08:00", "2021-10-26T22:06:31+0800", "2021-10-26T22:06+08:00", "2021-10-26T17:06:31-05:00",
+    "Tue, 26 Oct 2021 22:06:31 GMT", "Tue, 26 Oct 2021 22:06:31 +0800", "26 Oct 2021 22:06 +0000",
+    "Tue, 26 Oct 2021 22:06:31 UTC", "Tue, 26 oct 2021 22:06:31 -0500",
+]
+
+
+@pytest.mark.parametrize("value", COMMON_MACHINE_DATES)
+def test_common_machine_dates_are_read_without_dateutil(value, monkeypatch):
+    # dateutil reads a string twice (did it name a year?): 0.1 ms a date, for a reading the standard library gives.
+    expected = dateutil_datetime(value)
+
+    def refused(*args, **kwargs):
+        raise AssertionError("read by dateutil")
+
+    monkeypatch.setattr(dates.date_parser, "parse", refused)
+    moment = parse_datetime(value)
+    assert moment is not None and moment.replace(tzinfo=None) == expected.replace(tzinfo=None)
+    assert moment.utcoffset() == expected.utcoffset()
+
+
+@pytest.mark.parametrize("value", [
+    *COMMON_MACHINE_DATES,
+    # Left to dateutil, whose reading differs: "-0000" is UTC there and naive in email.utils, "CST" a US zone there.
+    "Tue, 26 Oct 2021 22:06:31 -0000", "Tue, 26 Oct 2021 22:06:31 CST",
+    # Not the forms the standard library is asked: dateutil reads them.
+    "2021-10-26T22:06:31.1234567Z", "2021-10-26T22:06:31+08", "20211026T220631Z", "2021-W43-2", "26 Oct 21 22:06 GMT",
+    # Impossible: nobody reads them.
+    "2021-02-30", "2021-10-26T24:00:00", "2021-13-01", "Tue, 31 Feb 2021 22:06:31 GMT",
+])
+@pytest.mark.filterwarnings("ignore:tzname CST identified")  # dateutil on "CST": read as naive, as the crawl does
+def test_the_standard_librarys_reading_is_dateutils(value):
+    ours, theirs = standard_datetime(value), dateutil_datetime(value)
+    if ours is not None:
+        assert theirs is not None and ours.replace(tzinfo=None) == theirs.replace(tzinfo=None)
+        assert ours.utcoffset() == theirs.utcoffset()
+    assert parse_datetime(value) == (theirs if theirs is None or theirs.year in range(1990, 2100) else None)
 
 
 def test_language_sample_reaches_past_an_english_lead_in():

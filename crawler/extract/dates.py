@@ -7,7 +7,9 @@ Asia/Shanghai), else UTC.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from zoneinfo import ZoneInfo
 
 from dateutil import parser as date_parser
@@ -32,6 +34,13 @@ LANGUAGE_TIMEZONES = {
 }
 # Years outside this range are misreads (a copyright line, an id), not dates.
 PLAUSIBLE_YEARS = range(1990, 2100)
+# The two forms most machine dates take (meta tags and JSON-LD; RSS), read
+# by the standard library: dateutil reads a string twice, to tell whether it
+# named a year, which cost 0.2 ms of every article a feed dated. RFC 2822
+# only with a numeric or UTC zone: email.utils reads "CST" as US Central,
+# where dateutil leaves it to the timezone the page's language implies.
+ISO_DATETIME_RE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)?(?:Z|[+-]\d{2}:?\d{2})?", re.ASCII)
+RFC2822_DATETIME_RE = re.compile(r"(?:[A-Za-z]{3}, )?\d{1,2} [A-Za-z]{3} \d{4} \d{2}:\d{2}(?::\d{2})? (?:[+-]\d{4}|GMT|UTC)", re.ASCII)
 
 
 def infer_timezone(language_tag: str | None) -> str | None:
@@ -45,6 +54,25 @@ def parse_datetime(value: str) -> datetime | None:
     value = (value or "").strip()
     if not value:
         return None
+    moment = standard_datetime(value) or dateutil_datetime(value)
+    return moment if moment is not None and moment.year in PLAUSIBLE_YEARS else None
+
+
+def standard_datetime(value: str) -> datetime | None:
+    """ISO 8601's and RFC 2822's common forms, as dateutil reads them; None for any other string."""
+    try:
+        if ISO_DATETIME_RE.fullmatch(value):
+            return datetime.fromisoformat(value)
+        if RFC2822_DATETIME_RE.fullmatch(value):
+            moment = parsedate_to_datetime(value)
+            return moment if moment.tzinfo is not None else None  # "-0000" is naive there, UTC in dateutil
+    except ValueError:
+        return None  # an impossible day, a 24th hour: dateutil's call
+    return None
+
+
+def dateutil_datetime(value: str) -> datetime | None:
+    """Whatever dateutil reads, when the string names a year."""
     try:
         moment = date_parser.parse(value, default=datetime(2000, 1, 1))
         # dateutil fills a missing year from the default: "10-26 22:06" or "12"
@@ -54,7 +82,7 @@ def parse_datetime(value: str) -> datetime | None:
             return None
     except (ValueError, OverflowError, TypeError):
         return None
-    return moment if moment.year in PLAUSIBLE_YEARS else None
+    return moment
 
 
 def to_utc(moment: datetime, timezone_name: str | None = None) -> datetime:
