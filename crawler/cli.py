@@ -77,9 +77,6 @@ def crawl(
         raise typer.Exit(0)
     run_id = run_id or new_run_id()
     if settings_config.distributed is not None:
-        from crawler.extract.worker import stop_extraction_server
-
-        stop_extraction_server()  # the workers extract: see crawler.__main__
         refuse_archive_override(settings_config, archive, err.print)
         raise typer.Exit(enqueue_and_wait(settings_config, selected, run_id, wait, wait_timeout, run_record_file))
     progress = sys.stderr.isatty() and log_format == "text"
@@ -104,17 +101,11 @@ def crawl(
 
 def start_extraction(config: Config) -> None:
     """Start extraction's worker server now, before Scrapy is imported: it warms
-    up on the other core meanwhile (about 0.7 s sooner ready than from the pipeline).
-
-    Usually started already, by the entry point (crawler.__main__); stopped
-    here when the config extracts in the crawl's own process.
-    """
-    from crawler.extract.worker import start_extraction_server, stop_extraction_server, worker_count
+    up on the other core meanwhile (about 0.7 s sooner ready than from the pipeline)."""
+    from crawler.extract.worker import start_extraction_server, worker_count
 
     if worker_count(config.crawl.extract_workers) > 0:
         start_extraction_server()
-    else:
-        stop_extraction_server()
 
 
 def refuse_archive_override(config: Config, archive: str | None, say) -> None:

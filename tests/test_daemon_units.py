@@ -842,3 +842,11 @@ def test_a_crawls_temp_dir_leaves_its_forkserver_room_for_its_socket(tmp_path):
         for path in made_bases:
             shutil.rmtree(path, ignore_errors=True)
     assert started.stdout.strip() == "3", started.stderr[-2000:]
+
+
+def test_a_crawl_runs_as_the_packages_main_so_its_workers_do_not_import_the_cli(tmp_path):
+    # multiprocessing runs a main module (`-m crawler.cli`) again in every
+    # extraction worker; a package's __main__ never (tests/test_extraction_start.py shows both).
+    daemon = Daemon(make_config(tmp_path, ["s"]), tmp_path / "cfg.yaml")
+    command = daemon.crawl_command("s", "run-1", tmp_path / "run.json")
+    assert command[:5] == [sys.executable, "-P", "-m", "crawler", "crawl"]

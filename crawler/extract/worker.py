@@ -12,11 +12,9 @@ while the crawl process imports its own, instead of after them.
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import multiprocessing
 import os
-import signal
 import sys
 from multiprocessing.context import BaseContext
 from typing import TYPE_CHECKING
@@ -107,24 +105,6 @@ def start_extraction_server() -> BaseContext:
             else:
                 os.environ[name] = value
     return context
-
-
-def stop_extraction_server() -> None:
-    """Stop the pool's forkserver, when one runs: a crawl that will not use it (see crawler.__main__).
-
-    multiprocessing has no public way to: its forkserver stops when the
-    process that started it exits. Killed first, as it may still be warming
-    up (0.5 s), and it only reads its pipe once it has.
-    """
-    from multiprocessing import forkserver
-
-    server = forkserver._forkserver
-    pid = getattr(server, "_forkserver_pid", None)
-    if pid is None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    server._stop()
 
 
 def adopt_main_path(main_path: str) -> None:
