@@ -303,7 +303,7 @@ COMMON_MACHINE_DATES = [
     "2021-10-26", "2021-10-26T22:06", "2021-10-26 22:06:31", "2021-10-26T22:06:31Z", "2021-10-26T22:06:31.250Z",
     "2021-10-26T22:06:31.123456+08:00", "2021-10-26T22:06:31+0800", "2021-10-26T22:06+08:00", "2021-10-26T17:06:31-05:00",
     "Tue, 26 Oct 2021 22:06:31 GMT", "Tue, 26 Oct 2021 22:06:31 +0800", "26 Oct 2021 22:06 +0000",
-    "Tue, 26 Oct 2021 22:06:31 UTC", "Tue, 26 oct 2021 22:06:31 -0500",
+    "Tue, 26 Oct 2021 22:06:31 UTC", "Tue, 26 oct 2021 22:06:31 -0500", "wed, 26 Oct 2021 22:06:31 GMT",
 ]
 
 
@@ -325,6 +325,9 @@ def test_common_machine_dates_are_read_without_dateutil(value, monkeypatch):
     *COMMON_MACHINE_DATES,
     # Left to dateutil, whose reading differs: "-0000" is UTC there and naive in email.utils, "CST" a US zone there.
     "Tue, 26 Oct 2021 22:06:31 -0000", "Tue, 26 Oct 2021 22:06:31 CST",
+    # ... an offset without a time (08:00 to fromisoformat), any day name and a pivoted year (email.utils).
+    "2021-10-26+08:00", "2021-10-26Z", "2021-10-26+0100", "Lun, 25 Oct 2021 10:00:00 +0200", "Foo, 1 Oct 2021 22:06 GMT",
+    "1 Oct 0070 22:06 GMT",
     # Not the forms the standard library is asked: dateutil reads them.
     "2021-10-26T22:06:31.1234567Z", "2021-10-26T22:06:31+08", "20211026T220631Z", "2021-W43-2", "26 Oct 21 22:06 GMT",
     # Impossible: nobody reads them.
