@@ -339,7 +339,7 @@ def test_the_standard_librarys_reading_is_dateutils(value):
     if ours is not None:
         assert theirs is not None and ours.replace(tzinfo=None) == theirs.replace(tzinfo=None)
         assert ours.utcoffset() == theirs.utcoffset()
-    assert parse_datetime(value) == (theirs if theirs is None or theirs.year in range(1990, 2100) else None)
+    assert parse_datetime(value) == (theirs if theirs is None or theirs.year in dates.PLAUSIBLE_YEARS else None)
 
 
 def test_language_sample_reaches_past_an_english_lead_in():
