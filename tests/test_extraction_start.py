@@ -56,6 +56,39 @@ def test_the_cached_model_answers_as_py3langid_does(cache_home):
         assert cached.classify(sample) == py3langid.classify(sample)
 
 
+def test_the_cached_model_is_mapped_not_read(cache_home, monkeypatch):
+    import mmap
+
+    import numpy as np
+
+    langmodel.language_identifier()
+    langmodel.language_identifier.cache_clear()
+    monkeypatch.setattr(np, "load", lambda *args, **kwargs: pytest.fail("the copy was read into memory"))
+    identifier = langmodel.language_identifier()
+    base = identifier.nb_ptc
+    while isinstance(base, np.ndarray):
+        base = base.base
+    assert isinstance(base.obj if isinstance(base, memoryview) else base, mmap.mmap)
+    assert not identifier.nb_ptc.flags.writeable
+    assert isinstance(identifier.tk_nextmove, memoryview) and identifier.tk_nextmove.readonly
+    assert identifier.classify(FRENCH)[0] == "fr"
+
+
+def test_a_copy_that_cannot_be_mapped_falls_back_and_is_removed(cache_home):
+    # Compressed members (another writer's .npz) cannot be mapped: the packaged model serves.
+    import numpy as np
+
+    langmodel.language_identifier()
+    (copy,) = cache_home.glob(langmodel.CACHED_MODEL_GLOB)
+    with np.load(copy) as data:
+        arrays = {name: data[name] for name in data.files}
+    with copy.open("wb") as handle:
+        np.savez_compressed(handle, **arrays)
+    langmodel.language_identifier.cache_clear()
+    assert text_language(FRENCH) == "fr"
+    assert not copy.exists()
+
+
 def test_a_damaged_copy_falls_back_to_the_models_own_file(cache_home):
     langmodel.language_identifier()
     (copy,) = cache_home.glob(langmodel.CACHED_MODEL_GLOB)
