@@ -18,7 +18,8 @@ import yaml
 from archive.catalog import CatalogEntry
 from archive.html import rewrite_images
 from archive.keys import IMAGES_PREFIX, BadKey, article_key, check_key
-from archive.records import load_record, one_line
+from archive.fields import one_line
+from archive.records import load_record
 from archive.store import ArchiveStore, KeyNotFound
 
 logger = logging.getLogger(__name__)

@@ -13,7 +13,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator
 
 from archive.keys import RUNS_PREFIX, run_key
-from archive.records import dump_record, utc_iso
+from archive.fields import utc_iso
+from archive.records import dump_record
 from archive.store import ArchiveStore
 
 RUN_SCHEMA = "newsarchive.run/1"

@@ -10,7 +10,7 @@ from typing import Callable, NamedTuple
 
 import regex
 
-from archive.records import CONTROL_CHARS_RE, without_controls
+from archive.fields import CONTROL_CHARS_RE, without_controls
 
 # A hit's snippet, in characters of the record's own text: this many before
 # the match, this many after it (the whole match, however long), and this

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 
 from archive.keys import ARTICLES_PREFIX, IMAGES_PREFIX, RUNS_PREFIX, SHA256_RE, BadKey, article_key, check_key
-from archive.records import ArticleRecord, article_id, content_sha256, load_record, one_line
+from archive.fields import article_id, content_sha256, one_line
+from archive.records import ArticleRecord, load_record
 from archive.catalog import CATALOG_PREFIX, catalog_entries, read_whole_catalog
 from archive.store import WHOLE_STORE_ERRORS, ArchiveStore, KeyNotFound, StoreError, patiently
 

@@ -23,7 +23,8 @@ from flask import Flask, Response, abort, render_template, request
 from archive.catalog import CatalogSnapshot, list_entries
 from archive.html import rewrite_images
 from archive.keys import IMAGES_PREFIX, BadKey, check_key
-from archive.records import load_record, without_controls
+from archive.fields import without_controls
+from archive.records import load_record
 from archive.search import SearchIndex, SearchIndexError
 from archive.store import WHOLE_STORE_ERRORS, ArchiveStore, KeyNotFound, StoreError
 

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from archive.records import one_line, without_controls
+from archive.fields import one_line, without_controls
 from archive.store import StoreError
 from crawler.cli_options import ArchiveOption, ConfigOption
 

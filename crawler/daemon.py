@@ -27,7 +27,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from archive.records import utc_iso
+from archive.fields import utc_iso
 from archive.runs import Failure, RunRecord, new_run_id, start_run
 from archive.spool import SpooledWriter, StoreSpool, spool_directory
 from archive.compaction import DEFAULT_GRACE, CompactionReport, compact_catalog

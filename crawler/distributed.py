@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from archive.records import utc_iso
+from archive.fields import utc_iso
 from archive.runs import COUNTERS, Failure, RunRecord, start_run
 
 JOBS_KEY = "newsarchive:jobs"

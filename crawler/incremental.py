@@ -15,7 +15,7 @@ from scrapy.extensions.httpcache import RFC2616Policy
 
 from archive.catalog import KnownArticle, known_articles
 from archive.keys import RUNS_PREFIX
-from archive.records import article_id
+from archive.fields import article_id
 from archive.runs import Failure
 from archive.store import ArchiveStore, StoreError
 from crawler.extract.article import canonical_url

@@ -20,7 +20,8 @@ import pytest
 
 from archive.catalog import catalog_entry, segment_key, write_segment
 from archive.keys import article_key
-from archive.records import SCHEMA, article_id, content_sha256, dump_record
+from archive.fields import SCHEMA, article_id, content_sha256
+from archive.records import dump_record
 from archive.store import open_store
 from tests.conftest import run_cli
 from tests.crawl_helpers import archive_store, article_records, crawl, latest_run, site_sources, write_config

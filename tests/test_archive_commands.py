@@ -450,7 +450,8 @@ def test_verify_of_a_live_archive_takes_no_new_record_for_a_lost_one(tmp_path):
     # after articles/ was listed, and its catalog part lists them.
     from archive.catalog import catalog_entry, segment_key, write_segment
     from archive.keys import ARTICLES_PREFIX, article_key
-    from archive.records import SCHEMA, article_id, content_sha256, dump_record
+    from archive.fields import SCHEMA, article_id, content_sha256
+    from archive.records import dump_record
     from archive.store import open_store
     from archive.verify import verify_archive
 

@@ -9,7 +9,8 @@ import hashlib
 
 import pytest
 
-from archive.records import article_id, load_record
+from archive.fields import article_id
+from archive.records import load_record
 from archive.keys import ARTICLES_PREFIX, IMAGES_PREFIX
 from tests.crawl_helpers import (
     archive_store, article_records, crawl, latest_run, object_fingerprints, site_sources, write_config,

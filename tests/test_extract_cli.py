@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import urllib.request
 
-from archive.records import article_id
+from archive.fields import article_id
 from tests.conftest import run_cli
 from tests.fixture_site import ARTICLES
 

@@ -338,3 +338,14 @@ def test_a_crawl_reads_no_callbacks_source(tmp_path):
         "    warn_on_generator_with_return_value(spider, callback)",
         "print('ok')",
     ) == ["ok"]
+
+
+def test_the_forkserver_warms_up_without_pydantic():
+    # The workers make records' values (archive.fields), never the record's
+    # model: importing pydantic cost the forkserver 40-50 ms of every start.
+    probe = ("import sys, crawler.extract.worker; print('trafilatura' in sys.modules,"
+             " sorted(m for m in sys.modules if m.split('.')[0] in ('pydantic', 'scrapy', 'twisted')))")
+    env = {**os.environ, "NEWSARCHIVE_EXTRACT_WARM_UP": "1"}
+    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True []"  # warmed up, and with none of them

@@ -16,14 +16,8 @@ from archive.keys import (
     image_key,
     run_key,
 )
-from archive.records import (
-    SCHEMA,
-    article_id,
-    content_sha256,
-    dump_record,
-    load_record,
-    utc_iso,
-)
+from archive.fields import SCHEMA, article_id, content_sha256, utc_iso
+from archive.records import dump_record, load_record
 from archive.runs import Failure, RunRecord, new_run_id, run_started, start_run
 
 SHA = "ab" + "cd" + "0123456789abcdef" * 3 + "0123456789ab"

@@ -15,7 +15,8 @@ import lxml.html
 import pytest
 
 from archive.keys import ARTICLES_PREFIX
-from archive.records import article_id, load_record
+from archive.fields import article_id
+from archive.records import load_record
 from crawler.config import ConfigError
 from crawler.configfile import parse_config
 from crawler.extract.core import ExtractOptions, extract_article

@@ -15,7 +15,8 @@ import time
 import pytest
 
 from archive.keys import version_key, BadKey, article_key, image_key
-from archive.records import SCHEMA, article_id, content_sha256, load_record
+from archive.fields import SCHEMA, article_id, content_sha256
+from archive.records import load_record
 from archive.store import (
     KeyNotFound,
     LocalStore,

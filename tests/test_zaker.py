@@ -20,7 +20,8 @@ import lxml.html
 import pytest
 
 from archive.keys import ARTICLES_PREFIX
-from archive.records import article_id, load_record
+from archive.fields import article_id
+from archive.records import load_record
 from crawler.extract.core import ExtractOptions, FeedHints, NoArticle, extract_article
 from crawler.extract.rules import ZAKER_RULES, is_challenge_page, unwrap_link
 from crawler.extract.zh_dates import parse_zh_datetime

@@ -12,7 +12,7 @@ from scrapy.exceptions import CloseSpider, NotConfigured
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.threads import deferToThread
 
-from archive.records import utc_iso
+from archive.fields import utc_iso
 from archive.runs import Failure, new_run_id, run_bytes, start_run
 from archive.store import StoreError, StoreUnavailable
 from crawler import signals

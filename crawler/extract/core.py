@@ -32,7 +32,7 @@ from crawler.extract.rules import (
 )
 from crawler.extract.zh_bylines import person_names
 from crawler.extract.zh_dates import parse_zh_datetime, url_date
-from archive.records import utc_iso
+from archive.fields import utc_iso
 
 # Page text shorter than this may be a shell or a teaser: a feed body is tried.
 SHORT_PAGE_CHARS = 300

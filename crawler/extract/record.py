@@ -7,7 +7,7 @@ from datetime import datetime
 from html import escape as html_escape, unescape
 from typing import Any
 
-from archive.records import SCHEMA, article_id, content_sha256, one_line, utc_iso, without_controls
+from archive.fields import SCHEMA, article_id, content_sha256, one_line, utc_iso, without_controls
 from crawler.extract.article import ExtractedArticle
 
 IMAGE_FIELDS = ("url", "key", "sha256", "content_type", "bytes", "width", "height")

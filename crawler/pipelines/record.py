@@ -10,7 +10,7 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.threads import deferToThread
 
 from archive.catalog import CatalogEntry, catalog_entry, segment_bytes, segment_key
-from archive.records import article_id
+from archive.fields import article_id
 from archive.runs import new_run_id, run_started
 from archive.spool import SPOOLED
 from archive.writer import ARCHIVED, UNCHANGED, UPDATED
