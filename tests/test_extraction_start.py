@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -349,3 +350,35 @@ def test_the_forkserver_warms_up_without_pydantic():
     result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "True []"  # warmed up, and with none of them
+
+
+BLAS_PROBE = """
+import json, os, sys
+from multiprocessing import forkserver
+from crawler.extract.worker import start_extraction_server
+
+context = start_extraction_server()
+with context.Pool(1) as pool:  # os.getenv: the workers do not run this script (see adopt_main_path)
+    worker_value = pool.apply_async(os.getenv, ("OPENBLAS_NUM_THREADS",)).get(timeout=60)
+server_threads = len(os.listdir(f"/proc/{forkserver._forkserver._forkserver_pid}/task"))
+print(json.dumps([worker_value, os.environ.get("OPENBLAS_NUM_THREADS"), server_threads]))
+"""
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="OpenBLAS starts no thread of its own on one core")
+@pytest.mark.parametrize("set_by_user", [None, "2"], ids=["unset", "set-by-the-user"])
+def test_the_extraction_processes_run_numpy_on_one_thread(tmp_path, set_by_user):
+    # OpenBLAS' own threads spun in the forkserver, taking 0.1 s of CPU from the crawl's start.
+    env = {name: value for name, value in os.environ.items() if name != "OPENBLAS_NUM_THREADS"}
+    if set_by_user:
+        env["OPENBLAS_NUM_THREADS"] = set_by_user
+    probe = tmp_path / "probe.py"
+    probe.write_text(BLAS_PROBE)
+    result = subprocess.run([sys.executable, str(probe)], cwd=ROOT, env={**env, "PYTHONPATH": str(ROOT)},
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    worker_value, crawl_value, server_threads = json.loads(result.stdout)
+    assert worker_value == (set_by_user or "1")
+    assert crawl_value == set_by_user  # the crawl's own environment is left as it was
+    if not set_by_user:
+        assert server_threads == 1  # the forkserver: its main thread only, no OpenBLAS thread

@@ -1,9 +1,10 @@
 """Extraction in worker processes: the process-pool side, without Scrapy.
 
 The crawl hands pages to a pool of processes forked from a forkserver. The
-forkserver imports this module and warms extraction up once (the language
-model, trafilatura's and justext's tables, compiled patterns: about 0.8 s of
-CPU), so every worker starts with all of it loaded and shared copy-on-write.
+forkserver imports this module and warms extraction up once (its imports,
+the language model mapped, trafilatura's tables, compiled patterns: about
+0.25 s of CPU), so every worker starts with all of it loaded and shared
+copy-on-write.
 
 It is started as early as a crawl knows it will extract (``newsarchive crawl``
 starts it before importing Scrapy): its imports then run on the other core
@@ -27,6 +28,12 @@ if TYPE_CHECKING:  # the crawl imports this module to start the forkserver: the 
 WARM_UP_ENV = "NEWSARCHIVE_EXTRACT_WARM_UP"
 # The crawl's main script, for the forkserver to pass for it: see adopt_main_path.
 PARENT_MAIN_ENV = "NEWSARCHIVE_EXTRACT_PARENT_MAIN"
+# numpy's OpenBLAS (loaded for py3langid) starts a thread per extra core in
+# each process that loads it, and the thread spins a while before it sleeps:
+# 0.1 s of CPU in the forkserver, taken from the crawl's own imports on the
+# other core. py3langid's products are far too small to share out, and the
+# workers are one per core already. A value set in the environment is kept.
+BLAS_THREADS_ENV = {"OPENBLAS_NUM_THREADS": "1"}
 # Long enough for trafilatura's fast mode (see FAST_MIN_CHARS): a short
 # page would also warm up jusText's fallback, whose stop-word table (every
 # language's, 0.19 s) is the dearest first use of all and serves short pages
@@ -94,6 +101,7 @@ def start_extraction_server() -> BaseContext:
     context.set_forkserver_preload([__name__])
     main_path = spawn.get_preparation_data("extract").get("init_main_from_path")
     passed = {WARM_UP_ENV: "1", PARENT_MAIN_ENV: main_path or ""}
+    passed.update({name: value for name, value in BLAS_THREADS_ENV.items() if name not in os.environ})
     previous = {name: os.environ.get(name) for name in passed}
     os.environ.update(passed)
     try:
