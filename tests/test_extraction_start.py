@@ -75,6 +75,22 @@ def test_the_cached_model_is_mapped_not_read(cache_home, monkeypatch):
     assert identifier.classify(FRENCH)[0] == "fr"
 
 
+def test_a_copy_on_a_file_system_that_cannot_map_it_is_read(cache_home, monkeypatch):
+    import errno
+
+    langmodel.language_identifier()
+    (copy,) = cache_home.glob(langmodel.CACHED_MODEL_GLOB)
+    langmodel.language_identifier.cache_clear()
+
+    def unmappable(*args, **kwargs):
+        raise OSError(errno.ENODEV, "No such device")
+
+    monkeypatch.setattr(langmodel.mmap, "mmap", unmappable)
+    forbid_reading_the_compressed_model(monkeypatch)
+    assert text_language(FRENCH) == "fr"
+    assert copy.exists()  # not taken for damaged
+
+
 def test_a_copy_that_cannot_be_mapped_falls_back_and_is_removed(cache_home):
     # Compressed members (another writer's .npz) cannot be mapped: the packaged model serves.
     import numpy as np

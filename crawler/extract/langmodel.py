@@ -143,7 +143,10 @@ def mapped_arrays(npz: Path) -> dict:
     from numpy.lib import format as npy_format
 
     with npz.open("rb") as handle:
-        mapping = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        try:
+            mapping = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        except OSError:  # a file system that cannot map files: the copy is read instead, still whole
+            mapping = handle.read()
         members = zipfile.ZipFile(handle).infolist()
     arrays = {}
     for member in members:
