@@ -7,7 +7,7 @@ arrays are kept decompressed in the cache and mapped from there, not read:
 the forkserver maps them in a few milliseconds instead of copying 68 MB
 (0.07–0.2 s of its start), and its workers share the file's pages through
 the page cache, reading only the parts their pages touch. The cache is only
-ever a copy: when it cannot be written or mapped, the model is loaded from
+ever a copy: when it cannot be written or read, the model is loaded from
 py3langid's own file as before.
 """
 
