@@ -17,8 +17,10 @@ lists are never taken. Plain functions over lxml trees; no Scrapy.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
+from itertools import islice
 from typing import Any, NamedTuple
 
 from dateutil import parser as dateutil_parser
@@ -35,6 +37,7 @@ from crawler.extract.zh_patterns import normalize_text
 
 BYLINE_MAX_CHARS = 80  # first/last body paragraphs that may be a byline
 CLOSING_CREDIT_LINES = 4  # a closing credit, then at most three editor, source or share lines
+LEAD_PARAGRAPHS = 3  # a lead credit may follow a photo caption or two
 EPOCH_RE = re.compile(r"^\d{10}(?:\d{3})?$")
 ISO_DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}|^\d{8}(?:T|$)")  # isoparse also takes "2020" alone
 # Elements that may carry a publish time of their own (itemprop, <time pubdate>).
@@ -173,14 +176,18 @@ def find_bylines(tree: HtmlElement | Page) -> tuple[list[str], list[str], str | 
     body = page.body
     closing: tuple[list[str], list[str]] = ([], [])
     if body is not None:
-        paragraphs = [c for c in body if isinstance(c.tag, str) and c.tag in TEXT_BLOCK_TAGS and page.text(c)]
-        closing = _closing_credit(page, paragraphs)
-        leads = [zb.LEAD_CREDIT_RE.match(page.text(p)) for p in paragraphs[:3]]  # after a photo caption
+        # Only the first three and the last four paragraphs are read: the text of the
+        # ones between (most of a long article) is never worked out.
+        blocks = [c for c in body if isinstance(c.tag, str) and c.tag in TEXT_BLOCK_TAGS]
+        first = _paragraphs(page, blocks, LEAD_PARAGRAPHS)
+        last = _paragraphs(page, reversed(blocks), CLOSING_CREDIT_LINES)[::-1]
+        closing = _closing_credit(page, last)
+        leads = [zb.LEAD_CREDIT_RE.match(page.text(p)) for p in first]  # after a photo caption
         texts += [lead["inner"] for lead in leads if lead][:1]
         after = list(body.itersiblings())[:4]
         if body.getparent() is not None:
             after += list(body.getparent().itersiblings())[:4]
-        texts += [page.text(el) for el in paragraphs[:2] + paragraphs[-3:] + after
+        texts += [page.text(el) for el in first[:2] + last[-3:] + after
                   if isinstance(el.tag, str) and not page.is_noise(el)]
     texts += [page.text(el) for el in page.classed
               if page.has_hint(el, zp.EDITOR_HINT_RE, zp.EDITOR_HINT_PREFILTER_RE) and not page.is_noise(el)]
@@ -197,6 +204,11 @@ def find_bylines(tree: HtmlElement | Page) -> tuple[list[str], list[str], str | 
     authors += closing[0]
     editors += closing[1]
     return _unique(authors), _unique(editors), sources[0] if sources else None
+
+
+def _paragraphs(page: Page, blocks: Iterable[HtmlElement], count: int) -> list[HtmlElement]:
+    """The first ``count`` of ``blocks`` that hold text."""
+    return list(islice((block for block in blocks if page.text(block)), count))
 
 
 def _closing_credit(page: Page, paragraphs: list[HtmlElement]) -> tuple[list[str], list[str]]:
