@@ -92,9 +92,20 @@ CLASS_TOKEN_SPLIT_RE = re.compile(r"[\s_\-]+")
 TITLE_SUFFIX_RE = re.compile(r"^\s*(?:[|_]|-{1,2}|[–—]|::)")
 
 
+# Full-width punctuation of Chinese text and what NFKC makes of each. Replaced
+# first, the rest of a line is most often NFKC already, which normalize() finds
+# out quickly: working out NFKC takes ten times as long as these replacements.
+# NFKC's result is unchanged, as each one alone gives NFKC's characters for it.
+FULL_WIDTH_PUNCTUATION = tuple((c, unicodedata.normalize("NFKC", c)) for c in "，：；！？（）｜／\u3000")
+
+
 def normalize_text(text: str | None) -> str:
     """NFKC (full-width digits and ：｜（） to ASCII), zero-width removed, spaces collapsed."""
     if not text:
         return ""
-    text = unicodedata.normalize("NFKC", text).replace("\u200b", "").replace("\ufeff", "")
+    if not unicodedata.is_normalized("NFKC", text):
+        for full_width, nfkc in FULL_WIDTH_PUNCTUATION:
+            text = text.replace(full_width, nfkc)
+        text = unicodedata.normalize("NFKC", text)
+    text = text.replace("\u200b", "").replace("\ufeff", "")
     return " ".join(text.split())  # str.split's whitespace is re's \s; a third of re.sub's time
