@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from functools import cached_property
+from itertools import islice
 from typing import Any, Iterator
 
 from lxml import etree
@@ -184,7 +185,7 @@ class Page:
             # The window counts the headline's own descendants too.
             window = MAX_HEADER_ELEMENTS - sum(1 for _ in anchor.iterdescendants(etree.Element))
             after = []
-            for el in anchor.xpath(f"following::*[position() <= {window}]") if window > 0 else ():
+            for el in islice(_following(anchor), max(window, 0)):
                 if self._starts_body(el, body):
                     break
                 after.append(el)
@@ -243,6 +244,16 @@ def block_text(el: HtmlElement) -> str:
 
     walk(el)
     return normalize_text("".join(out))
+
+
+def _following(el: HtmlElement) -> Iterator[HtmlElement]:
+    """The elements after ``el`` in document order, not its own (XPath's following::*).
+    Lazily: XPath found all of them, where the header region needs the first few."""
+    node: HtmlElement | None = el
+    while node is not None:
+        for sibling in node.itersiblings():
+            yield from sibling.iter(etree.Element)
+        node = node.getparent()
 
 
 def _class_id(el: HtmlElement) -> str:
