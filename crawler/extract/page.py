@@ -47,24 +47,33 @@ class Page:
 
     def __init__(self, tree: HtmlElement) -> None:
         self.tree = tree
+        self._class_ids: dict[HtmlElement, str] = {}
         self._tokens: dict[HtmlElement, list[str]] = {}
         self._texts: dict[HtmlElement, str] = {}
         self._noise: dict[HtmlElement, bool] = {}
 
     # -- per element -------------------------------------------------------------
 
+    def class_id(self, el: HtmlElement) -> str:
+        """The lower-cased class and id, space-separated: the region and editor scans
+        test most classed elements of the article twice."""
+        found = self._class_ids.get(el)
+        if found is None:
+            found = self._class_ids[el] = _class_id(el)
+        return found
+
     def tokens(self, el: HtmlElement) -> list[str]:
         """Lower-cased class and id tokens (article-info -> article, info)."""
         found = self._tokens.get(el)
         if found is None:
-            found = self._tokens[el] = [t for t in zp.CLASS_TOKEN_SPLIT_RE.split(_class_id(el)) if t]
+            found = self._tokens[el] = [t for t in zp.CLASS_TOKEN_SPLIT_RE.split(self.class_id(el)) if t]
         return found
 
     def has_hint(self, el: HtmlElement, hint: re.Pattern[str], prefilter: re.Pattern[str] | None = None) -> bool:
         """A class/id token matches ``hint``. ``prefilter`` (zh_patterns' *_PREFILTER_RE) is
         tried first on the lower-cased class and id: it rejects most elements before they are split."""
         if prefilter is not None:
-            class_id = _class_id(el)
+            class_id = self.class_id(el)
             # Only an ASCII string: in IGNORECASE hints a few other letters (the long s
             # of "ſource") match too, which the case-sensitive prefilter would miss.
             if class_id.isascii() and not prefilter.search(class_id):
