@@ -31,11 +31,6 @@ SKIPPED_TAGS = frozenset(("script", "style", "noscript"))
 JSON_WRAPPER_RE = re.compile(r"^\s*(?://\s*)?(?:<!--|<!\[CDATA\[)|(?://\s*)?(?:-->|\]\]>)\s*$")
 TRAILING_COMMA_RE = re.compile(r",\s*([}\]])")
 PROSE_END_RE = re.compile(r"[。!?]|\.(?:\s|$)")  # a sentence: body text, not a dateline
-# Elements a class/id hint can match; the rest of the page is never tested.
-CLASSED_XPATH = "//*[@class or @id]"
-# The same below an element, itself included. Not ".//descendant-or-self::*":
-# that path walks every descendant's subtree again and sorts out the repeats.
-CLASSED_BELOW_XPATH = "descendant-or-self::*[@class or @id]"
 
 
 class Page:
@@ -111,8 +106,9 @@ class Page:
 
     @cached_property
     def classed(self) -> list[HtmlElement]:
-        """Elements with a class or id, in document order."""
-        return self.tree.xpath(CLASSED_XPATH)
+        """Elements with a class or id, in the whole document, in document order: the
+        elements a class/id hint can match; the rest of the page is never tested."""
+        return _classed(self.tree.getroottree().getroot())
 
     @cached_property
     def metas(self) -> dict[str, list[str]]:
@@ -220,7 +216,7 @@ class Page:
         if scope is not None:
             # Furniture is dropped below anyway; testing it before the link scan spares
             # that scan for the many hinted blocks of related lists and rankings.
-            blocks += [el for el in scope.xpath(CLASSED_BELOW_XPATH)
+            blocks += [el for el in _classed(scope)
                        if el not in seen and self.has_hint(el, zp.HEADER_HINT_RE, zp.HEADER_HINT_PREFILTER_RE)
                        and not self.is_noise(el)
                        and not _has_headline_link(el.getparent())]
@@ -263,6 +259,12 @@ def _following(el: HtmlElement) -> Iterator[HtmlElement]:
         for sibling in node.itersiblings():
             yield from sibling.iter(etree.Element)
         node = node.getparent()
+
+
+def _classed(el: HtmlElement) -> list[HtmlElement]:
+    """``el`` and the elements below it that have a class or id, in document order."""
+    # A loop, not "descendant-or-self::*[@class or @id]": libxml2 tests that predicate more slowly.
+    return [e for e in el.iter(etree.Element) if e.get("class") is not None or e.get("id") is not None]
 
 
 def _class_id(el: HtmlElement) -> str:
