@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -22,6 +23,17 @@ out = Console()
 err = Console(stderr=True)
 
 EXIT_BAD_CONFIG = 2
+# Commands that resume garbage collection themselves, once Scrapy is set up
+# (crawler.runner.run_spider): see crawler.__main__.
+COMMANDS_RESUMING_COLLECTION = ("crawl", "worker")
+
+
+@app.callback()
+def resume_collection(context: typer.Context) -> None:
+    """Garbage collection back on, paused while the command line loaded (crawler.__main__),
+    before any command but those that resume it after their own set-up."""
+    if context.invoked_subcommand not in COMMANDS_RESUMING_COLLECTION:
+        gc.enable()
 
 
 def config_in_use(config_file: Path | None) -> Config | None:
@@ -77,6 +89,7 @@ def crawl(
         raise typer.Exit(0)
     run_id = run_id or new_run_id()
     if settings_config.distributed is not None:
+        gc.enable()  # no Scrapy here to wait for: see resume_collection
         refuse_archive_override(settings_config, archive, err.print)
         raise typer.Exit(enqueue_and_wait(settings_config, selected, run_id, wait, wait_timeout, run_record_file))
     progress = sys.stderr.isatty() and log_format == "text"
