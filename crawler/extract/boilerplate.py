@@ -13,6 +13,7 @@ from lxml import etree
 from lxml.html import HtmlElement
 
 from crawler.extract.captions import FIGURE_TAG
+from crawler.extract.page import classed_elements
 
 # Elements removed outright, wherever they are: ZAKER's recommendations under
 # the article and its app download bar (by id or class), code and templates.
@@ -55,7 +56,7 @@ def prune_boilerplate(tree: HtmlElement) -> None:
     # The document's root: lxml hands a page that does not start with <html>
     # (a PHP notice first, a bare <body>) over as a <div> inside it.
     root = tree.getroottree().getroot()
-    marked = root.xpath("//*[@class or @id][not(self::html or self::body)]")
+    marked = [element for element in classed_elements(root) if element.tag not in ("html", "body")]
     for element in marked:
         if element.get("id", "") in PRUNE_IDS or not PRUNE_CLASSES.isdisjoint(element.get("class", "").split()):
             _drop(element, root)

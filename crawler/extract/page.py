@@ -108,7 +108,7 @@ class Page:
     def classed(self) -> list[HtmlElement]:
         """Elements with a class or id, in the whole document, in document order: the
         elements a class/id hint can match; the rest of the page is never tested."""
-        return _classed(self.tree.getroottree().getroot())
+        return classed_elements(self.tree.getroottree().getroot())
 
     @cached_property
     def metas(self) -> dict[str, list[str]]:
@@ -216,7 +216,7 @@ class Page:
         if scope is not None:
             # Furniture is dropped below anyway; testing it before the link scan spares
             # that scan for the many hinted blocks of related lists and rankings.
-            blocks += [el for el in _classed(scope)
+            blocks += [el for el in classed_elements(scope)
                        if el not in seen and self.has_hint(el, zp.HEADER_HINT_RE, zp.HEADER_HINT_PREFILTER_RE)
                        and not self.is_noise(el)
                        and not _has_headline_link(el.getparent())]
@@ -261,7 +261,7 @@ def _following(el: HtmlElement) -> Iterator[HtmlElement]:
         node = node.getparent()
 
 
-def _classed(el: HtmlElement) -> list[HtmlElement]:
+def classed_elements(el: HtmlElement) -> list[HtmlElement]:
     """``el`` and the elements below it that have a class or id, in document order."""
     # A loop, not "descendant-or-self::*[@class or @id]": libxml2 tests that predicate more slowly.
     return [e for e in el.iter(etree.Element) if e.get("class") is not None or e.get("id") is not None]
