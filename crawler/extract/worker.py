@@ -3,7 +3,7 @@
 The crawl hands pages to a pool of processes forked from a forkserver. The
 forkserver imports this module and warms extraction up once (its imports,
 the language model mapped, trafilatura's tables, compiled patterns: about
-0.25 s of CPU), so every worker starts with all of it loaded and shared
+0.3 s of CPU), so every worker starts with all of it loaded and shared
 copy-on-write.
 
 It is started as early as a crawl knows it will extract (``newsarchive crawl``
