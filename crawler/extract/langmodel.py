@@ -50,7 +50,8 @@ NPY_HEADER_MAX_BYTES = 4096
 
 
 class NotMappable(Exception):
-    """A copy this module cannot map (compressed members, an .npy format it does not know, damage): it is read instead."""
+    """A copy this module cannot map (on a file system without mmap, compressed members, an .npy format it
+    does not know, damage): it is read instead."""
 
 
 @functools.cache
@@ -158,9 +159,7 @@ def mapped_arrays(npz: Path) -> dict:
     with npz.open("rb") as handle:
         try:
             mapping = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
-        except OSError:  # a file system that cannot map files: the copy is read instead, still whole
-            mapping = handle.read()
-        except ValueError as exc:  # an empty file
+        except (OSError, ValueError) as exc:  # a file system that cannot map files; an empty file
             raise NotMappable(str(exc)) from exc
         try:
             members = zipfile.ZipFile(handle).infolist()
