@@ -320,3 +320,9 @@ _register_archive_commands()
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    # `python -m crawler.cli` runs the command line too (without the paused
+    # collection of `python -m crawler`, the way to run it: see crawler.__main__).
+    main()

@@ -90,3 +90,19 @@ def test_the_commands_that_resume_collection_themselves_exist():
 
     names = {command.name or command.callback.__name__ for command in cli.app.registered_commands}
     assert set(cli.COMMANDS_RESUMING_COLLECTION) <= names
+
+
+def test_the_cli_module_run_as_a_script_runs_the_command_line(tmp_path):
+    # `python -m crawler.cli` (how the daemon once started its crawls) did
+    # nothing and exited 0: a crawl started so archived nothing, and said nothing.
+    config = tmp_path / "newsarchive.yaml"
+    config.write_text(f"archive: {{url: {tmp_path / 'archive'}}}\ndaemon: {{state_dir: {tmp_path / 'state'}}}\n"
+                      "sources: [{id: listed-source, kind: feed, url: 'http://127.0.0.1:1/rss.xml'}]\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200"}
+    listed = subprocess.run([sys.executable, "-m", "crawler.cli", "sources", "--config", str(config)], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert listed.returncode == 0, listed.stderr[-3000:]
+    assert "listed-source" in listed.stdout
+    refused = subprocess.run([sys.executable, "-m", "crawler.cli", "crawl", "no-such-source", "--config", str(config)],
+                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert refused.returncode != 0 and "no-such-source" in refused.stdout + refused.stderr
