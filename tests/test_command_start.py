@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -106,3 +107,25 @@ def test_the_cli_module_run_as_a_script_runs_the_command_line(tmp_path):
     refused = subprocess.run([sys.executable, "-m", "crawler.cli", "crawl", "no-such-source", "--config", str(config)],
                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert refused.returncode != 0 and "no-such-source" in refused.stdout + refused.stderr
+
+
+def test_a_crawl_started_where_the_archive_lives_archives_every_article(site, tmp_path):
+    # The default config keeps the archive in ./archive: run from that
+    # directory, Python 3.11's forkserver (which ignores the crawl's sys.path
+    # and puts its own working directory first) took ./archive/warc/ for the
+    # archive.warc module, and every article failed: "its worker died, twice".
+    from tests.crawl_helpers import article_records, archive_store, latest_run, site_sources, write_config
+
+    script = Path(sys.executable).with_name("newsarchive")
+    assert script.exists(), "the console script `make install` puts beside the interpreter"
+    workdir = tmp_path / "cwd"
+    (workdir / "archive" / "warc").mkdir(parents=True)
+    (workdir / "crawler").mkdir()  # any folder named as one of the project's packages
+    config = write_config(workdir / "newsarchive.yaml", "./archive", site_sources(site)[:1])
+    result = subprocess.run([str(script), "crawl", "--config", str(config)], cwd=workdir, capture_output=True, text=True,
+                            timeout=300, env={name: value for name, value in os.environ.items() if name != "PYTHONPATH"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    store = archive_store(str(workdir / "archive"))
+    run = latest_run(store)
+    assert run["counts"].get("failed", 0) == 0, run.get("failures")
+    assert len(article_records(store)) == run["counts"]["archived"] > 0

@@ -34,6 +34,12 @@ PARENT_MAIN_ENV = "NEWSARCHIVE_EXTRACT_PARENT_MAIN"
 # other core. py3langid's products are far too small to share out, and the
 # workers are one per core already. A value set in the environment is kept.
 BLAS_THREADS_ENV = {"OPENBLAS_NUM_THREADS": "1"}
+# Python 3.11's forkserver starts as `python -c` and, unlike 3.12's, never
+# takes the crawl's sys.path: it keeps its working directory first, where a
+# folder named like one of the project's packages (./archive, the default
+# config's archive) was imported in its place, and every page failed in the
+# workers. The working directory has no business on the workers' path.
+SAFE_PATH_ENV = {"PYTHONSAFEPATH": "1"}
 # Long enough for trafilatura's fast mode (see FAST_MIN_CHARS): a short
 # page would also warm up jusText's fallback, whose stop-word table (every
 # language's, 0.19 s) is the dearest first use of all and serves short pages
@@ -100,7 +106,7 @@ def start_extraction_server() -> BaseContext:
     # This module only: not "__main__", the command's script (see adopt_main_path).
     context.set_forkserver_preload([__name__])
     main_path = spawn.get_preparation_data("extract").get("init_main_from_path")
-    passed = {WARM_UP_ENV: "1", PARENT_MAIN_ENV: main_path or ""}
+    passed = {WARM_UP_ENV: "1", PARENT_MAIN_ENV: main_path or "", **SAFE_PATH_ENV}
     passed.update({name: value for name, value in BLAS_THREADS_ENV.items() if name not in os.environ})
     previous = {name: os.environ.get(name) for name in passed}
     os.environ.update(passed)
