@@ -21,18 +21,21 @@ class ArticlePage:
 
     source: str
     url: str
-    body: bytes
+    # The page, its hints and its article stay out of the item's repr, which
+    # Scrapy logs with every dropped item: a failed article wrote its whole
+    # page (up to tens of KB) into the log.
+    body: bytes = field(repr=False)
     content_type: str | None
     fetched: datetime
     categories: list[str]  # the source's configured ones
-    hints: FeedHints = field(default_factory=FeedHints)
-    options: ExtractOptions = field(default_factory=ExtractOptions)
+    hints: FeedHints = field(default_factory=FeedHints, repr=False)  # a feed's body_html, perhaps
+    options: ExtractOptions = field(default_factory=ExtractOptions, repr=False)
     capture: Any = None  # archive.warc.Capture of the page's response
     attempt: int = 1  # the how-manieth run in a row this page is tried
     challenge: bool | None = None  # a WAF challenge page, as the spider found; None: not looked at
     claimed: str | None = None  # its claim in a distributed run (runcounts.claim_token), settled by its outcome
     # Set by ExtractPipeline:
-    article: ExtractedArticle | None = None
+    article: ExtractedArticle | None = field(default=None, repr=False)
     image_urls: list[str] = field(default_factory=list)
     # Set by ArchiveImagesPipeline: one dict per image stored, in image_urls order.
     images_stored: list[dict[str, Any]] = field(default_factory=list)

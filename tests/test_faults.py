@@ -347,3 +347,21 @@ def test_challenges_on_articles_in_a_row_block_the_source_for_the_rest_of_the_ru
         assert {f["url"] for f in again["failures"] if f["source"] == "walled"} == set(walled)
     finally:
         site.stop()
+
+
+def test_a_dropped_article_is_logged_by_its_url_not_its_whole_page(tmp_path):
+    # Scrapy logs a dropped item whole: a failed article wrote its page (up to
+    # tens of KB a line) into the log, and under the daemon into the journal.
+    marker = "整页内容不应写进日志" * 500
+    empty = f"<html><head><title>空</title><script>var filler = '{marker}';</script></head><body></body></html>"
+    with FixtureSite() as site:
+        url = site.url("/faults/empty.html")
+        feed = f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><item><title>空</title><link>{url}</link></item></channel></rss>'
+        site.add_route("/faults/empty.html", lambda r: Response(200, empty.encode()))
+        site.add_route("/faults/empty.xml", lambda r: Response(200, feed.encode(), "application/rss+xml"))
+        config = write_config(tmp_path / "cfg.yaml", str(tmp_path / "archive"), [{"id": "empty", "kind": "feed", "url": site.url("/faults/empty.xml")}])
+        result = crawl(config)
+    assert _reason(latest_run(archive_store(str(tmp_path / "archive"))), url).startswith("no article")
+    dropped = [line for line in result.stderr.splitlines() if "Dropped" in line]
+    assert dropped and any(url in line for line in result.stderr.splitlines()), result.stderr[-2000:]
+    assert "整页内容" not in result.stderr and len(result.stderr) < 20_000
