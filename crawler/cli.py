@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from crawler.cli_options import ArchiveOption, ConfigOption, TimezoneOption
+from crawler.cli_options import ArchiveOption, ConfigOption, LogFormatOption, LogLevelOption, TimezoneOption
 from crawler.config import Config, ConfigError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Scrape news sources on a schedule and archive every article.")
@@ -62,8 +62,8 @@ def crawl(
     sources: Annotated[Optional[list[str]], typer.Argument(help="source ids (all when none)")] = None,
     config: ConfigOption = None,
     archive: ArchiveOption = None,
-    log_level: Annotated[str, typer.Option("--log-level", help="DEBUG, INFO, WARNING...")] = "",
-    log_format: Annotated[str, typer.Option("--log-format", help="text or json")] = "text",
+    log_level: LogLevelOption = None,
+    log_format: LogFormatOption = "text",
     run_id: Annotated[Optional[str], typer.Option("--run-id", hidden=True)] = None,
     run_record_file: Annotated[Optional[Path], typer.Option("--run-record-file", hidden=True)] = None,
     wait: Annotated[bool, typer.Option("--wait", help="distributed mode: wait until the crawl has drained")] = False,
@@ -177,8 +177,8 @@ def enqueue_and_wait(config: Config, sources, run_id: str, wait: bool, timeout: 
 def worker(
     config: ConfigOption = None,
     archive: ArchiveOption = None,
-    log_format: Annotated[str, typer.Option("--log-format", help="text or json")] = "text",
-    log_level: Annotated[str, typer.Option("--log-level")] = "INFO",
+    log_format: LogFormatOption = "text",
+    log_level: LogLevelOption = "INFO",
 ) -> None:
     """Distributed mode: take crawl work from Redis until stopped."""
     from crawler.logs import setup_logging
@@ -280,8 +280,8 @@ def daemon(
     archive: ArchiveOption = None,
     metrics_port: Annotated[Optional[int], typer.Option("--metrics-port", help="serve /metrics and /healthz on this port (0: any free port, logged)")] = None,
     metrics_host: Annotated[str, typer.Option("--metrics-host")] = "127.0.0.1",
-    log_format: Annotated[str, typer.Option("--log-format", help="text or json")] = "text",
-    log_level: Annotated[str, typer.Option("--log-level")] = "INFO",
+    log_format: LogFormatOption = "text",
+    log_level: LogLevelOption = "INFO",
 ) -> None:
     """Run every source on its schedule until SIGTERM or SIGINT."""
     import logging
@@ -290,9 +290,6 @@ def daemon(
     from crawler.daemon import Daemon
     from crawler.logs import setup_logging
 
-    if log_format not in ("text", "json"):
-        err.print(f"[red]error:[/] --log-format: {escape(repr(log_format))} is neither text nor json")
-        raise typer.Exit(EXIT_BAD_CONFIG)
     # Logging first: with --log-format json even a config error is a JSON line.
     setup_logging(log_format, log_level)
     try:

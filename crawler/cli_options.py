@@ -8,6 +8,7 @@ from typing import Annotated, Callable, Optional
 import typer
 
 from crawler.config import check_archive_url, check_timezone
+from crawler.logs import check_log_format, check_log_level
 
 
 def _checked(check: Callable[[str], str]) -> Callable[[str | None], str | None]:
@@ -28,3 +29,6 @@ def _checked(check: Callable[[str], str]) -> Callable[[str | None], str | None]:
 ConfigOption = Annotated[Optional[Path], typer.Option("--config", help="config file (default $NEWSARCHIVE_CONFIG, then config/newsarchive.yaml)")]
 ArchiveOption = Annotated[Optional[str], typer.Option("--archive", help="archive URL, overriding the config's", callback=_checked(check_archive_url))]
 TimezoneOption = Annotated[Optional[str], typer.Option("--timezone", help="for times given without offset", callback=_checked(check_timezone))]
+LogFormatOption = Annotated[str, typer.Option("--log-format", help="text or json", callback=_checked(check_log_format))]
+LogLevelOption = Annotated[Optional[str], typer.Option("--log-level", help="DEBUG, INFO, WARNING, ERROR or CRITICAL",
+                                                       callback=_checked(check_log_level))]

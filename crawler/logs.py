@@ -27,6 +27,21 @@ CHILD_LOGGER = "newsarchive.crawl"
 # the root handler to drop it. Four an article ("Crawled" for the page and
 # its image, "Scraped", "File (downloaded)"), on the reactor thread.
 SCRAPY_LOGGER = "scrapy"
+LOG_FORMATS = ("text", "json")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def check_log_format(value: str) -> str:
+    if value not in LOG_FORMATS:
+        raise ValueError(f"{value!r} is neither text nor json")
+    return value
+
+
+def check_log_level(value: str) -> str:
+    """A level's name, in any case (debug is DEBUG)."""
+    if value.upper() not in LOG_LEVELS:
+        raise ValueError(f"{value!r} is not a log level ({', '.join(LOG_LEVELS)})")
+    return value.upper()
 
 
 class ContextFilter(logging.Filter):

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_cli
 
 
 @pytest.mark.parametrize("level, made", [("INFO", False), ("DEBUG", True)])
@@ -30,3 +30,22 @@ def test_scrapys_debug_messages_are_made_only_when_shown(tmp_path, level, made):
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.split() == [str(made)]
     assert ("Crawled (200)" in result.stderr) == made
+
+
+@pytest.mark.parametrize("command", ["crawl", "worker", "daemon"])
+@pytest.mark.parametrize("option", [("--log-level", "LOUD"), ("--log-format", "xml")], ids=["level", "format"])
+def test_a_bad_log_option_is_a_usage_error_naming_it(tmp_path, command, option):
+    # `crawl --log-level LOUD` ended in a 50-line traceback (exit 1), and
+    # `crawl --log-format xml` was taken for text.
+    config = tmp_path / "c.yaml"
+    config.write_text("sources: []\n")
+    result = run_cli(command, "--config", str(config), *option, timeout=60)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert option[0] in result.stderr and option[1] in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_log_level_is_taken_in_any_case(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text("sources: []\n")
+    result = run_cli("crawl", "--config", str(config), "--log-level", "warning", timeout=60)
+    assert result.returncode == 0 and "nothing to crawl" in result.stdout + result.stderr, result.stderr[-2000:]
