@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
 import sys
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, Callable, Optional
+from typing import Annotated, Any, Callable, Iterator, Optional
 
 import click
 import typer
@@ -22,7 +24,34 @@ from archive.fields import one_line, without_controls
 from archive.store import StoreError
 from crawler.cli_options import ArchiveOption, ConfigOption
 
-out = Console()
+
+
+def _stop_writing() -> None:
+    """Stdout's reader is gone (``| head``): what is still printed goes nowhere, at exit too."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+class _Stdout(Console):
+    def on_broken_pipe(self) -> None:
+        # rich's own exits 1, `search`'s "no article matches": raised on
+        # instead, for the command to say what a cut listing means (see listing_read_in_part).
+        _stop_writing()
+        raise BrokenPipeError
+
+
+@contextmanager
+def listing_read_in_part() -> Iterator[None]:
+    """A listing whose reader stopped early (``ls | head``) ends with exit 0: it was there to be read."""
+    try:
+        yield
+    except BrokenPipeError:
+        _stop_writing()
+        raise typer.Exit(0) from None
+
+
+out = _Stdout()
 err = Console(stderr=True)
 
 SourceOption = Annotated[Optional[str], typer.Option("--source", help="only this source")]
@@ -137,6 +166,20 @@ def unforeseen_errors_exit(exit_code: int) -> Callable[[Callable[..., None]], Ca
     return decorate
 
 
+def _print_rows(rows: list[tuple[str, str, str, str]]) -> None:
+    """`ls`'s listing: a table on a terminal, tab-separated lines when piped."""
+    if out.is_terminal:
+        table = Table(box=None, show_header=True, pad_edge=False)
+        for column in ("date", "source", "id", "title"):
+            table.add_column(column, overflow="fold")
+        for row in rows:
+            table.add_row(*(Text(cell) for cell in row))
+        out.print(table)
+    else:
+        sys.stdout.write("".join("\t".join(row) + "\n" for row in rows))
+        sys.stdout.flush()  # here, where a reader gone is told (listing_read_in_part), not at exit
+
+
 def register(app: typer.Typer) -> None:
     @app.command("ls")
     @reports_store_errors
@@ -154,15 +197,8 @@ def register(app: typer.Typer) -> None:
             err.print(Text(f"no article {_filters(source, since)}"))
         # Records of an archive made before control characters were dropped may hold them.
         rows = [((e.sort_time or "")[:16].replace("T", " "), e.source, e.id, one_line(e.title)) for e in entries]
-        if out.is_terminal:
-            table = Table(box=None, show_header=True, pad_edge=False)
-            for column in ("date", "source", "id", "title"):
-                table.add_column(column, overflow="fold")
-            for row in rows:
-                table.add_row(*(Text(cell) for cell in row))
-            out.print(table)
-        else:
-            sys.stdout.write("".join("\t".join(row) + "\n" for row in rows))
+        with listing_read_in_part():
+            _print_rows(rows)
 
     @app.command()
     @reports_store_errors
@@ -221,13 +257,14 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(EXIT_SEARCH_ERROR) from None
         finally:
             index.close()
-        for hit in hits:
-            out.print(Text(f"{(hit.published or '')[:10]:10} {hit.source:16} {hit.id}  ") + Text(one_line(hit.title), style="bold"),
-                      soft_wrap=True, highlight=False)
-            before, match, after = (_on_one_line(part) for part in hit.snippet)
-            # The match in brackets as well as bold: piped, bold is lost.
-            out.print(Text("    " + before) + Text(f"[{match}]" if match else "", style="bold") + Text(after),
-                      soft_wrap=True, highlight=False)
+        with listing_read_in_part():
+            for hit in hits:
+                out.print(Text(f"{(hit.published or '')[:10]:10} {hit.source:16} {hit.id}  ") + Text(one_line(hit.title), style="bold"),
+                          soft_wrap=True, highlight=False)
+                before, match, after = (_on_one_line(part) for part in hit.snippet)
+                # The match in brackets as well as bold: piped, bold is lost.
+                out.print(Text("    " + before) + Text(f"[{match}]" if match else "", style="bold") + Text(after),
+                          soft_wrap=True, highlight=False)
         if not hits:
             err.print(Text(f"no article matches {text!r}"))
             raise typer.Exit(EXIT_SEARCH_NO_MATCH)

@@ -190,6 +190,27 @@ def test_search_miss_exits_1(archived):
     assert not HIT_LINE.search(result.stdout)
 
 
+@pytest.mark.parametrize("command", ["ls", "search"])
+def test_a_listing_whose_reader_stopped_ends_quietly_with_exit_0(archived, command):
+    # `search 的 | head -1` exited 1, `search`'s "no article matches", though
+    # articles matched: its reader had only stopped reading. Here the reader is gone before the first line.
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    args = ["ls"] if command == "ls" else ["search", a_chinese_phrase(archived)]
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = subprocess.run([sys.executable, "-m", "crawler", *args, "--config", str(archived.config)], stdout=write_end,
+                                stderr=subprocess.PIPE, text=True, cwd=ROOT, env={**os.environ, **archived.env}, timeout=120)
+    finally:
+        os.close(write_end)
+    assert (result.returncode, result.stderr) == (0, "")
+
+
 # --- export ------------------------------------------------------------------
 
 
