@@ -11,7 +11,7 @@ import sys
 from datetime import datetime, timezone
 from email.utils import format_datetime
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 import yaml
 
@@ -44,27 +44,40 @@ FrontMatterDumper.add_implicit_resolver("tag:yaml.org,2002:int", YAML12_INT_RE, 
 FrontMatterDumper.add_implicit_resolver("tag:yaml.org,2002:float", YAML12_FLOAT_RE, list("-+0123456789."))
 
 
-def iter_records(store: ArchiveStore, entries: Iterable[CatalogEntry]) -> Iterable[dict]:
-    """The records the entries name; a missing or damaged one is skipped with a warning (verify reports it)."""
+class Exported(NamedTuple):
+    written: int  # articles, or WARC files
+    skipped: int  # records missing or damaged, WARC files missing: the export is partial
+
+
+def _why_unreadable(exc: Exception) -> str:
+    if isinstance(exc, KeyNotFound):
+        return "missing"
+    # pydantic's first error: its count, the field, the message (not the count alone).
+    return "damaged: " + "; ".join(line.strip() for line in str(exc).splitlines()[:3])
+
+
+def iter_records(store: ArchiveStore, entries: Iterable[CatalogEntry], skipped: list[str]) -> Iterable[dict]:
+    """The records the entries name; a missing or damaged one is skipped with a warning and its key added to ``skipped``."""
     for entry in entries:
         try:
             data = store.get(entry.key)
             record = load_record(data)  # schema-valid (ids and keys safe to use as file names)
             article_key(record.id)
         except (KeyNotFound, ValueError) as exc:  # pydantic's ValidationError and BadKey are ValueErrors
-            logger.warning("skipping %s: %s", entry.key, str(exc).splitlines()[0])
+            logger.warning("skipping %s: %s", entry.key, _why_unreadable(exc))
+            skipped.append(entry.key)
             continue
         yield json.loads(data)
 
 
-def export_jsonl(store: ArchiveStore, entries: Iterable[CatalogEntry], output: Path) -> int:
+def export_jsonl(store: ArchiveStore, entries: Iterable[CatalogEntry], output: Path) -> Exported:
     output.mkdir(parents=True, exist_ok=True)
-    count = 0
+    count, skipped = 0, []
     with (output / "articles.jsonl").open("w", encoding="utf-8") as handle:
-        for record in iter_records(store, entries):
+        for record in iter_records(store, entries, skipped):
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
             count += 1
-    return count
+    return Exported(count, len(skipped))
 
 
 def _yaml_string(value: str) -> str:
@@ -140,7 +153,7 @@ def hexo_post(record: dict, image_paths: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
-def export_hexo(store: ArchiveStore, entries: Iterable[CatalogEntry], output: Path) -> int:
+def export_hexo(store: ArchiveStore, entries: Iterable[CatalogEntry], output: Path) -> Exported:
     """One Markdown post per article; images copied beside them.
 
     ``output`` is meant as a Hexo site's ``source/``: Hexo publishes
@@ -150,8 +163,8 @@ def export_hexo(store: ArchiveStore, entries: Iterable[CatalogEntry], output: Pa
     """
     posts = output / "_posts"
     posts.mkdir(parents=True, exist_ok=True)
-    count = 0
-    for record in iter_records(store, entries):
+    count, skipped = 0, []
+    for record in iter_records(store, entries, skipped):
         image_paths = {}
         for image in record.get("images") or []:
             try:
@@ -160,16 +173,21 @@ def export_hexo(store: ArchiveStore, entries: Iterable[CatalogEntry], output: Pa
                 logger.warning("%s: image %s not exported, linked to its origin %s: %s", record["id"], image["key"], image["url"], exc)
         (posts / f"{record['id']}.md").write_text(hexo_post(record, image_paths), encoding="utf-8")
         count += 1
-    return count
+    return Exported(count, len(skipped))
 
 
-def export_warc(store: ArchiveStore, entries: Iterable[CatalogEntry], output: Path) -> int:
-    """The WARC files (and their CDXJ indexes) holding the captures of the selected articles."""
+def export_warc(store: ArchiveStore, entries: Iterable[CatalogEntry], output: Path) -> Exported:
+    """The WARC files (and their CDXJ indexes) holding the captures of the selected articles.
+
+    Whole files: a file also holds the other captures of the run that fetched
+    an article (other sources' pages too, when that run crawled several).
+    """
     from archive.warc import WARC_PREFIX, cdxj_key
 
     output.mkdir(parents=True, exist_ok=True)
     files: set[str] = set()
-    for record in iter_records(store, entries):
+    skipped: list[str] = []
+    for record in iter_records(store, entries, skipped):
         if record.get("capture"):
             files.add(record["capture"]["warc"])
     copied = 0
@@ -189,6 +207,7 @@ def export_warc(store: ArchiveStore, entries: Iterable[CatalogEntry], output: Pa
                     logger.warning("%s has no CDXJ index at %s", key, name)
         except (KeyNotFound, BadKey) as exc:
             logger.warning("WARC file %s not exported: %s", key, exc)
+            skipped.append(key)
             continue
         copied += 1
-    return copied
+    return Exported(copied, len(skipped))

@@ -65,6 +65,7 @@ EXIT_STORE_FAILED = 1
 # is 2 already, as for every command).
 EXIT_SEARCH_NO_MATCH = 1
 EXIT_SEARCH_ERROR = 2
+EXIT_EXPORT_PARTIAL = 1
 # What `verify` names on the terminal: an archive whose disk or bucket went bad
 # has thousands of damaged objects, and the count says how many (--json lists them all).
 VERIFY_SHOWN_PROBLEMS = 50
@@ -292,8 +293,16 @@ def register(app: typer.Typer) -> None:
             # Nothing written: an earlier export in that directory stays as it was.
             err.print(Text(f"no article {_filters(source, since)}: nothing exported"))
             raise typer.Exit(1)
-        count = getattr(exporters, f"export_{fmt}")(store, entries, output)
-        out.print(Text(f"exported {count} {'WARC files' if fmt == 'warc' else 'articles'} to {output}"))
+        written, skipped = getattr(exporters, f"export_{fmt}")(store, entries, output)
+        what = "WARC files" if fmt == "warc" else "articles"
+        if fmt == "warc" and (source or since):
+            what += " (whole files: they hold the other captures of the runs that fetched these articles too)"
+        out.print(Text(f"exported {written} {what} to {output}"))
+        if skipped:
+            # A script must not take a partial export for a whole one.
+            err.print(Text(f"{skipped} {'WARC files or records' if fmt == 'warc' else 'records'} skipped, missing or damaged "
+                           "(named above; `newsarchive verify` checks the archive): the export is partial"))
+            raise typer.Exit(EXIT_EXPORT_PARTIAL)
 
     @app.command()
     @reports_store_errors

@@ -338,6 +338,35 @@ def test_export_warc_copies_the_capture_files(archived, tmp_path):
     assert {r["url"] for r in archived.records.values()} <= urls
 
 
+def test_a_partial_export_says_which_records_it_skipped_and_why_and_exits_1(archived, tmp_path):
+    # It said "exported 18 articles" and exited 0, a missing record named by its key alone
+    # ("skipping KEY: KEY") and a damaged one by pydantic's count of errors.
+    store = archived.store
+    records = sorted(archived.records.values(), key=lambda r: r["id"])
+    lost_key, damaged_key = archived.key(records[0]), archived.key(records[1])
+    saved = {key: store.get(key) for key in (lost_key, damaged_key)}
+    try:
+        store.delete(lost_key)
+        store.put(damaged_key, json.dumps({**json.loads(saved[damaged_key]), "fetched": "yesterday"}).encode("utf-8"))
+        result = archived.cli("export", "--format", "jsonl", "--output", str(tmp_path / "jsonl"))
+    finally:
+        for key, data in saved.items():
+            store.put(key, data)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"exported {len(records) - 2} articles" in result.stdout
+    assert "2 records skipped" in result.stderr and "partial" in result.stderr
+    assert f"skipping {lost_key}: missing" in result.stderr
+    assert re.search(rf"skipping {re.escape(damaged_key)}: damaged: 1 validation error for \w+; fetched; ", result.stderr), result.stderr
+    exported = [json.loads(line)["id"] for line in (tmp_path / "jsonl" / "articles.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert sorted(exported) == [r["id"] for r in records[2:]]
+
+
+def test_export_warc_of_one_source_says_its_files_are_whole(archived, tmp_path):
+    source = sorted({r["source"] for r in archived.records.values()})[0]
+    stdout = archived.ok("export", "--format", "warc", "--output", str(tmp_path / "warc"), "--source", source)
+    assert "whole files" in stdout
+
+
 def test_export_matching_nothing_leaves_an_earlier_export_alone(archived, tmp_path):
     out = tmp_path / "jsonl"
     archived.ok("export", "--format", "jsonl", "--output", str(out))
