@@ -19,7 +19,7 @@ from archive.catalog import CatalogEntry
 from archive.html import rewrite_images
 from archive.keys import IMAGES_PREFIX, BadKey, article_key, check_key
 from archive.fields import one_line
-from archive.records import load_record
+from archive.records import load_record, why_invalid
 from archive.store import ArchiveStore, KeyNotFound
 
 logger = logging.getLogger(__name__)
@@ -50,10 +50,7 @@ class Exported(NamedTuple):
 
 
 def _why_unreadable(exc: Exception) -> str:
-    if isinstance(exc, KeyNotFound):
-        return "missing"
-    # pydantic's first error: its count, the field, the message (not the count alone).
-    return "damaged: " + "; ".join(line.strip() for line in str(exc).splitlines()[:3])
+    return "missing" if isinstance(exc, KeyNotFound) else f"damaged: {why_invalid(exc)}"
 
 
 def iter_records(store: ArchiveStore, entries: Iterable[CatalogEntry], skipped: list[str]) -> Iterable[dict]:

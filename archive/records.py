@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from archive.fields import SCHEMA
 
@@ -97,3 +97,13 @@ def dump_record(record: dict[str, Any]) -> bytes:
 def load_record(data: bytes) -> ArticleRecord:
     """Parse and validate a stored record (raises pydantic.ValidationError)."""
     return ArticleRecord.model_validate_json(data)
+
+
+def why_invalid(exc: Exception) -> str:
+    """What is wrong with a record load_record refused, on one line: its first error's field and message."""
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first.get("loc", ())) or "record"
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        return f"{where}: {first.get('msg', 'invalid')}{more}"
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__

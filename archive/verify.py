@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from archive.keys import ARTICLES_PREFIX, IMAGES_PREFIX, RUNS_PREFIX, SHA256_RE, BadKey, article_key, check_key
 from archive.fields import article_id, content_sha256, one_line
-from archive.records import ArticleRecord, load_record
+from archive.records import ArticleRecord, load_record, why_invalid
 from archive.catalog import CATALOG_PREFIX, catalog_entries, read_whole_catalog
 from archive.store import WHOLE_STORE_ERRORS, ArchiveStore, KeyNotFound, StoreError, patiently
 
@@ -64,15 +64,6 @@ class VerifyReport:
             problem.named_by.append(named_by)
 
 
-def _schema_error(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first.get("loc", ())) or "record"
-        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        return f"{where}: {first.get('msg', 'invalid')}{more}"
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-
-
 def verify_archive(store: ArchiveStore) -> VerifyReport:
     """Every record parses and matches the schema; every image and capture it names exists intact."""
     # Empty (a mistyped path or bucket) by the archive's own folders: a volume's
@@ -83,6 +74,7 @@ def verify_archive(store: ArchiveStore) -> VerifyReport:
     checked_images: dict[str, str | None] = {}  # key -> problem (None: fine), each image hashed once
     checked_captures: dict[tuple[str, int, int], str | None] = {}
     record_keys: set[str] = set()
+    unreadable: set[str] = set()  # records no catalog can list: reported as damaged, not as unlisted
     for key in article_keys:
         if not key.endswith(".json"):
             continue
@@ -95,11 +87,13 @@ def verify_archive(store: ArchiveStore) -> VerifyReport:
             continue
         except StoreError as exc:
             report.add(key, _unreadable(exc))
+            unreadable.add(key)
             continue
         try:
             record = load_record(data)
         except (ValidationError, ValueError, UnicodeDecodeError) as exc:
-            report.add(key, f"record does not parse or match the schema: {_schema_error(exc)}")
+            report.add(key, f"record does not parse or match the schema: {why_invalid(exc)}")
+            unreadable.add(key)
             continue
         try:
             expected_key = article_key(record.id)
@@ -123,12 +117,16 @@ def verify_archive(store: ArchiveStore) -> VerifyReport:
                 checked_captures[where] = _check_capture(store, capture, record.url)
             if checked_captures[where]:
                 report.add(capture.warc, checked_captures[where], key)
-    _check_catalog(store, record_keys, report)
+    _check_catalog(store, record_keys, report, unreadable)
     return report
 
 
-def _check_catalog(store: ArchiveStore, record_keys: set[str], report: VerifyReport) -> None:
+def _check_catalog(store: ArchiveStore, record_keys: set[str], report: VerifyReport, unreadable: set[str]) -> None:
     """Records the catalog lists that are gone (lost), and records it does not list.
+
+    ``unreadable`` records are left out of the second: damaged already, they
+    are in no catalog, rebuilt or not (`verify --rebuild-index` had been
+    advised for them, which leaves them out again).
 
     A segment that cannot be read is the catalog's damage; the store out of
     reach or refusing, or a listing of catalog/ that fails, stops verify as
@@ -156,7 +154,7 @@ def _check_catalog(store: ArchiveStore, record_keys: set[str], report: VerifyRep
                 report.add(key, "record missing: the catalog lists it")
         except StoreError as exc:
             report.add(key, _unreadable(exc))
-    report.unlisted = sorted(record_keys - listed)
+    report.unlisted = sorted(record_keys - listed - unreadable)
 
 
 def _unreadable(exc: StoreError) -> str:

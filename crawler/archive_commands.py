@@ -326,7 +326,9 @@ def register(app: typer.Typer) -> None:
                 out.print(Text(f"... and {len(report.problems) - VERIFY_SHOWN_PROBLEMS} more damaged objects "
                                f"(`newsarchive verify --json` lists every one)"), soft_wrap=True, highlight=False)
             if report.unlisted and not rebuild_index:
-                out.print(Text(f"{len(report.unlisted)} records are not in the catalog, so ls, search and serve do not show them "
+                count = len(report.unlisted)
+                out.print(Text(f"{count} {'record is' if count == 1 else 'records are'} not in the catalog, so ls, search and serve do not show "
+                               f"{'it' if count == 1 else 'them'} "
                                f"(a crawl still running catalogs what it wrote at its end; `verify --rebuild-index` lists them all), "
                                f"e.g. {report.unlisted[0]}"), soft_wrap=True, highlight=False)
             if report.empty:
