@@ -249,6 +249,9 @@ def register(app: typer.Typer) -> None:
         """
         from archive.search import SearchIndex, SearchIndexError, default_index_path
 
+        if not text.strip():
+            _error_line("nothing to search for: give some text")  # a usage error, not "no article matches" (1)
+            raise typer.Exit(EXIT_SEARCH_ERROR)
         store = open_archive(config, archive)
         index = SearchIndex(default_index_path(store.url))
         try:

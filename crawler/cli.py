@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from crawler.cli_options import ArchiveOption, ConfigOption, LogFormatOption, LogLevelOption, TimezoneOption
+from crawler.cli_options import ArchiveOption, ConfigOption, LogFormatOption, LogLevelOption, PageUrlOption, TimezoneOption
 from crawler.config import Config, ConfigError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Scrape news sources on a schedule and archive every article.")
@@ -87,6 +87,10 @@ def crawl(
     if not selected:
         err.print("nothing to crawl: the config has no sources")
         raise typer.Exit(0)
+    if wait and settings_config.distributed is None:
+        err.print("[red]error:[/] --wait is for a distributed crawl (a config with a 'distributed:' section): "
+                  "a local crawl ends when it is done")
+        raise typer.Exit(EXIT_BAD_CONFIG)
     run_id = run_id or new_run_id()
     if settings_config.distributed is not None:
         gc.enable()  # no Scrapy here to wait for: see resume_collection
@@ -220,7 +224,7 @@ def print_summary(run) -> None:
 @app.command()
 def extract(
     inputs: Annotated[list[str], typer.Argument(help="HTML files or http(s) URLs")],
-    url: Annotated[Optional[str], typer.Option("--url", help="the page's URL, for a file input")] = None,
+    url: PageUrlOption = None,
     timezone_name: TimezoneOption = None,
     config: ConfigOption = None,
     archive: ArchiveOption = None,
@@ -230,6 +234,10 @@ def extract(
     from crawler.extract.fetch import FetchError, fetch_page
     from crawler.extract.record import article_record
 
+    if url is not None and (len(inputs) != 1 or inputs[0].startswith(("http://", "https://"))):
+        # One page's URL: given to several, each record would claim it.
+        err.print("[red]error:[/] --url names the page of a single file input")
+        raise typer.Exit(EXIT_BAD_CONFIG)
     settings = config_in_use(config)  # how pages are fetched: the crawl's User-Agent, timeout, size limit
     failed = 0
     options = ExtractOptions(timezone=timezone_name, now=datetime.now(timezone.utc))

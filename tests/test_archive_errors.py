@@ -148,6 +148,8 @@ def test_search_exit_status_tells_a_miss_from_an_error(tmp_path):
     assert run_cli("search", ARCHIVED_TEXT, "--archive", store.url, env=cache, timeout=30).returncode == 0
     miss = run_cli("search", "量子纠缠", "--archive", store.url, env=cache, timeout=30)
     assert miss.returncode == 1 and "no article matches" in miss.stderr, miss.stderr
+    nothing_asked = run_cli("search", " ", "--archive", store.url, env=cache, timeout=30)
+    assert nothing_asked.returncode == 2 and "nothing to search for" in nothing_asked.stderr, nothing_asked.stderr
     no_cache = tmp_path / "not-a-directory"
     no_cache.write_text("a file where the cache directory should be")
     unusable_index = run_cli("search", ARCHIVED_TEXT, "--archive", store.url, env={"XDG_CACHE_HOME": str(no_cache)}, timeout=30)

@@ -1,4 +1,4 @@
-"""Scrapy's debug messages are made into log records only when the crawl's log level shows them."""
+"""The crawl command's logging and options: Scrapy's debug messages made only when shown; bad options refused as usage errors."""
 
 from __future__ import annotations
 
@@ -49,3 +49,12 @@ def test_a_log_level_is_taken_in_any_case(tmp_path):
     config.write_text("sources: []\n")
     result = run_cli("crawl", "--config", str(config), "--log-level", "warning", timeout=60)
     assert result.returncode == 0 and "nothing to crawl" in result.stdout + result.stderr, result.stderr[-2000:]
+
+
+def test_wait_on_a_local_crawl_is_a_usage_error(tmp_path):
+    # It was ignored silently: a local crawl runs to its end anyway, and an
+    # admin who meant a distributed config learnt nothing.
+    config = tmp_path / "c.yaml"
+    config.write_text("sources: [{id: s, kind: feed, url: 'http://127.0.0.1:1/rss.xml'}]\n")
+    result = run_cli("crawl", "--config", str(config), "--wait", timeout=60)
+    assert result.returncode == 2 and "--wait" in result.stderr and "distributed" in result.stderr, result.stderr

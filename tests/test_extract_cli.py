@@ -47,6 +47,17 @@ def test_url_option_names_a_file_page(site, tmp_path):
     assert record["canonical_url"] == site.url(article.path)
 
 
+def test_url_option_is_for_one_file_and_an_absolute_url(site, tmp_path):
+    # Given to two files, both records claimed it; "notaurl" became a record's url.
+    page = tmp_path / "page.html"
+    page.write_bytes(_page(site, ARTICLES[0]))
+    for inputs, url in (([str(page), str(page)], site.url("/a.html")), ([site.url(ARTICLES[0].path)], site.url("/a.html")),
+                        ([str(page)], "notaurl"), ([str(page)], "/relative/a.html")):
+        result = run_cli("extract", *inputs, "--url", url)
+        assert (result.returncode, result.stdout) == (2, ""), (inputs, url, result.stderr)
+        assert "--url" in result.stderr
+
+
 def test_a_bad_input_is_reported_and_the_rest_still_printed(site, tmp_path):
     article = ARTICLES[0]
     missing = tmp_path / "nope.html"
@@ -55,6 +66,7 @@ def test_a_bad_input_is_reported_and_the_rest_still_printed(site, tmp_path):
     lines = result.stdout.splitlines()
     assert len(lines) == 1 and json.loads(lines[0])["title"] == article.title
     assert "nope.html" in result.stderr and "HTTP 404" in result.stderr
+    assert result.stderr.replace("\n", "").count(site.url("/no/such/page.html")) == 1, "named once"
 
 
 def test_an_input_named_like_terminal_markup_is_reported_as_named(tmp_path):

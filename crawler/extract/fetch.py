@@ -11,7 +11,7 @@ from crawler.config import CrawlSettings
 
 
 class FetchError(OSError):
-    pass
+    """Why a page could not be fetched (the caller names the page)."""
 
 
 @dataclass
@@ -29,9 +29,9 @@ def fetch_page(url: str, settings: CrawlSettings | None = None) -> FetchedPage:
         with urllib.request.urlopen(request, timeout=settings.timeout) as response:
             body = response.read(settings.max_page_bytes + 1)
             if len(body) > settings.max_page_bytes:
-                raise FetchError(f"{url}: page larger than {settings.max_page_bytes} bytes")
+                raise FetchError(f"page larger than {settings.max_page_bytes} bytes")
             return FetchedPage(response.geturl(), body, response.headers.get("Content-Type"))
     except urllib.error.HTTPError as exc:
-        raise FetchError(f"{url}: HTTP {exc.code}") from exc
+        raise FetchError(f"HTTP {exc.code}") from exc
     except (urllib.error.URLError, TimeoutError) as exc:
-        raise FetchError(f"{url}: {getattr(exc, 'reason', exc)}") from exc
+        raise FetchError(str(getattr(exc, "reason", exc))) from exc
