@@ -566,6 +566,9 @@ def test_verify_of_a_live_archive_takes_no_new_record_for_a_lost_one(tmp_path):
 def test_verify_of_a_path_holding_nothing_fails(tmp_path):
     typo = run_cli("verify", "--archive", str(tmp_path / "typo"))
     assert typo.returncode == 1 and f"error: no archive directory {tmp_path / 'typo'}" in typo.stderr, typo.stdout + typo.stderr
+    # A relative one is named whole: "no archive directory archive" left the reader to guess from where.
+    relative = run_cli("ls", "--archive", "typo", cwd=tmp_path)
+    assert relative.returncode == 1 and f"error: no archive directory {tmp_path / 'typo'}" in relative.stderr, relative.stderr
     assert "archive OK" not in typo.stdout
     from archive.store import open_store
 

@@ -39,7 +39,7 @@ class LocalStore:
     def from_url(cls, url: str, *, endpoint_url: str | None = None) -> "LocalStore":
         parts = urlsplit(url)
         path = unquote(parts.path) if parts.scheme == "file" else url
-        return cls(Path(path).expanduser(), url)
+        return cls(Path(path).expanduser().absolute(), url)  # errors name the directory whatever the working one
 
     def _path(self, key: str) -> Path:
         check_key(key)
