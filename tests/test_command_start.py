@@ -129,3 +129,35 @@ def test_a_crawl_started_where_the_archive_lives_archives_every_article(site, tm
     run = latest_run(store)
     assert run["counts"].get("failed", 0) == 0, run.get("failures")
     assert len(article_records(store)) == run["counts"]["archived"] > 0
+
+
+WORKER_FILES_PROBE = """
+import json, sys
+import crawler.extract.worker as worker
+import archive.fields
+
+context = worker.start_extraction_server()
+with context.Pool(1) as pool:
+    # eval: a builtin, pickled by name; the worker reports what it runs, preloaded by the forkserver.
+    found = pool.apply(eval, ("[__import__('sys').modules[name].__file__ for name in ('crawler.extract.worker', 'archive.fields')]",))
+print(json.dumps([[worker.__file__, archive.fields.__file__], found]))
+"""
+
+
+def test_the_workers_run_the_same_copy_of_the_project_as_the_crawl(tmp_path):
+    # Python 3.11's forkserver ignores the crawl's sys.path: with its working
+    # directory taken off it (above), a crawl run from another checkout
+    # (`python -m crawler` there) had its pages extracted by the installed copy.
+    import shutil
+
+    checkout = tmp_path / "checkout"
+    for package in ("crawler", "archive"):
+        shutil.copytree(ROOT / package, checkout / package, ignore=shutil.ignore_patterns("__pycache__"))
+    probe = checkout / "probe.py"  # its folder first on the crawl's path, as `python -m crawler` run there puts it
+    probe.write_text(WORKER_FILES_PROBE)
+    env = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}
+    result = subprocess.run([sys.executable, str(probe)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    crawl_files, worker_files = json.loads(result.stdout.strip().splitlines()[-1])
+    assert all(Path(path).is_relative_to(checkout) for path in crawl_files), crawl_files
+    assert worker_files == crawl_files

@@ -35,10 +35,11 @@ PARENT_MAIN_ENV = "NEWSARCHIVE_EXTRACT_PARENT_MAIN"
 # workers are one per core already. A value set in the environment is kept.
 BLAS_THREADS_ENV = {"OPENBLAS_NUM_THREADS": "1"}
 # Python 3.11's forkserver starts as `python -c` and, unlike 3.12's, never
-# takes the crawl's sys.path: it keeps its working directory first, where a
+# takes the crawl's sys.path: it kept its working directory first, where a
 # folder named like one of the project's packages (./archive, the default
 # config's archive) was imported in its place, and every page failed in the
-# workers. The working directory has no business on the workers' path.
+# workers. It is given the crawl's path instead (see forkserver_path_env),
+# and none of its own working directory.
 SAFE_PATH_ENV = {"PYTHONSAFEPATH": "1"}
 # Long enough for trafilatura's fast mode (see FAST_MIN_CHARS): a short
 # page would also warm up jusText's fallback, whose stop-word table (every
@@ -106,7 +107,7 @@ def start_extraction_server() -> BaseContext:
     # This module only: not "__main__", the command's script (see adopt_main_path).
     context.set_forkserver_preload([__name__])
     main_path = spawn.get_preparation_data("extract").get("init_main_from_path")
-    passed = {WARM_UP_ENV: "1", PARENT_MAIN_ENV: main_path or "", **SAFE_PATH_ENV}
+    passed = {WARM_UP_ENV: "1", PARENT_MAIN_ENV: main_path or "", **forkserver_path_env()}
     passed.update({name: value for name, value in BLAS_THREADS_ENV.items() if name not in os.environ})
     previous = {name: os.environ.get(name) for name in passed}
     os.environ.update(passed)
@@ -119,6 +120,16 @@ def start_extraction_server() -> BaseContext:
             else:
                 os.environ[name] = value
     return context
+
+
+def forkserver_path_env() -> dict[str, str]:
+    """The forkserver's environment for it to import what the crawl imports: the crawl's sys.path, no working directory.
+
+    The workers it forks from its preloaded modules would otherwise run
+    another copy of the project than the crawl (another checkout on the
+    path, an installed one) or a folder in its working directory.
+    """
+    return {**SAFE_PATH_ENV, "PYTHONPATH": os.pathsep.join(entry for entry in sys.path if entry)}
 
 
 def adopt_main_path(main_path: str) -> None:
