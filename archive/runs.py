@@ -22,6 +22,19 @@ RECENT_DAYS = 3  # iter_runs lists these one day at a time before anything older
 COUNTERS = ("archived", "updated", "unchanged", "skipped", "spooled", "duplicates", "failed", "images_stored", "images_failed", "image_bytes")
 
 
+def counts_text(counts: dict[str, int]) -> str:
+    """A run's articles on one line: "3 new, 0 updated, 1 unchanged, 0 failed", and the spooled ones when any.
+
+    Spooled articles went to the local spool while the store was out of
+    reach: whether new or updated is known only when they are written.
+    """
+    text = (f"{counts.get('archived', 0)} new, {counts.get('updated', 0)} updated, "
+            f"{counts.get('unchanged', 0)} unchanged, {counts.get('failed', 0)} failed")
+    if counts.get("spooled"):
+        text += f", {counts['spooled']} spooled (the store out of reach)"
+    return text
+
+
 def new_run_id(now: datetime | None = None) -> str:
     now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
     return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"

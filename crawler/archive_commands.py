@@ -25,7 +25,6 @@ from archive.store import StoreError
 from crawler.cli_options import ArchiveOption, ConfigOption
 
 
-
 def _stop_writing() -> None:
     """Stdout's reader is gone (``| head``): what is still printed goes nowhere, at exit too."""
     devnull = os.open(os.devnull, os.O_WRONLY)

@@ -216,6 +216,11 @@ def print_summary(run) -> None:
         out.print(f"[red]failed[/] {failure.kind} {escape(failure.url or failure.source)}: {escape(failure.reason)}", highlight=False)
     if len(run.failures) > 20:
         out.print(f"... and {len(run.failures) - 20} more failures in the run record")
+    if spooled := run.counts.get("spooled", 0):
+        # Not counted as new or updated: which they are is known only as they are written.
+        stored = "all written since" if not run.spool_pending else "not all written yet"
+        out.print(f"[yellow]{spooled} articles went through the local spool[/] (the store was out of reach): {stored}",
+                  highlight=False, soft_wrap=True)
     if run.spool_pending:
         out.print(f"[yellow]{run.spool_pending} writes wait in the local spool[/]: the store was out of reach; "
                   "they are written, in order, once it is back (by the next crawl, or by a worker)", highlight=False)

@@ -28,7 +28,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from archive.fields import utc_iso
-from archive.runs import Failure, RunRecord, new_run_id, start_run
+from archive.runs import Failure, RunRecord, counts_text, new_run_id, start_run
 from archive.spool import SpooledWriter, StoreSpool, spool_directory
 from archive.compaction import DEFAULT_GRACE, CompactionReport, compact_catalog
 from archive.store import ArchiveStore, StoreError, StoreUnavailable, open_store
@@ -338,9 +338,7 @@ class Daemon:
         self.metrics.record_run(source_id, run, result, duration, now.timestamp())
         self.metrics.failures_in_row.labels(source_id).set(state.consecutive_failures)
         counts = run.per_source.get(source_id, {}) if run is not None else {}
-        logger.info("run of %s: %s%s; %d new, %d updated, %d unchanged, %d failed (%.1fs)", source_id, result,
-                    f" ({reason})" if reason else "", counts.get("archived", 0), counts.get("updated", 0),
-                    counts.get("unchanged", 0), counts.get("failed", 0), duration)
+        logger.info("run of %s: %s%s; %s (%.1fs)", source_id, result, f" ({reason})" if reason else "", counts_text(counts), duration)
         if self.scheduler is None or self.stopping.is_set():
             return
         if state.consecutive_failures and result in FAILED_RESULTS:

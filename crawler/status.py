@@ -9,18 +9,21 @@ next run it has planned, backoff included). The newer of the two wins.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 from archive.keys import BadKey, run_key
-from archive.runs import RunRecord, iter_runs, run_started
-from archive.store import StoreError, open_store
+from archive.runs import RunRecord, counts_text, iter_runs, run_started
+from archive.store import StoreError, StoreUnavailable, open_store
 from crawler.config import Config, SourceBase
 from crawler.state import ScheduleState, SourceState, daemon_alive
 
 # Enough runs back to find every source's last one without reading years of history.
 MAX_RUNS_SCANNED = 500
+
+logger = logging.getLogger(__name__)
 
 
 def _store(config: Config, archive_url: str | None):
@@ -37,6 +40,9 @@ def last_runs(config: Config, archive_url: str | None = None, store=None) -> dic
                 found[source] = run
             if len(found) == len(wanted) or index >= MAX_RUNS_SCANNED:
                 break
+    except StoreUnavailable as exc:
+        # Said, not taken for "never ran": the sources ran, their records are out of reach.
+        logger.warning("the archive's run records cannot be read (%s): the last runs shown are only what this machine's daemon recorded", exc)
     except (StoreError, ValueError, TypeError, KeyError):
         pass  # an archive not created yet has no runs; a damaged record ends the scan
     return found
@@ -77,9 +83,7 @@ class SourceRow:
     def result_text(self) -> str:
         text = self.result
         if self.counts:
-            c = self.counts
-            text += (f": {c.get('archived', 0)} new, {c.get('updated', 0)} updated, "
-                     f"{c.get('unchanged', 0)} unchanged, {c.get('failed', 0)} failed")
+            text += ": " + counts_text(self.counts)
         if self.reason and self.result not in ("ok",):
             text += f" ({self.reason})"
         if self.consecutive_failures:

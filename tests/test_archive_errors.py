@@ -498,3 +498,14 @@ def test_verify_reports_a_catalog_segment_it_cannot_read_and_goes_on(tmp_path):
         result = run_cli("verify", "--archive", store.url, prefix=prefix, timeout=30)
     assert result.returncode == 1 and "error:" not in result.stderr, result.stderr
     assert "damaged catalog/: catalog unreadable: cannot read " + segment in result.stdout, result.stdout
+
+
+def test_sources_says_when_the_archives_run_records_are_out_of_reach(tmp_path):
+    # Every source showed "never ran", exit 0 and nothing on stderr: the
+    # store was down, the sources had run a minute before.
+    config = write_config(tmp_path / "newsarchive.yaml", "s3://news/archive", [{"id": "s1", "kind": "feed", "url": "http://127.0.0.1:1/rss.xml"}],
+                          endpoint_url=CLOSED_ENDPOINT)
+    result = run_cli("sources", "--config", str(config), env=DUMMY_AWS, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "run records cannot be read" in result.stderr and "127.0.0.1:1" in result.stderr, result.stderr
+    assert "s1" in result.stdout

@@ -850,3 +850,12 @@ def test_a_crawl_runs_as_the_packages_main_so_its_workers_do_not_import_the_cli(
     daemon = Daemon(make_config(tmp_path, ["s"]), tmp_path / "cfg.yaml")
     command = daemon.crawl_command("s", "run-1", tmp_path / "run.json")
     assert command[:5] == [sys.executable, "-P", "-m", "crawler", "crawl"]
+
+
+def test_a_runs_line_counts_the_articles_held_in_the_spool():
+    # The daemon's "run of X: ok; 0 new, ..." and `sources` said nothing of the
+    # articles written through the spool while the store was away.
+    from archive.runs import counts_text
+
+    assert counts_text({"archived": 3, "unchanged": 1}) == "3 new, 0 updated, 1 unchanged, 0 failed"
+    assert counts_text({"spooled": 11}).endswith(", 11 spooled (the store out of reach)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import subprocess
 import sys
 import time
@@ -49,6 +50,8 @@ def test_store_down_for_a_whole_run_then_back(site, own_s3, tmp_path, monkeypatc
     out, err = first.communicate(timeout=300)
     assert first.returncode == 0, err[-3000:]
     assert _spool_files(state), "writes waited in the spool"
+    # The summary said "0 new" and nothing of the articles held in the spool.
+    assert re.search(r"\b[1-9]\d* articles went through the local spool \(the store was out of reach\): not all written yet", out), out
 
     own_s3.start()
     second = _crawl(config, env)
@@ -86,6 +89,9 @@ def test_store_stopped_mid_crawl_comes_back_in_the_same_run(site, own_s3, tmp_pa
     _check_archive(store, site)
     runs = list(store.list(RUNS_PREFIX))
     assert len(runs) == 1
+    spooled = json.loads(store.get(runs[0]))["counts"].get("spooled", 0)
+    if spooled:  # articles finished while the store was away: said so, and that they were written since
+        assert f"{spooled} articles went through the local spool (the store was out of reach): all written since" in out, out
 
 
 def _refused_crawl(tmp_path: Path, archive_url: str, site, env: dict | None = None, **archive) -> tuple:
