@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Callable, Optional
-from urllib.parse import urlsplit
 
 import typer
 
-from crawler.config import check_archive_url, check_timezone
+from crawler.config import check_archive_url, check_http_url, check_timezone
 from crawler.logs import check_log_format, check_log_level
 
 
@@ -27,13 +26,6 @@ def _checked(check: Callable[[str], str]) -> Callable[[str | None], str | None]:
     return callback
 
 
-def check_page_url(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"{value!r} is not an absolute http(s) URL")
-    return value
-
-
 ConfigOption = Annotated[Optional[Path], typer.Option("--config", help="config file (default $NEWSARCHIVE_CONFIG, then config/newsarchive.yaml)")]
 ArchiveOption = Annotated[Optional[str], typer.Option("--archive", help="archive URL, overriding the config's", callback=_checked(check_archive_url))]
 TimezoneOption = Annotated[Optional[str], typer.Option("--timezone", help="for times given without offset", callback=_checked(check_timezone))]
@@ -41,4 +33,4 @@ LogFormatOption = Annotated[str, typer.Option("--log-format", help="text or json
 LogLevelOption = Annotated[Optional[str], typer.Option("--log-level", help="DEBUG, INFO, WARNING, ERROR or CRITICAL",
                                                        callback=_checked(check_log_level))]
 PageUrlOption = Annotated[Optional[str], typer.Option("--url", help="the page's URL, for a single file input",
-                                                      callback=_checked(check_page_url))]
+                                                      callback=_checked(check_http_url))]

@@ -54,7 +54,7 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
-def _check_http_url(value: str) -> str:
+def check_http_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"{value!r} is not an http(s) URL with a host")
@@ -95,7 +95,7 @@ class ArchiveSettings(_Strict):
     @field_validator("endpoint_url")
     @classmethod
     def _endpoint(cls, value: str | None) -> str | None:
-        return None if value is None else _check_http_url(value)
+        return None if value is None else check_http_url(value)
 
 
 class CrawlSettings(_Strict):
@@ -141,12 +141,12 @@ class SourceBase(_Strict):
     @field_validator("url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
-        return None if value is None else _check_http_url(value)
+        return None if value is None else check_http_url(value)
 
     @field_validator("urls")
     @classmethod
     def _urls(cls, value: list[str] | None) -> list[str] | None:
-        return None if value is None else [_check_http_url(v) for v in value]
+        return None if value is None else [check_http_url(v) for v in value]
 
     @field_validator("schedule")
     @classmethod
